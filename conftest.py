@@ -1,0 +1,22 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+
+from marketplace.tests.factories import FreelancerFactory, UserFactory
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def client_user(db):
+    return UserFactory(name="Clara Client", email="clara@example.com")
+
+
+@pytest.fixture
+def freelancer(db):
+    return FreelancerFactory(name="Felix Freelancer", email="felix@example.com")

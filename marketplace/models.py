@@ -1,0 +1,71 @@
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from timezone_field import TimeZoneField
+
+
+class EmailUserManager(UserManager):
+    """Users log in with their email address; addresses are compared case-insensitively."""
+
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person on the marketplace. One account can hire, work, or both."""
+
+    username = None
+    first_name = None
+    last_name = None
+    email = models.EmailField("email address", unique=True)
+    name = models.CharField("full name", max_length=150)
+    wants_to_hire = models.BooleanField("hires freelancers", default=False)
+    wants_to_work = models.BooleanField("works as a freelancer", default=False)
+    timezone = TimeZoneField(default="UTC", choices_display="WITH_GMT_OFFSET")
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    objects = EmailUserManager()
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return f"{self.name} <{self.email}>"
+
+    def get_full_name(self):
+        return self.name
+
+    def get_short_name(self):
+        return self.name.split(" ")[0] if self.name else self.email
+
+    @property
+    def roles_label(self):
+        if self.wants_to_hire and self.wants_to_work:
+            return "Client and freelancer"
+        if self.wants_to_work:
+            return "Freelancer"
+        if self.wants_to_hire:
+            return "Client"
+        return "Member"

@@ -1,0 +1,54 @@
+"""Every periodic job of the site, in one place, with its cadence and the reason for it.
+
+`manage.py sync_periodic_jobs` (run by `make run` and on deploy) writes these into
+django-celery-beat's tables, where the DatabaseScheduler reads them and staff can see,
+pause and re-time them in Django admin. Jobs are idempotent sweeps over the database:
+none relies on a task waiting in the broker.
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    task: str
+    why: str
+    every_seconds: int | None = None  # an interval ...
+    crontab: dict = field(default_factory=dict)  # ... or a crontab (minute, hour, ...), in UTC
+
+
+PERIODIC_JOBS = [
+    PeriodicJob(
+        name="Clear expired sessions",
+        task="marketplace.tasks.clear_expired_sessions",
+        why="Expired sessions stay in the database until removed; once a day keeps the table small.",
+        crontab={"minute": "17", "hour": "3"},
+    ),
+]
+
+
+def _schedule_for(job: PeriodicJob) -> dict:
+    if job.every_seconds:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=job.every_seconds, period=IntervalSchedule.SECONDS)
+        return {"interval": interval, "crontab": None}
+    crontab, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **job.crontab)
+    return {"crontab": crontab, "interval": None}
+
+
+@transaction.atomic
+def sync_periodic_jobs(*, reset: bool = False) -> list[str]:
+    """Create the declared jobs that are missing. Staff edits are kept unless `reset`."""
+    changed = []
+    for job in PERIODIC_JOBS:
+        exists = PeriodicTask.objects.filter(name=job.name).exists()
+        if exists and not reset:
+            continue
+        PeriodicTask.objects.update_or_create(
+            name=job.name, defaults={"task": job.task, "description": job.why, "enabled": True, **_schedule_for(job)}
+        )
+        changed.append(job.name)
+    return changed

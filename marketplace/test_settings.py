@@ -1,0 +1,31 @@
+"""Settings for the test suite: the real settings, with test-only defaults.
+
+Tests run against PostgreSQL and Redis (the services CI starts); the URLs can be
+overridden from the environment. A missing service makes the tests fail, never skip.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+
+from .settings import *  # noqa: E402,F403
+from .settings import STORAGES, VAR_DIR  # noqa: E402
+
+ALLOWED_HOSTS = ["*"]
+# Not through os.environ: Celery lets a CELERY_BROKER_URL environment variable override every app's
+# own configuration, which would also capture the apps that integration tests point elsewhere.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 5}
+# Fast hashing: test users are created by the hundred.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Templates use {% static %} without a collectstatic step.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+MEDIA_ROOT = VAR_DIR / "test-media"
+# Tasks dispatched on commit run in-process; the integration tests start a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
