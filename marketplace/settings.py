@@ -7,6 +7,7 @@ With DEBUG off, secrets have no default: the process refuses to start without th
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "django_celery_beat",
+    "taggit",
     "marketplace",
     "contracts",
     "escrow",
@@ -163,6 +165,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Product rules (PRODUCT.md). Numbers are settings with these defaults.
+# Product rules (PRODUCT.md). Numbers are settings with these defaults. Money is Decimal, never float.
 SITE_NAME = env("SITE_NAME", default="Milestone")
 REVIEW_PERIOD = timedelta(days=env.int("REVIEW_PERIOD_DAYS", default=14))
+CURRENCY = env("CURRENCY", default="USD")
+PLATFORM_FEE_PERCENT = Decimal(env("PLATFORM_FEE_PERCENT", default="10.00"))
+MILESTONE_MIN_AMOUNT = Decimal(env("MILESTONE_MIN_AMOUNT", default="5.00"))
+OFFER_MAX_MILESTONES = env.int("OFFER_MAX_MILESTONES", default=50)
+OFFER_MAX_TOTAL = Decimal(env("OFFER_MAX_TOTAL", default="1000000.00"))
+PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="escrow.gateways.SandboxGateway")
+PAYOUT_METHOD = env("PAYOUT_METHOD", default="escrow.gateways.SandboxPayouts")

@@ -10,5 +10,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/settings/", views.account_settings, name="account_settings"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("wallet/", include("escrow.urls")),
+    path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]

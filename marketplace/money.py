@@ -1,0 +1,33 @@
+"""Money helpers shared by every app. Amounts are Decimal with two places; floats never touch money."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+
+def to_money(value) -> Decimal:
+    """Quantize to cents (half up). Accepts Decimal, int or str; refuses float."""
+    if isinstance(value, float):
+        raise TypeError("Money must not be a float; pass a Decimal or a string.")
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def platform_fee(amount: Decimal, percent: Decimal | None = None) -> Decimal:
+    """The platform's fee on `amount` at `percent` (default: PLATFORM_FEE_PERCENT), in cents."""
+    percent = settings.PLATFORM_FEE_PERCENT if percent is None else percent
+    return to_money(Decimal(amount) * Decimal(percent) / Decimal(100))
+
+
+def format_money(amount) -> str:
+    """'$1,234.50' for USD; '1,234.50 EUR' for other currencies."""
+    if amount is None:
+        return ""
+    amount = to_money(amount)
+    sign = "-" if amount < 0 else ""
+    text = f"{abs(amount):,.2f}"
+    if settings.CURRENCY == "USD":
+        return f"{sign}${text}"
+    return f"{sign}{text} {settings.CURRENCY}"
