@@ -6,4 +6,37 @@ app_name = "contracts"
 
 urlpatterns = [
     path("offers/new/", views.offer_create, name="offer_create"),
+    path("offers/<int:offer_id>/", views.offer_detail, name="offer_detail"),
+    path("offers/<int:offer_id>/revisions/<int:number>/", views.offer_detail, name="offer_revision"),
+    path("offers/<int:offer_id>/propose/", views.offer_propose, name="offer_propose"),
+    path("offers/<int:offer_id>/accept/", views.offer_accept, name="offer_accept"),
+    path("offers/<int:offer_id>/decline/", views.offer_decline, name="offer_decline"),
+    path("offers/<int:offer_id>/withdraw/", views.offer_withdraw, name="offer_withdraw"),
+    path("contracts/", views.contract_list, name="contract_list"),
+    path("contracts/<int:contract_id>/", views.contract_detail, name="contract_detail"),
+    path("contracts/<int:contract_id>/end/", views.contract_end, name="contract_end"),
+    path("contracts/<int:contract_id>/milestones/add/", views.milestone_add, name="milestone_add"),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/edit/", views.milestone_edit, name="milestone_edit"
+    ),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/remove/",
+        views.milestone_remove,
+        name="milestone_remove",
+    ),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/move/<str:direction>/",
+        views.milestone_move,
+        name="milestone_move",
+    ),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/<str:name>/",
+        views.milestone_action,
+        name="milestone_action",
+    ),
+    path(
+        "contracts/<int:contract_id>/changes/<int:change_id>/<str:decision>/",
+        views.change_decide,
+        name="change_decide",
+    ),
 ]

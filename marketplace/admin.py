@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import User
+from .models import Profile, User
 
 
 @admin.register(User)
@@ -20,3 +20,20 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = [
         (None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]}),
     ]
+
+
+@admin.register(Profile)
+class ProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "headline", "location", "skill_list", "updated_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__email", "user__name", "headline"]
+    list_filter = ["user__wants_to_work"]
+    autocomplete_fields = ["user"]
+    readonly_fields = ["updated_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("skills")
+
+    @admin.display(description="skills")
+    def skill_list(self, profile):
+        return ", ".join(tag.name for tag in profile.skills.all())

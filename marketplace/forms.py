@@ -3,6 +3,7 @@ from django.contrib.auth.forms import BaseUserCreationForm
 from timezone_field import TimeZoneFormField
 
 from .models import User
+from .services import MAX_SKILL_LENGTH, MAX_SKILLS, skills_normalise
 
 ROLE_CHOICES = [
     ("hire", "Hire freelancers"),
@@ -47,3 +48,42 @@ class AccountSettingsForm(forms.Form):
     timezone = TimeZoneFormField(
         choices_display="WITH_GMT_OFFSET", help_text="Dates and times across the site are shown in this timezone."
     )
+
+
+class ProfileForm(forms.Form):
+    """Validates a freelancer profile; `marketplace.services.profile_update` does the writing."""
+
+    headline = forms.CharField(
+        max_length=120,
+        required=False,
+        help_text="One line clients see first, e.g. “Full-stack Django developer”.",
+    )
+    bio = forms.CharField(
+        label="About you",
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What you do, for whom, and how you work. At most 5,000 characters.",
+    )
+    location = forms.CharField(max_length=100, required=False, help_text="City and country, e.g. Lisbon, Portugal.")
+    skills = forms.CharField(
+        required=False,
+        help_text="Comma-separated, e.g. python, django, copywriting",
+    )
+
+    def clean_skills(self) -> list[str]:
+        skills = skills_normalise(self.cleaned_data["skills"].split(","))
+        too_long = [skill for skill in skills if len(skill) > MAX_SKILL_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                "Each skill can be at most %(max)d characters; shorten “%(skill)s”.",
+                code="skill_too_long",
+                params={"max": MAX_SKILL_LENGTH, "skill": too_long[0][:20] + "…"},
+            )
+        if len(skills) > MAX_SKILLS:
+            raise forms.ValidationError(
+                "List at most %(max)d skills; you entered %(count)d.",
+                code="too_many_skills",
+                params={"max": MAX_SKILLS, "count": len(skills)},
+            )
+        return skills

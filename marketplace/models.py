@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from taggit.managers import TaggableManager
 from timezone_field import TimeZoneField
 
 
@@ -69,3 +70,20 @@ class User(AbstractUser):
         if self.wants_to_hire:
             return "Client"
         return "Member"
+
+
+class Profile(models.Model):
+    """What a freelancer shows in the directory. Created lazily: a user may have no Profile row.
+
+    "Member since" and the timezone come from the user (`date_joined`, `timezone`); they are not copied here.
+    """
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
+    headline = models.CharField(max_length=120, blank=True)
+    bio = models.TextField(blank=True)  # at most 5000 characters, enforced by ProfileForm
+    location = models.CharField(max_length=100, blank=True)
+    skills = TaggableManager("skills", blank=True, help_text="Comma-separated, e.g. python, django, copywriting")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Profile of {self.user.name}"

@@ -1,8 +1,11 @@
 """Writes for accounts. Views call these; they never save models themselves."""
 
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from .models import User
+from .models import Profile, User
 
 ROLE_FLAGS = {
     "hire": {"wants_to_hire": True, "wants_to_work": False},
@@ -35,3 +38,33 @@ def user_role(user: User) -> str:
         if all(getattr(user, field) == value for field, value in flags.items()):
             return role
     return "hire"
+
+
+MAX_SKILLS = 20
+MAX_SKILL_LENGTH = 50
+
+
+def skills_normalise(skills: Iterable[str]) -> list[str]:
+    """Stripped, lower-case, without blanks or repeats, in the order given. Limits are checked by the caller."""
+    normalised = []
+    for skill in skills:
+        skill = " ".join(skill.split()).lower()
+        if skill and skill not in normalised:
+            normalised.append(skill)
+    return normalised
+
+
+@transaction.atomic
+def profile_update(*, user: User, headline: str, bio: str, location: str, skills: list[str]) -> Profile:
+    """Create the user's profile if missing and replace its contents. ProfileForm has shown the user any errors;
+    the limits are checked again here so no other caller can store more than the directory is built for."""
+    skills = skills_normalise(skills)
+    if len(skills) > MAX_SKILLS or any(len(skill) > MAX_SKILL_LENGTH for skill in skills):
+        raise ValidationError(f"At most {MAX_SKILLS} skills of at most {MAX_SKILL_LENGTH} characters each.")
+    profile, _ = Profile.objects.get_or_create(user=user)
+    profile.headline = headline.strip()
+    profile.bio = bio.strip()
+    profile.location = location.strip()
+    profile.save()
+    profile.skills.set(skills, clear=True)  # clear, so the skills keep the order the freelancer typed
+    return profile

@@ -2,14 +2,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from contracts import selectors as contract_selectors
+
 from . import health
-from .forms import AccountSettingsForm, SignUpForm
-from .services import user_create, user_role, user_update_settings
+from .forms import AccountSettingsForm, ProfileForm, SignUpForm
+from .selectors import freelancer_get, freelancer_list, profile_get_for_user
+from .services import profile_update, user_create, user_role, user_update_settings
+
+DIRECTORY_PAGE_SIZE = 20
 
 
 def home(request):
@@ -37,7 +43,7 @@ def signup(request):
 
 @login_required
 def dashboard(request):
-    return render(request, "marketplace/dashboard.html")
+    return render(request, "marketplace/dashboard.html", contract_selectors.dashboard(user=request.user))
 
 
 @login_required
@@ -60,3 +66,45 @@ def healthz(request):
     body = {"status": "ok" if healthy else "unavailable"}
     body.update({name: "ok" if ok else "unavailable" for name, ok in checks.items()})
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def directory(request):
+    query = request.GET.get("q", "").strip()
+    page = Paginator(freelancer_list(query=query), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page_range = page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
+    context = {"page": page, "page_range": page_range, "query": query, "ellipsis": page.paginator.ELLIPSIS}
+    return render(request, "marketplace/directory.html", context)
+
+
+def freelancer_detail(request, user_id):
+    freelancer = freelancer_get(user_id=user_id)
+    viewer = request.user
+    is_self = viewer.pk == freelancer.pk
+    context = {
+        "freelancer": freelancer,
+        "is_self": is_self,
+        "can_offer": viewer.is_authenticated and viewer.wants_to_hire and not is_self,
+    }
+    return render(request, "marketplace/freelancer_detail.html", context)
+
+
+@login_required
+def profile_edit(request):
+    user = request.user
+    profile = profile_get_for_user(user=user)
+    initial = {}
+    if profile is not None:
+        initial = {
+            "headline": profile.headline,
+            "bio": profile.bio,
+            "location": profile.location,
+            "skills": ", ".join(tag.name for tag in profile.skills.all()),
+        }
+    form = ProfileForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        profile_update(user=user, **form.cleaned_data)
+        messages.success(request, "Your profile was saved.")
+        if user.wants_to_work:
+            return redirect("freelancer_detail", user_id=user.pk)
+        return redirect("profile_edit")  # not in the directory, so there is no public profile page to show
+    return render(request, "marketplace/profile_edit.html", {"form": form, "profile": profile})

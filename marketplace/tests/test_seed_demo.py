@@ -2,15 +2,34 @@ import pytest
 from django.core.management import call_command
 
 from marketplace.demo import DEMO_PASSWORD, DEMO_USERS
-from marketplace.models import User
+from marketplace.models import Profile, User
 
 
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_logins_work(client):
     call_command("seed_demo")
+    users_after_first_run = set(User.objects.values_list("email", flat=True))
+    profiles_after_first_run = Profile.objects.count()
+
     call_command("seed_demo")
 
-    assert User.objects.count() == len(DEMO_USERS)
+    assert set(User.objects.values_list("email", flat=True)) == users_after_first_run  # nothing new the second time
+    assert Profile.objects.count() == profiles_after_first_run
     for fields in DEMO_USERS:
+        assert fields["email"] in users_after_first_run
         assert client.login(username=fields["email"], password=DEMO_PASSWORD)
     assert User.objects.get(email="admin@demo.test").is_staff
+
+
+@pytest.mark.django_db
+def test_seed_demo_fills_the_freelancer_directory():
+    call_command("seed_demo")
+
+    felix = User.objects.get(email="freelancer@demo.test")
+    assert felix.profile.headline == "Full-stack Django developer"
+    assert felix.profile.location == "New York, USA"
+    assert list(felix.profile.skills.names()) == ["python", "django", "postgresql", "htmx"]
+    freelancers = User.objects.filter(wants_to_work=True)
+    assert freelancers.count() == 5
+    assert Profile.objects.filter(user__in=freelancers).count() == 5
+    assert User.objects.get(email="priya@demo.test").check_password(DEMO_PASSWORD)

@@ -1,0 +1,122 @@
+"""Staff views of offers, contracts and milestones. Records are read-only here; milestone
+transitions go through the same service as the site (lock, permission, audit row)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django_fsm import TransitionNotAllowed
+from django_fsm.admin import FSMAdminMixin
+
+from . import services
+from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+class OfferRevisionInline(ReadOnlyInline):
+    model = OfferRevision
+    fields = ["number", "author", "title", "revision_rounds", "fee_percent", "created_at"]
+    readonly_fields = fields
+
+
+@admin.register(Offer)
+class OfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "client", "freelancer", "status", "created_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["client__email", "client__name", "freelancer__email", "freelancer__name", "revisions__title"]
+    list_select_related = ["client", "freelancer"]
+    inlines = [OfferRevisionInline]
+
+
+class OfferMilestoneInline(ReadOnlyInline):
+    model = OfferMilestone
+    fields = ["position", "title", "due_date", "amount", "key"]
+    readonly_fields = fields
+    show_change_link = False
+
+
+@admin.register(OfferRevision)
+class OfferRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["offer", "number", "author", "title", "created_at"]
+    search_fields = ["title", "offer__id"]
+    inlines = [OfferMilestoneInline]
+
+
+class EventInline(ReadOnlyInline):
+    model = ContractEvent
+    fields = ["created_at", "actor", "kind", "milestone", "from_state", "to_state", "note"]
+    readonly_fields = fields
+    show_change_link = False
+    ordering = ["-created_at", "-id"]
+
+
+class MilestoneInline(ReadOnlyInline):
+    model = Milestone
+    fields = ["position", "title", "state", "amount", "fee", "due_date"]
+    readonly_fields = fields
+
+
+@admin.register(Contract)
+class ContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "title", "client_name", "freelancer_name", "status", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "client__email", "client_name", "freelancer__email", "freelancer_name"]
+    inlines = [MilestoneInline, EventInline]
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
+    fsm_fields = ["state"]
+    list_display = ["id", "title", "contract", "state", "amount", "due_date"]
+    list_filter = ["state"]
+    search_fields = ["title", "contract__title", "contract__client__email", "contract__freelancer__email"]
+    list_select_related = ["contract"]
+    readonly_fields = [f.name for f in Milestone._meta.fields]
+    inlines = [EventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
+        """Run the transition through the service (lock, permission, audit), never by hand."""
+        note = (kwargs or {}).get("note", "")
+        try:
+            services.milestone_transition(milestone_id=obj.pk, actor=request.user, name=transition_name, note=note)
+        except (TransitionNotAllowed, PermissionDenied, ValidationError) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"{Milestone.action_label(transition_name)} refused: {text}", messages.ERROR)
+            return False
+        self.message_user(request, f"{Milestone.action_label(transition_name)}: done.", messages.SUCCESS)
+        return True
+
+
+@admin.register(MilestoneChange)
+class MilestoneChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "contract", "kind", "status", "proposed_by", "decided_by", "created_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["contract__title"]
+
+
+@admin.register(ContractEvent)
+class ContractEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "contract", "milestone", "actor", "kind", "from_state", "to_state"]
+    list_filter = ["kind"]
+    search_fields = ["contract__title", "note"]
+    list_select_related = ["contract", "milestone", "actor"]

@@ -1,0 +1,122 @@
+from django import forms
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from .rules import MilestoneTerms, OfferTerms, check_milestones
+
+
+class OfferTermsForm(forms.Form):
+    title = forms.CharField(max_length=120, help_text="A short name for the work, e.g. “Company website redesign”.")
+    scope = forms.CharField(
+        label="Scope of work", max_length=10000, widget=forms.Textarea(attrs={"rows": 5}), help_text="What is included."
+    )
+    acceptance_criteria = forms.CharField(
+        label="What success looks like",
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How the client will judge the work is done.",
+    )
+    revision_rounds = forms.IntegerField(
+        label="Revision rounds included",
+        min_value=0,
+        max_value=10,
+        initial=2,
+        help_text="How many times the client can ask for changes on a milestone before approving or disputing.",
+    )
+    message = forms.CharField(
+        label="Note to the other party",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def terms(self) -> OfferTerms:
+        return OfferTerms(**self.cleaned_data)
+
+
+class MilestoneForm(forms.Form):
+    key = forms.UUIDField(required=False, widget=forms.HiddenInput)
+    title = forms.CharField(max_length=120)
+    deliverable = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    due_date = forms.DateField(label="Estimated delivery date", widget=forms.DateInput(attrs={"type": "date"}))
+    amount = forms.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=settings.MILESTONE_MIN_AMOUNT,
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "class": "js-amount"}),
+        error_messages={"min_value": f"The minimum amount for a milestone is {settings.MILESTONE_MIN_AMOUNT}."},
+    )
+
+    def clean_due_date(self):
+        due_date = self.cleaned_data["due_date"]
+        if due_date < timezone.localdate():
+            raise ValidationError("The delivery date can’t be in the past.")
+        return due_date
+
+    def terms(self) -> MilestoneTerms:
+        data = {k: v for k, v in self.cleaned_data.items() if k in ("title", "deliverable", "due_date", "amount")}
+        if self.cleaned_data.get("key"):
+            data["key"] = self.cleaned_data["key"]
+        return MilestoneTerms(**data)
+
+
+class BaseMilestoneFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_few_forms": "Add at least one milestone.",
+        "too_many_forms": f"An offer can have at most {settings.OFFER_MAX_MILESTONES} milestones.",
+    }
+
+    def kept_forms(self):
+        # Blank extra rows validate to an empty cleaned_data; rows marked for removal are dropped.
+        return [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
+
+    def clean(self):
+        if any(self.errors):
+            return
+        check_milestones([f.terms() for f in self.kept_forms()])
+
+    def terms(self) -> list[MilestoneTerms]:
+        return [f.terms() for f in self.kept_forms()]
+
+
+MilestoneFormSet = forms.formset_factory(
+    MilestoneForm,
+    formset=BaseMilestoneFormSet,
+    extra=0,
+    min_num=1,
+    validate_min=True,
+    max_num=settings.OFFER_MAX_MILESTONES,
+    validate_max=True,
+    absolute_max=settings.OFFER_MAX_MILESTONES + 10,
+    can_delete=True,
+)
+
+
+def milestone_initial(revision) -> list[dict]:
+    """A revision's milestones as formset initial data (keys kept so the diff can match them)."""
+    return [
+        {"key": m.key, "title": m.title, "deliverable": m.deliverable, "due_date": m.due_date, "amount": m.amount}
+        for m in revision.milestones.all()
+    ]
+
+
+def terms_initial(revision) -> dict:
+    fields = ("title", "scope", "acceptance_criteria", "revision_rounds")
+    return {name: getattr(revision, name) for name in fields}
+
+
+class ContractMilestoneForm(MilestoneForm):
+    """Adding or editing one milestone during a contract."""
+
+    key = None
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), help_text="The client will see this."
+    )
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label="Note", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))

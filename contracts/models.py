@@ -1,0 +1,397 @@
+"""Offers (with every revision kept), contracts (a frozen copy of the agreed terms) and
+milestones, whose lifecycle is a django-fsm state machine.
+
+Transition bodies only set fields. Saving, auditing, moving money and notifying happen in
+`contracts.services`, which lock the row, check permission, run the transition and save.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django_fsm import FSMField, FSMModelMixin, transition
+
+
+class Offer(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers_sent")
+    freelancer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers_received")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decline_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(client=models.F("freelancer")), name="offer_not_to_self")]
+
+    def __str__(self):
+        return f"Offer #{self.pk} {self.client_id}→{self.freelancer_id} ({self.status})"
+
+    def get_absolute_url(self):
+        return reverse("contracts:offer_detail", args=[self.pk])
+
+    @property
+    def is_pending(self):
+        return self.status == self.Status.PENDING
+
+    def other_party(self, user):
+        return self.freelancer if user.pk == self.client_id else self.client
+
+
+class OfferRevision(models.Model):
+    """One version of the proposed terms. Never edited: a change is a new revision."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=120)
+    scope = models.TextField("scope of work", max_length=10000)
+    acceptance_criteria = models.TextField("what success looks like", max_length=5000)
+    revision_rounds = models.PositiveSmallIntegerField("revision rounds included")
+    fee_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    message = models.TextField("note to the other party", max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["offer", "number"]
+        constraints = [models.UniqueConstraint(fields=["offer", "number"], name="offer_revision_number_unique")]
+
+    def __str__(self):
+        return f"{self.title} (revision {self.number})"
+
+
+class OfferMilestone(models.Model):
+    revision = models.ForeignKey(OfferRevision, on_delete=models.CASCADE, related_name="milestones")
+    # The same milestone keeps its key across revisions, so a diff can match it after reordering.
+    key = models.UUIDField(default=uuid.uuid4)
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    deliverable = models.TextField(max_length=2000)
+    due_date = models.DateField("estimated delivery date")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["revision", "position"]
+
+    def __str__(self):
+        return self.title
+
+
+class Contract(models.Model):
+    """The agreed terms, copied from the accepted revision: later edits elsewhere never change them."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        ENDED = "ended", "Ended"
+
+    offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="contract")
+    agreed_revision = models.OneToOneField(OfferRevision, on_delete=models.PROTECT, related_name="+")
+    client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contracts_as_client")
+    freelancer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="contracts_as_freelancer"
+    )
+    client_name = models.CharField(max_length=150)
+    freelancer_name = models.CharField(max_length=150)
+    title = models.CharField(max_length=120)
+    scope = models.TextField()
+    acceptance_criteria = models.TextField()
+    revision_rounds = models.PositiveSmallIntegerField()
+    fee_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.title} (#{self.pk})"
+
+    def get_absolute_url(self):
+        return reverse("contracts:contract_detail", args=[self.pk])
+
+    @property
+    def is_active(self):
+        return self.status == self.Status.ACTIVE
+
+    def role_of(self, user) -> str | None:
+        if user.pk == self.client_id:
+            return "client"
+        if user.pk == self.freelancer_id:
+            return "freelancer"
+        return None
+
+
+# --- Who may take a transition (django-fsm `permission=`) and when (`conditions=`) ---
+
+
+def is_client(milestone, user) -> bool:
+    return user.pk == milestone.contract.client_id
+
+
+def is_freelancer(milestone, user) -> bool:
+    return user.pk == milestone.contract.freelancer_id
+
+
+def is_party(milestone, user) -> bool:
+    return is_client(milestone, user) or is_freelancer(milestone, user)
+
+
+def is_party_or_staff(milestone, user) -> bool:
+    return is_party(milestone, user) or user.is_staff
+
+
+def is_staff(milestone, user) -> bool:
+    return user.is_staff
+
+
+def contract_is_active(milestone) -> bool:
+    return milestone.contract.status == Contract.Status.ACTIVE
+
+
+def has_revision_rounds_left(milestone) -> bool:
+    return milestone.changes_requested_count < milestone.contract.revision_rounds
+
+
+class Milestone(FSMModelMixin, models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Not funded"
+        FUNDED = "funded", "Funded"
+        SUBMITTED = "submitted", "Submitted for review"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        APPROVED = "approved", "Approved"
+        RELEASED = "released", "Paid"
+        REFUNDED = "refunded", "Refunded"
+        CANCELLED = "cancelled", "Cancelled"
+        DISPUTED = "disputed", "In dispute"
+
+    # States in which the milestone's money sits in escrow.
+    HELD_STATES = (State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED, State.DISPUTED)
+    # States that stop a contract from ending.
+    OPEN_MONEY_STATES = HELD_STATES
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="milestones")
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(max_length=120)
+    deliverable = models.TextField(max_length=2000)
+    due_date = models.DateField("estimated delivery date")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    fee = models.DecimalField("platform fee", max_digits=12, decimal_places=2)
+    state = FSMField(default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
+    changes_requested_count = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["contract", "position", "id"]
+
+    def __str__(self):
+        return f"{self.title} (#{self.pk}, {self.state})"
+
+    def get_absolute_url(self):
+        return f"{self.contract.get_absolute_url()}#milestone-{self.pk}"
+
+    @property
+    def receives(self):
+        """What the freelancer receives on release: the amount less the platform fee."""
+        return self.amount - self.fee
+
+    @property
+    def is_funded(self):
+        return self.state in self.HELD_STATES
+
+    @classmethod
+    def action_label(cls, name: str) -> str:
+        """The label a transition declares (`custom={"label": ...}`), e.g. "Fund milestone"."""
+        transitions = getattr(cls, name)._django_fsm.transitions
+        return next(iter(transitions.values())).custom.get("label", name)
+
+    # Transitions. Bodies only set fields; services save, audit and schedule side effects.
+
+    @transition(
+        field=state,
+        source=State.DRAFT,
+        target=State.FUNDED,
+        permission=is_client,
+        conditions=[contract_is_active],
+        custom={"label": "Fund milestone", "admin": False},
+    )
+    def fund(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.FUNDED, State.CHANGES_REQUESTED],
+        target=State.SUBMITTED,
+        permission=is_freelancer,
+        conditions=[contract_is_active],
+        custom={"label": "Submit work", "admin": False},
+    )
+    def submit(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.SUBMITTED,
+        target=State.FUNDED,
+        permission=is_freelancer,
+        custom={"label": "Withdraw submission", "admin": False},
+    )
+    def withdraw_submission(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.SUBMITTED,
+        target=State.CHANGES_REQUESTED,
+        permission=is_client,
+        conditions=[has_revision_rounds_left],
+        custom={"label": "Request changes", "admin": False, "note_required": True},
+    )
+    def request_changes(self):
+        self.changes_requested_count += 1
+
+    @transition(
+        field=state,
+        source=State.SUBMITTED,
+        target=State.APPROVED,
+        permission=is_client,
+        custom={"label": "Approve work", "admin": False},
+    )
+    def approve(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.APPROVED,
+        target=State.RELEASED,
+        permission=is_client,
+        custom={"label": "Release payment", "admin": False},
+    )
+    def release(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.FUNDED, State.CHANGES_REQUESTED],
+        target=State.REFUNDED,
+        permission=is_freelancer,
+        custom={"label": "Refund to client", "admin": False},
+    )
+    def refund(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.DRAFT,
+        target=State.CANCELLED,
+        permission=is_party_or_staff,
+        custom={"label": "Cancel milestone", "admin": True},
+    )
+    def cancel(self):
+        pass
+
+    @transition(
+        field=state,
+        source=[State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED],
+        target=State.DISPUTED,
+        permission=is_party,
+        custom={"label": "Open a dispute", "admin": False, "note_required": True},
+    )
+    def dispute(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.DISPUTED,
+        target=State.RELEASED,
+        permission=is_staff,
+        custom={"label": "Resolve: release to freelancer", "admin": False, "note_required": True},
+    )
+    def resolve_release(self):
+        pass
+
+    @transition(
+        field=state,
+        source=State.DISPUTED,
+        target=State.REFUNDED,
+        permission=is_staff,
+        custom={"label": "Resolve: refund to client", "admin": False, "note_required": True},
+    )
+    def resolve_refund(self):
+        pass
+
+
+class MilestoneChange(models.Model):
+    """A change to future (draft) milestones during a contract, applied only with the other party's consent."""
+
+    class Kind(models.TextChoices):
+        ADD = "add", "Add a milestone"
+        EDIT = "edit", "Edit a milestone"
+        DELETE = "delete", "Remove a milestone"
+        REORDER = "reorder", "Reorder milestones"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the other party"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+        OBSOLETE = "obsolete", "No longer applicable"
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # add/edit: {"title", "deliverable", "due_date" (ISO), "amount" (string)}; reorder: {"order": [ids]}
+    payload = models.JSONField(default=dict, blank=True)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on contract #{self.contract_id} ({self.status})"
+
+
+class ContractEvent(models.Model):
+    """The audit trail: who did what, from which state to which, when. Append-only."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="events")
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
+    kind = models.CharField(max_length=40)
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.kind} on contract #{self.contract_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Audit events are append-only.")

@@ -1,0 +1,43 @@
+"""Reads for accounts and the freelancer directory. Views call these; they never build querysets themselves."""
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from .models import Profile, User
+
+
+def _freelancers() -> QuerySet[User]:
+    """Active users who work as freelancers, with the profile joined and its skills prefetched.
+
+    A user without a Profile row is included; `user.profile` then raises (and renders as empty in templates).
+    Skills are read through `user.profile.skills.all`, which uses the prefetched tags (one query per page).
+    """
+    return (
+        User.objects.filter(wants_to_work=True, is_active=True)
+        .select_related("profile")
+        .prefetch_related("profile__skills")
+    )
+
+
+def freelancer_list(*, query: str = "") -> QuerySet[User]:
+    """Freelancers whose name, headline or a skill contains `query` (any case), ordered by name."""
+    freelancers = _freelancers()
+    query = query.strip()
+    if query:
+        freelancers = freelancers.filter(
+            Q(name__icontains=query) | Q(profile__headline__icontains=query) | Q(profile__skills__name__icontains=query)
+        ).distinct()  # a freelancer with several matching skills is listed once
+    return freelancers.order_by("name", "id")
+
+
+def freelancer_get(*, user_id: int) -> User:
+    """The freelancer with this id; Http404 for an unknown id, an inactive user or one who does not work."""
+    try:
+        return _freelancers().get(pk=user_id)
+    except User.DoesNotExist:
+        raise Http404("No such freelancer.") from None
+
+
+def profile_get_for_user(*, user: User) -> Profile | None:
+    """The user's own profile with its skills, or None when they have not saved one yet."""
+    return Profile.objects.filter(user=user).prefetch_related("skills").first()
