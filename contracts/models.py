@@ -149,10 +149,6 @@ def is_party(milestone, user) -> bool:
     return is_client(milestone, user) or is_freelancer(milestone, user)
 
 
-def is_party_or_staff(milestone, user) -> bool:
-    return is_party(milestone, user) or user.is_staff
-
-
 def is_staff(milestone, user) -> bool:
     return user.is_staff
 
@@ -297,7 +293,9 @@ class Milestone(FSMModelMixin, models.Model):
         field=state,
         source=State.DRAFT,
         target=State.CANCELLED,
-        permission=is_party_or_staff,
+        # Parties remove a future milestone by agreement (MilestoneChange) or by ending the
+        # contract; both services authorise at the contract level. Directly, only staff.
+        permission=is_staff,
         custom={"label": "Cancel milestone", "admin": True},
     )
     def cancel(self):

@@ -158,7 +158,7 @@ def offer_accept(request, offer_id):
 @refusals_as_pages
 def offer_decline(request, offer_id):
     offer = selectors.offer_for_party(user=request.user, offer_id=offer_id)
-    form = ReasonForm(request.POST or None)
+    form = ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.offer_decline(offer_id=offer.pk, actor=request.user, reason=form.cleaned_data["reason"])
         messages.info(request, "You declined the offer. The client has been told why.")
@@ -213,7 +213,7 @@ def milestone_action(request, contract_id, milestone_id, name):
     if label is None:
         raise TransitionNotAllowed("Unknown action.")
     note_label, note_help = TRANSITION_NOTES.get(name, ("Note (optional)", ""))
-    form = NoteForm(request.POST or None)
+    form = NoteForm(request.POST if request.method == "POST" else None)
     form.fields["note"].label = note_label
     form.fields["note"].help_text = note_help
     form.fields["note"].required = name in TRANSITION_NOTES
@@ -231,7 +231,7 @@ def milestone_action(request, contract_id, milestone_id, name):
 @refusals_as_pages
 def milestone_add(request, contract_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    form = ContractMilestoneForm(request.POST or None)
+    form = ContractMilestoneForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         result = services.milestone_add(contract_id=contract.pk, actor=request.user, terms=form.terms())
         if isinstance(result, MilestoneChange):
@@ -249,7 +249,7 @@ def milestone_edit(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     milestone = get_object_or_404(contract.milestones, pk=milestone_id)
     initial = {f: getattr(milestone, f) for f in ("title", "deliverable", "due_date", "amount")}
-    form = ContractMilestoneForm(request.POST or None, initial=initial)
+    form = ContractMilestoneForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.milestone_change_propose(
             contract_id=contract.pk,

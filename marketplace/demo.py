@@ -2,6 +2,8 @@
 
 from django.db import transaction
 
+from contracts.demo import seed_contracts
+
 from .models import Profile, User
 from .services import profile_update
 
@@ -35,6 +37,8 @@ def seed_demo() -> list[User]:
             user = User.objects.create_user(password=DEMO_PASSWORD, **fields)
         users.append(user)
     seed_profiles()
+    by_email = {user.email: user for user in users}
+    seed_contracts(client=by_email["client@demo.test"], freelancer=by_email["freelancer@demo.test"])
     return users
 
 

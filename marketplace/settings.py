@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "django_celery_beat",
+    "django_fsm",
     "taggit",
     "marketplace",
     "contracts",

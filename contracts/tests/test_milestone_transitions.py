@@ -22,7 +22,7 @@ TRANSITIONS = {
     "approve": (S.SUBMITTED, S.APPROVED, {"client"}),
     "release": (S.APPROVED, S.RELEASED, {"client"}),
     "refund": (S.FUNDED, S.REFUNDED, {"freelancer"}),
-    "cancel": (S.DRAFT, S.CANCELLED, {"client", "freelancer", "staff"}),
+    "cancel": (S.DRAFT, S.CANCELLED, {"staff"}),
     "dispute": (S.SUBMITTED, S.DISPUTED, {"client", "freelancer"}),
     "resolve_release": (S.DISPUTED, S.RELEASED, {"staff"}),
     "resolve_refund": (S.DISPUTED, S.REFUNDED, {"staff"}),

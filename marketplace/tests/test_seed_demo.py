@@ -33,3 +33,19 @@ def test_seed_demo_fills_the_freelancer_directory():
     assert freelancers.count() == 5
     assert Profile.objects.filter(user__in=freelancers).count() == 5
     assert User.objects.get(email="priya@demo.test").check_password(DEMO_PASSWORD)
+
+
+@pytest.mark.django_db
+def test_seed_demo_shows_an_active_contract_and_an_offer_to_answer(client):
+    from contracts.models import Contract, Offer
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    assert Contract.objects.filter(status="active").count() == 1
+    offer = Offer.objects.get(status="pending")
+    assert offer.revisions.count() == 2
+    client.login(username="client@demo.test", password=DEMO_PASSWORD)
+    body = client.get("/dashboard/").content.decode()
+    assert "Company website redesign" in body
+    assert offer.get_absolute_url() in body  # the revision waiting for the client's answer

@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from marketplace.services import profile_update
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
+from tests.browser.helpers import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,14 +40,6 @@ def directory_people(password):
         freelancers[name] = freelancer
     FreelancerFactory(name="Newcomer Without Profile")
     return hirer, freelancers
-
-
-def log_in(page, email, password):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label(re.compile(r"^\s*Password\W*$")).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Welcome, Clara")).to_be_visible()
 
 
 def test_client_finds_a_freelancer_by_skill_and_opens_their_profile(page, screenshot, directory_people, password):

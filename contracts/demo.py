@@ -1,0 +1,68 @@
+"""Demo offers and contracts for `manage.py seed_demo`, created through the real services."""
+
+from dataclasses import replace
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from . import services
+from .models import Contract, Offer
+from .rules import MilestoneTerms, OfferTerms
+
+WEBSITE = "Company website redesign"
+SHOP = "Online shop for handmade ceramics"
+
+
+def _milestones(*rows) -> list[MilestoneTerms]:
+    today = timezone.localdate()
+    return [
+        MilestoneTerms(
+            title=title, deliverable=deliverable, due_date=today + timedelta(days=days), amount=Decimal(amount)
+        )
+        for title, deliverable, days, amount in rows
+    ]
+
+
+def seed_contracts(*, client, freelancer) -> None:
+    """An active contract, and an offer waiting for the client's answer. Idempotent."""
+    if not Contract.objects.filter(client=client, title=WEBSITE).exists():
+        offer = services.offer_create(
+            client=client,
+            freelancer=freelancer,
+            terms=OfferTerms(
+                title=WEBSITE,
+                scope="Redesign the five pages of our company website and build them in Django templates.",
+                acceptance_criteria="All pages live, responsive, and scoring 90+ in Lighthouse accessibility.",
+                revision_rounds=2,
+            ),
+            milestones=_milestones(
+                ("Wireframes and visual design", "Figma file with all five pages", 7, "400.00"),
+                ("Templates and styling", "Responsive templates merged into the repository", 21, "900.00"),
+                ("Launch and handover", "Site deployed, handover notes", 30, "300.00"),
+            ),
+        )
+        services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
+
+    if not Offer.objects.filter(client=client, revisions__title=SHOP).exists():
+        rows = _milestones(
+            ("Shop design", "Designs for catalogue, product and checkout pages", 10, "500.00"),
+            ("Catalogue and cart", "Products, variants and a working cart", 24, "750.00"),
+            ("Checkout", "Payment and order emails", 35, "450.00"),
+        )
+        terms = OfferTerms(
+            title=SHOP,
+            scope="A small online shop with a catalogue, a cart and a checkout.",
+            acceptance_criteria="A customer can buy a product end to end in test mode.",
+            revision_rounds=2,
+        )
+        offer = services.offer_create(client=client, freelancer=freelancer, terms=terms, milestones=rows)
+        revised = list(rows)  # same keys: the diff shows which milestone changed
+        revised[1] = replace(rows[1], amount=Decimal("900.00"))
+        services.offer_propose_revision(
+            offer_id=offer.pk,
+            actor=freelancer,
+            terms=replace(terms, message="Product variants need more work than planned; I adjusted the catalogue."),
+            milestones=revised,
+            seen_revision=1,
+        )

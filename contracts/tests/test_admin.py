@@ -1,0 +1,57 @@
+import pytest
+from django.urls import reverse
+
+from contracts.models import ContractEvent, Milestone
+from contracts.tests.factories import make_contract, make_offer
+from marketplace.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+def test_admin_lists_search_and_filter(staff_client):
+    contract = make_contract(count=2)
+    make_offer()
+
+    for name in ["offer", "contract", "milestone", "contractevent", "milestonechange", "offerrevision"]:
+        assert staff_client.get(reverse(f"admin:contracts_{name}_changelist")).status_code == 200
+    found = staff_client.get(reverse("admin:contracts_contract_changelist"), {"q": contract.client.email})
+    assert contract.title in found.content.decode()
+    drafts = staff_client.get(reverse("admin:contracts_milestone_changelist"), {"state__exact": "draft"})
+    assert "Milestone 1" in drafts.content.decode()
+
+
+def test_contract_page_in_admin_shows_the_audit_trail_read_only(staff_client):
+    contract = make_contract(count=1)
+
+    body = staff_client.get(reverse("admin:contracts_contract_change", args=[contract.pk])).content.decode()
+
+    assert "contract_started" in body
+    assert 'name="events-0-note"' not in body  # inline is read-only
+
+
+def test_staff_transition_button_goes_through_the_service(staff_client):
+    contract = make_contract(count=1)
+    milestone = contract.milestones.get()
+    url = reverse("admin:contracts_milestone_change", args=[milestone.pk])
+    assert "Cancel milestone" in staff_client.get(url).content.decode()
+
+    management = {"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}  # the read-only inline
+    staff_client.post(url, {"_fsm_transition_to": "cancel", **management})
+
+    milestone.refresh_from_db()
+    assert milestone.state == Milestone.State.CANCELLED
+    event = ContractEvent.objects.get(kind="cancel")
+    assert event.actor.is_staff and event.from_state == "draft"
+
+
+def test_admin_cannot_edit_or_delete_contract_records(staff_client):
+    contract = make_contract(count=1)
+
+    assert staff_client.post(reverse("admin:contracts_contract_delete", args=[contract.pk])).status_code == 403
+    assert staff_client.get(reverse("admin:contracts_offer_add")).status_code == 403

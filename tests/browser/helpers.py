@@ -1,0 +1,14 @@
+import re
+
+from playwright.sync_api import expect
+
+PASSWORD_LABEL = re.compile(r"^\s*Password\W*$")
+
+
+def log_in(page, email: str, password: str) -> None:
+    """Log in through the login form and wait for the dashboard."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label(PASSWORD_LABEL).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Welcome, "))).to_be_visible()
