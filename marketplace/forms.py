@@ -48,6 +48,11 @@ class AccountSettingsForm(forms.Form):
     timezone = TimeZoneFormField(
         choices_display="WITH_GMT_OFFSET", help_text="Dates and times across the site are shown in this timezone."
     )
+    refund_to = forms.ChoiceField(
+        label="When a milestone is refunded to me, send the money to",
+        choices=User.RefundTo.choices,
+        widget=forms.RadioSelect,
+    )
 
 
 class ProfileForm(forms.Form):

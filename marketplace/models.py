@@ -43,6 +43,17 @@ class User(AbstractUser):
     wants_to_work = models.BooleanField("works as a freelancer", default=False)
     timezone = TimeZoneField(default="UTC", choices_display="WITH_GMT_OFFSET")
 
+    class RefundTo(models.TextChoices):
+        CREDIT = "credit", "My site credit (used first when I fund milestones)"
+        CARD = "card", "Back to the card I paid with"
+
+    refund_to = models.CharField(
+        "when money is refunded to me, send it to",
+        max_length=8,
+        choices=RefundTo.choices,
+        default=RefundTo.CREDIT,
+    )
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["name"]

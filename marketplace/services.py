@@ -23,12 +23,13 @@ def user_create(*, email: str, name: str, password: str, role: str, timezone: st
 
 
 @transaction.atomic
-def user_update_settings(*, user: User, name: str, timezone, role: str) -> User:
+def user_update_settings(*, user: User, name: str, timezone, role: str, refund_to: str) -> User:
     user.name = name.strip()
     user.timezone = timezone
+    user.refund_to = refund_to
     for field, value in ROLE_FLAGS[role].items():
         setattr(user, field, value)
-    user.save(update_fields=["name", "timezone", *ROLE_FLAGS[role]])
+    user.save(update_fields=["name", "timezone", "refund_to", *ROLE_FLAGS[role]])
     return user
 
 

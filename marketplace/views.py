@@ -49,7 +49,7 @@ def dashboard(request):
 @login_required
 def account_settings(request):
     user = request.user
-    initial = {"name": user.name, "role": user_role(user), "timezone": user.timezone}
+    initial = {"name": user.name, "role": user_role(user), "timezone": user.timezone, "refund_to": user.refund_to}
     form = AccountSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         user_update_settings(user=user, **form.cleaned_data)

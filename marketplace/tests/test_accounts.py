@@ -131,13 +131,15 @@ def test_password_reset_for_unknown_email_sends_nothing_and_reveals_nothing(clie
 
 def test_account_settings_change_name_role_and_timezone(client, client_user):
     client.force_login(client_user)
-    response = client.post(reverse("account_settings"), {"name": "Clara C.", "role": "work", "timezone": "Asia/Tokyo"})
+    data = {"name": "Clara C.", "role": "work", "timezone": "Asia/Tokyo", "refund_to": "card"}
+    response = client.post(reverse("account_settings"), data)
 
     assert response.status_code == 302
     client_user.refresh_from_db()
     assert client_user.name == "Clara C."
     assert (client_user.wants_to_hire, client_user.wants_to_work) == (False, True)
     assert client_user.timezone == zoneinfo.ZoneInfo("Asia/Tokyo")
+    assert client_user.refund_to == "card"
 
 
 def test_account_settings_bad_input_changes_nothing(client, client_user):

@@ -1,0 +1,124 @@
+"""Staff see the ledger in admin, read-only: money moves only through escrow.services.
+
+The "Ledger audit" page (linked from the Entry list) shows the result of escrow.audit.run_audit().
+"""
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Sum
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from marketplace.money import ZERO, format_money
+
+from .audit import run_audit
+from .models import Account, Charge, Entry, Hold, Payout, Posting
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View only: no add, change or delete, for anyone (superusers included)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PostingInline(admin.TabularInline):
+    model = Posting
+    fields = ["account", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__user")
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "kind", "user", "reference", "balance_display"]
+    list_filter = ["kind"]
+    search_fields = ["reference", "user__email", "user__name"]
+    list_select_related = ["user"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(balance=Sum("postings__amount", default=ZERO))
+
+    @admin.display(description="Balance", ordering="balance")
+    def balance_display(self, account):
+        return format_money(account.balance)
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdmin):
+    change_list_template = "escrow/admin/entry_change_list.html"
+    list_display = ["reference", "kind", "memo", "hold", "created_by", "created_at"]
+    list_filter = ["kind", "postings__account__kind", "created_at"]
+    search_fields = ["reference", "memo", "hold__reference", "external_id"]
+    list_select_related = ["hold", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [PostingInline]
+
+    def get_urls(self):
+        audit = path("audit/", self.admin_site.admin_view(self.audit_view), name="escrow_audit")
+        return [audit, *super().get_urls()]
+
+    def audit_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        violations = run_audit()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Ledger audit",
+            "opts": self.opts,
+            "violations": violations,
+            "entry_count": Entry.objects.count(),
+            "posting_count": Posting.objects.count(),
+        }
+        return TemplateResponse(request, "escrow/admin/audit.html", context)
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyAdmin):
+    list_display = ["id", "entry", "account", "amount"]
+    list_filter = ["account__kind", "entry__kind"]
+    search_fields = ["entry__reference", "account__reference", "account__user__email", "entry__hold__reference"]
+    list_select_related = ["entry", "account__user"]
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "label", "payer", "payee", "amount", "fee", "created_at"]
+    search_fields = ["reference", "label", "payer__email", "payee__email"]
+    list_select_related = ["payer", "payee"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Charge)
+class ChargeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "payer", "amount", "currency", "status", "brand", "last4", "failure_code", "created_at"]
+    list_filter = ["status", "brand", "failure_code"]
+    search_fields = ["idempotency_key", "gateway_charge_id", "payer__email", "holds__reference"]
+    list_select_related = ["payer"]
+
+
+@admin.register(Payout)
+class PayoutAdmin(ReadOnlyAdmin):
+    list_display = ["id", "user", "amount", "currency", "status", "gateway_payout_id", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["user__email", "user__name", "gateway_payout_id", "idempotency_key"]
+    list_select_related = ["user"]

@@ -1,0 +1,101 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.urls import reverse
+
+from escrow.ledger import account_get
+from escrow.models import Account, Charge, Entry, Hold, Payout, Posting
+from escrow.services import hold_release, payout_request
+from escrow.tests.factories import HoldSpecFactory
+from escrow.tests.helpers import fund
+from marketplace.tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+MODELS = ["account", "entry", "posting", "hold", "charge", "payout"]
+
+
+@pytest.fixture
+def ledger(payer, payee):
+    fund(payer, HoldSpecFactory(reference="milestone:42", payee=payee, amount=Decimal("500.00"), fee=Decimal("50.00")))
+    hold_release(reference="milestone:42", actor=payer)
+    payout_request(user=payee, amount=Decimal("100.00"), idempotency_key="admin-test")
+
+
+@pytest.fixture
+def staff(client):
+    user = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return user
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_staff_see_every_ledger_list_and_row_read_only(client, staff, ledger, model):
+    changelist = client.get(reverse(f"admin:escrow_{model}_changelist"))
+    assert changelist.status_code == 200
+    assert "Add " not in changelist.content.decode().split('id="content-main"')[1].split("</ul>")[0]
+
+    obj = {"account": Account, "entry": Entry, "posting": Posting, "hold": Hold, "charge": Charge, "payout": Payout}[
+        model
+    ].objects.first()
+    change = client.get(reverse(f"admin:escrow_{model}_change", args=[obj.pk]))
+    assert change.status_code == 200
+    page = change.content.decode()
+    assert 'name="_save"' not in page and "deletelink" not in page
+    assert client.get(reverse(f"admin:escrow_{model}_add")).status_code == 403
+    assert client.post(reverse(f"admin:escrow_{model}_delete", args=[obj.pk]), {"post": "yes"}).status_code == 403
+    assert type(obj).objects.filter(pk=obj.pk).exists()
+
+
+def test_the_entry_shows_its_postings_inline(client, staff, ledger):
+    entry = Entry.objects.get(reference="release:milestone:42")
+    page = client.get(reverse("admin:escrow_entry_change", args=[entry.pk])).content.decode()
+    assert "Postings" in page and "450.00" in page and "-500.00" in page
+
+
+def test_filters_and_search(client, staff, ledger):
+    by_kind = client.get(reverse("admin:escrow_account_changelist"), {"kind": "platform_fees"}).content.decode()
+    assert "Platform fees" in by_kind and "$50.00" in by_kind
+    entries = client.get(reverse("admin:escrow_entry_changelist"), {"q": "milestone:42"}).content.decode()
+    assert "fund:milestone:42" in entries and "release:milestone:42" in entries and "payout:" not in entries
+    postings = client.get(reverse("admin:escrow_posting_changelist"), {"account__kind": "user_available"})
+    assert postings.status_code == 200 and "450.00" in postings.content.decode()
+
+
+def test_the_account_list_shows_balances_without_a_query_per_row(client, staff, ledger, django_assert_max_num_queries):
+    with django_assert_max_num_queries(12):
+        client.get(reverse("admin:escrow_account_changelist"))
+
+
+def test_staff_see_the_ledger_audit(client, staff, ledger):
+    changelist = client.get(reverse("admin:escrow_entry_changelist")).content.decode()
+    assert reverse("admin:escrow_audit") in changelist and "Ledger audit" in changelist
+
+    clean = client.get(reverse("admin:escrow_audit"))
+    assert clean.status_code == 200
+    assert "The ledger is consistent: no violations." in clean.content.decode()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO escrow_posting (entry_id, account_id, amount) VALUES (%s, %s, 1.00)",
+            [Entry.objects.get(reference="fund:milestone:42").pk, account_get(Account.Kind.GATEWAY).pk],
+        )
+    broken = client.get(reverse("admin:escrow_audit")).content.decode()
+    assert "2 violations found." in broken
+    assert "Entry fund:milestone:42 does not balance" in broken
+
+
+def test_staff_with_view_permission_only_see_the_audit(client, ledger):
+    user = UserFactory(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_entry"))
+    client.force_login(user)
+    assert client.get(reverse("admin:escrow_audit")).status_code == 200
+
+    client.force_login(UserFactory(is_staff=True))  # staff without ledger permissions
+    assert client.get(reverse("admin:escrow_audit")).status_code == 403
+
+
+def test_non_staff_cannot_open_the_audit(client, ledger):
+    client.force_login(UserFactory())
+    assert client.get(reverse("admin:escrow_audit")).status_code == 302

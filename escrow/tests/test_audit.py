@@ -1,0 +1,142 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import ManagementUtility, call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from escrow.audit import run_audit
+from escrow.ledger import account_get, entry_post
+from escrow.models import Account, Charge, Entry, Hold, Payout
+from escrow.services import bonus_pay, hold_refund, hold_release, payout_request
+from escrow.tests.factories import CardFactory, HoldSpecFactory, new_key
+from escrow.tests.helpers import fund
+
+Kind = Account.Kind
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def busy_ledger(payer, payee):
+    """Every kind of money movement, once."""
+    fund(payer, HoldSpecFactory(reference="m:1", payee=payee, amount=Decimal("500.00"), fee=Decimal("50.00")))
+    fund(payer, HoldSpecFactory(reference="m:2", payee=payee, amount=Decimal("300.00"), fee=Decimal("30.00")))
+    hold_refund(reference="m:2", amount=Decimal("100.00"), destination="credit", actor=payee)
+    hold_refund(reference="m:2", amount=Decimal("50.00"), destination="card", actor=payee)
+    hold_release(reference="m:1", actor=payer)
+    fund(payer, HoldSpecFactory(reference="m:3", payee=payee, amount=Decimal("60.00")), use_credit=True)
+    bonus_pay(
+        payer=payer,
+        payee=payee,
+        amount=Decimal("20.00"),
+        card=CardFactory(),
+        idempotency_key=new_key(),
+        reference="b:1",
+        fee=Decimal("2.00"),
+        actor=payer,
+    )
+    payout_request(user=payee, amount=Decimal("100.00"), idempotency_key=new_key())
+    return payer, payee
+
+
+def test_a_consistent_ledger_passes(busy_ledger, capsys):
+    assert run_audit() == []
+
+    call_command("escrow_audit")
+    assert "The escrow ledger is consistent" in capsys.readouterr().out
+
+
+def test_an_unbalanced_posting_inserted_with_raw_sql_is_reported(busy_ledger):
+    entry = Entry.objects.get(reference="fund:m:1")
+    gateway = account_get(Kind.GATEWAY)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO escrow_posting (entry_id, account_id, amount) VALUES (%s, %s, %s)",
+            [entry.pk, gateway.pk, Decimal("7.00")],
+        )
+
+    violations = run_audit()
+
+    assert "Entry fund:m:1 does not balance: its 3 posting(s) sum to $7.00." in violations
+    assert "All postings together sum to $7.00, not zero." in violations
+
+
+def test_the_command_lists_violations_and_exits_non_zero(busy_ledger, capsys):
+    Hold.objects.create(
+        reference="m:ghost", payer=busy_ledger[0], payee=busy_ledger[1], amount=Decimal("5.00"), fee=0, label="Ghost"
+    )
+
+    with pytest.raises(CommandError, match="1 violation"):
+        call_command("escrow_audit")
+    assert "Hold m:ghost has 0 funding entries; it must have exactly one." in capsys.readouterr().err
+
+    with pytest.raises(SystemExit) as exit_:
+        ManagementUtility(["manage.py", "escrow_audit"]).execute()
+    assert exit_.value.code == 1
+
+
+def test_negative_balances_and_unsettled_funding_are_reported(payer, payee):
+    # Balanced entries, but money that was never there.
+    entry_post(
+        reference="bad:1",
+        kind=Entry.Kind.BONUS,
+        memo="Overdraft",
+        postings=[(account_get(Kind.USER_AVAILABLE, user=payee), Decimal("-5.00")), (account_get(Kind.GATEWAY), 5)],
+    )
+    entry_post(
+        reference="bad:2",
+        kind=Entry.Kind.CHARGE,
+        memo="Stuck",
+        postings=[(account_get(Kind.GATEWAY), Decimal("-3.00")), (account_get(Kind.USER_FUNDING, user=payer), 3)],
+    )
+
+    violations = run_audit()
+
+    assert f"Earnings of {payee} has a negative balance: -$5.00." in violations
+    assert f"Payments of {payer} is not settled: $3.00 is left over." in violations
+
+
+def test_a_second_release_under_another_reference_and_a_non_empty_released_hold_are_reported(payer, payee):
+    fund(payer, HoldSpecFactory(reference="m:1", payee=payee, amount=Decimal("100.00"), fee=Decimal("0.00")))
+    hold = Hold.objects.get()
+    escrow = account_get(Kind.ESCROW_HOLD, hold=hold)
+    available = account_get(Kind.USER_AVAILABLE, user=payee)
+    for reference in ("release:m:1", "release:m:1:again"):
+        entry_post(
+            reference=reference,
+            kind=Entry.Kind.RELEASE,
+            memo="Half",
+            postings=[(escrow, Decimal("-40.00")), (available, Decimal("40.00"))],
+            hold=hold,
+        )
+
+    violations = run_audit()
+
+    assert "Hold m:1 was released 2 times." in violations
+    assert "Hold m:1 was released but still holds $20.00." in violations
+
+
+def test_charges_and_payouts_missing_from_the_ledger_are_reported(payer, payee):
+    charge = Charge.objects.create(
+        idempotency_key="k", payer=payer, amount=Decimal("9.00"), currency="USD", status=Charge.Status.SUCCEEDED
+    )
+    payout = Payout.objects.create(
+        idempotency_key="p", user=payee, amount=Decimal("4.00"), currency="USD", status=Payout.Status.PAID
+    )
+
+    violations = run_audit()
+
+    assert f"Charge #{charge.pk} (succeeded, $9.00) is recorded in the ledger as $0.00." in violations
+    assert f"Payout #{payout.pk} ($4.00) has no ledger entry." in violations
+
+
+def failing_check():
+    return ["Milestone 7 is released but its hold is not."]
+
+
+def test_other_apps_add_checks_through_the_setting(settings, db):
+    settings.ESCROW_AUDIT_CHECKS = ["escrow.tests.test_audit.failing_check"]
+
+    assert run_audit() == ["Milestone 7 is released but its hold is not."]
+    with pytest.raises(CommandError):
+        call_command("escrow_audit")
