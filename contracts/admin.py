@@ -1,10 +1,13 @@
 """Staff views of offers, contracts and milestones. Records are read-only here; milestone
 transitions go through the same service as the site (lock, permission, audit row)."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_fsm import TransitionNotAllowed
 from django_fsm.admin import FSMAdminMixin
+
+from escrow.errors import EscrowError
 
 from . import services
 from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
@@ -78,9 +81,16 @@ class ContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [MilestoneInline, EventInline]
 
 
+class DecisionForm(forms.Form):
+    note = forms.CharField(
+        label="Written decision", widget=forms.Textarea, help_text="Recorded on the contract for both parties."
+    )
+
+
 @admin.register(Milestone)
 class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["state"]
+    fsm_forms = {"resolve_release": DecisionForm, "resolve_refund": DecisionForm}
     list_display = ["id", "title", "contract", "state", "amount", "due_date"]
     list_filter = ["state"]
     search_fields = ["title", "contract__title", "contract__client__email", "contract__freelancer__email"]
@@ -98,9 +108,16 @@ class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
         """Run the transition through the service (lock, permission, audit), never by hand."""
         note = (kwargs or {}).get("note", "")
         try:
-            services.milestone_transition(milestone_id=obj.pk, actor=request.user, name=transition_name, note=note)
-        except (TransitionNotAllowed, PermissionDenied, ValidationError) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            if transition_name.startswith("resolve_"):
+                outcome = transition_name.removeprefix("resolve_")
+                services.milestone_resolve_dispute(milestone_id=obj.pk, actor=request.user, outcome=outcome, note=note)
+            else:
+                services.milestone_transition(milestone_id=obj.pk, actor=request.user, name=transition_name, note=note)
+        except (TransitionNotAllowed, PermissionDenied, ValidationError, EscrowError) as error:
+            if isinstance(error, ValidationError):
+                text = " ".join(error.messages)
+            else:
+                text = error.user_message if isinstance(error, EscrowError) else str(error)
             self.message_user(request, f"{Milestone.action_label(transition_name)} refused: {text}", messages.ERROR)
             return False
         self.message_user(request, f"{Milestone.action_label(transition_name)}: done.", messages.SUCCESS)

@@ -1,7 +1,11 @@
+from decimal import Decimal
+
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from marketplace.money import format_money
 
 from .rules import MilestoneTerms, OfferTerms, check_milestones
 
@@ -120,3 +124,58 @@ class ReasonForm(forms.Form):
 
 class NoteForm(forms.Form):
     note = forms.CharField(label="Note", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class FundForm(forms.Form):
+    """Which draft milestones to pay into escrow now, and whether to use credit first."""
+
+    milestones = forms.ModelMultipleChoiceField(
+        queryset=None, widget=forms.CheckboxSelectMultiple, label="Milestones to fund"
+    )
+    use_credit = forms.BooleanField(required=False, label="Use my credit first")
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, drafts, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["milestones"].queryset = drafts
+        self.fields["milestones"].label_from_instance = lambda m: f"{m.position}. {m.title} — {format_money(m.amount)}"
+        self.fields["milestones"].error_messages["required"] = "Choose at least one milestone to fund."
+
+
+class ApproveForm(forms.Form):
+    note = forms.CharField(
+        label="Note to the freelancer (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    bonus = forms.DecimalField(
+        label="Add a bonus (optional)",
+        required=False,
+        min_value=Decimal("1.00"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="Charged to your card, paid to the freelancer with the milestone (less the platform fee).",
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Amount to refund",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="The whole amount ends the milestone; a smaller amount leaves the rest in escrow.",
+    )
+
+    def __init__(self, *args, remaining, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.remaining = remaining
+        self.fields["amount"].initial = remaining
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount > self.remaining:
+            raise ValidationError(f"You can refund at most {format_money(self.remaining)}.")
+        return amount

@@ -173,6 +173,11 @@ class Milestone(FSMModelMixin, models.Model):
         CANCELLED = "cancelled", "Cancelled"
         DISPUTED = "disputed", "In dispute"
 
+    # Transitions that move money: only the escrow-backed services run them, with the ledger entry
+    # written in the same transaction.
+    # The order actions are offered in: the first one is the page's main button.
+    ACTION_ORDER = ["fund", "submit", "approve", "request_changes", "withdraw_submission", "refund", "dispute"]
+    MONEY_TRANSITIONS = frozenset({"fund", "approve", "release", "refund", "resolve_release", "resolve_refund"})
     # States in which the milestone's money sits in escrow.
     HELD_STATES = (State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED, State.DISPUTED)
     # States that stop a contract from ending.
@@ -207,6 +212,15 @@ class Milestone(FSMModelMixin, models.Model):
     @property
     def is_funded(self):
         return self.state in self.HELD_STATES
+
+    @staticmethod
+    def hold_reference_for(pk: int) -> str:
+        """The reference escrow holds this milestone's money against."""
+        return f"milestone:{pk}"
+
+    @property
+    def hold_reference(self) -> str:
+        return self.hold_reference_for(self.pk)
 
     @classmethod
     def action_label(cls, name: str) -> str:
@@ -281,10 +295,10 @@ class Milestone(FSMModelMixin, models.Model):
 
     @transition(
         field=state,
-        source=[State.FUNDED, State.CHANGES_REQUESTED],
+        source=[State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED],
         target=State.REFUNDED,
         permission=is_freelancer,
-        custom={"label": "Refund to client", "admin": False},
+        custom={"label": "Refund to client", "admin": False, "tone": "danger"},
     )
     def refund(self):
         pass
@@ -306,7 +320,7 @@ class Milestone(FSMModelMixin, models.Model):
         source=[State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED],
         target=State.DISPUTED,
         permission=is_party,
-        custom={"label": "Open a dispute", "admin": False, "note_required": True},
+        custom={"label": "Open a dispute", "admin": False, "note_required": True, "tone": "danger"},
     )
     def dispute(self):
         pass
@@ -316,7 +330,7 @@ class Milestone(FSMModelMixin, models.Model):
         source=State.DISPUTED,
         target=State.RELEASED,
         permission=is_staff,
-        custom={"label": "Resolve: release to freelancer", "admin": False, "note_required": True},
+        custom={"label": "Resolve: release to freelancer", "admin": True, "note_required": True},
     )
     def resolve_release(self):
         pass
@@ -326,7 +340,7 @@ class Milestone(FSMModelMixin, models.Model):
         source=State.DISPUTED,
         target=State.REFUNDED,
         permission=is_staff,
-        custom={"label": "Resolve: refund to client", "admin": False, "note_required": True},
+        custom={"label": "Resolve: refund to client", "admin": True, "note_required": True},
     )
     def resolve_refund(self):
         pass
@@ -340,6 +354,7 @@ class MilestoneChange(models.Model):
         EDIT = "edit", "Edit a milestone"
         DELETE = "delete", "Remove a milestone"
         REORDER = "reorder", "Reorder milestones"
+        REFUND = "refund", "Refund a funded milestone"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for the other party"

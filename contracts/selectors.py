@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from escrow.selectors import hold_balances
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
@@ -87,7 +88,8 @@ def contract_for_party(*, user: User, contract_id: int) -> Contract:
 
 
 def contract_totals(milestones) -> dict:
-    held = sum((m.amount for m in milestones if m.state in Milestone.HELD_STATES), Decimal("0.00"))
+    """Totals for the contract page; `in_escrow` is what the ledger holds (partial refunds count)."""
+    held = sum((m.in_escrow for m in milestones), Decimal("0.00"))
     released = sum((m.amount for m in milestones if m.state == Milestone.State.RELEASED), Decimal("0.00"))
     remaining = sum((m.amount for m in milestones if m.state == Milestone.State.DRAFT), Decimal("0.00"))
     return {"in_escrow": held, "released": released, "remaining": remaining}
@@ -96,10 +98,15 @@ def contract_totals(milestones) -> dict:
 def contract_page(*, contract: Contract, user: User) -> dict:
     """Everything the contract page shows, in a constant number of queries."""
     milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
+    order = {name: index for index, name in enumerate(Milestone.ACTION_ORDER)}  # staff act in admin
+    balances = hold_balances([m.hold_reference for m in milestones])  # one query
     for milestone in milestones:
+        milestone.in_escrow = balances.get(milestone.hold_reference, Decimal("0.00"))
+    for milestone in milestones:
+        available = [t for t in milestone.get_available_user_state_transitions(user) if t.name in order]
         milestone.actions = [
-            {"name": t.name, "label": t.custom.get("label", t.name), "note_required": t.custom.get("note_required")}
-            for t in milestone.get_available_user_state_transitions(user)
+            {"name": t.name, "label": t.custom.get("label", t.name), "tone": t.custom.get("tone", "primary")}
+            for t in sorted(available, key=lambda t: order[t.name])
         ]
     active_milestones = [m for m in milestones if m.state != Milestone.State.CANCELLED]
     pending_changes = list(

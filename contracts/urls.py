@@ -16,6 +16,22 @@ urlpatterns = [
     path("contracts/<int:contract_id>/", views.contract_detail, name="contract_detail"),
     path("contracts/<int:contract_id>/end/", views.contract_end, name="contract_end"),
     path("contracts/<int:contract_id>/milestones/add/", views.milestone_add, name="milestone_add"),
+    path("contracts/<int:contract_id>/fund/", views.milestones_fund, name="milestones_fund"),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/approve/",
+        views.milestone_approve,
+        name="milestone_approve",
+    ),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/refund/",
+        views.milestone_refund,
+        name="milestone_refund",
+    ),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/refund-request/",
+        views.milestone_refund_request,
+        name="milestone_refund_request",
+    ),
     path(
         "contracts/<int:contract_id>/milestones/<int:milestone_id>/edit/", views.milestone_edit, name="milestone_edit"
     ),

@@ -176,3 +176,4 @@ OFFER_MAX_MILESTONES = env.int("OFFER_MAX_MILESTONES", default=50)
 OFFER_MAX_TOTAL = Decimal(env("OFFER_MAX_TOTAL", default="1000000.00"))
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="escrow.gateways.SandboxGateway")
 PAYOUT_METHOD = env("PAYOUT_METHOD", default="escrow.gateways.SandboxPayouts")
+ESCROW_AUDIT_CHECKS = ["contracts.audit.milestone_checks"]  # milestone-level ledger invariants

@@ -1,6 +1,24 @@
 from django import template
+from django.urls import reverse
 
 register = template.Library()
+
+# Transitions that move money have their own confirmation pages; the rest share one action page.
+MONEY_PAGES = {
+    "fund": "contracts:milestones_fund",
+    "approve": "contracts:milestone_approve",
+    "refund": "contracts:milestone_refund",
+}
+
+
+@register.simple_tag
+def milestone_action_url(contract, milestone, name: str) -> str:
+    if name == "fund":
+        return f"{reverse(MONEY_PAGES['fund'], args=[contract.pk])}?milestone={milestone.pk}"
+    if name in MONEY_PAGES:
+        return reverse(MONEY_PAGES[name], args=[contract.pk, milestone.pk])
+    return reverse("contracts:milestone_action", args=[contract.pk, milestone.pk, name])
+
 
 STATE_CLASSES = {
     "draft": "text-bg-secondary",

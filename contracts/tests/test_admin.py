@@ -55,3 +55,33 @@ def test_admin_cannot_edit_or_delete_contract_records(staff_client):
 
     assert staff_client.post(reverse("admin:contracts_contract_delete", args=[contract.pk])).status_code == 403
     assert staff_client.get(reverse("admin:contracts_offer_add")).status_code == 403
+
+
+@pytest.mark.parametrize(("decision", "state"), [("resolve_release", "released"), ("resolve_refund", "refunded")])
+def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, decision, state):
+    from decimal import Decimal
+
+    from contracts import services
+    from escrow.selectors import user_balances
+    from escrow.tests.factories import CardFactory
+    from escrow.tests.helpers import assert_ledger_consistent
+
+    contract = make_contract(count=1, amount="100.00")
+    milestone = contract.milestones.get()
+    services.milestones_fund(
+        contract_id=contract.pk, milestone_ids=[milestone.pk], actor=contract.client, card=CardFactory(), idempotency_key="k"
+    )
+    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
+    services.milestone_transition(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")
+    url = reverse("admin:contracts_milestone_transition", args=[milestone.pk, decision])
+
+    assert "Written decision" in staff_client.get(url).content.decode()
+    staff_client.post(url, {"note": "The delivered files match the agreed scope."})
+
+    milestone.refresh_from_db()
+    assert milestone.state == state
+    event = ContractEvent.objects.get(kind=decision)
+    assert event.note == "The delivered files match the agreed scope."
+    paid = user_balances(contract.freelancer)["available"]
+    assert paid == (Decimal("90.00") if state == "released" else 0)
+    assert_ledger_consistent()

@@ -53,14 +53,18 @@ def test_transition_by_role(contract, name, role):
     events_before = ContractEvent.objects.count()
 
     if role in allowed:
-        result = services.milestone_transition(milestone_id=milestone.pk, actor=actor, name=name, note="Because.")
+        result = services.milestone_transition(
+            milestone_id=milestone.pk, actor=actor, name=name, note="Because.", moves_money=True
+        )
         assert result.state == target
         event = ContractEvent.objects.latest("id")
         assert (event.actor, event.kind, event.from_state, event.to_state) == (actor, name, source, target)
         assert event.note == "Because."
     else:
         with pytest.raises(PermissionDenied):
-            services.milestone_transition(milestone_id=milestone.pk, actor=actor, name=name, note="Because.")
+            services.milestone_transition(
+                milestone_id=milestone.pk, actor=actor, name=name, note="Because.", moves_money=True
+            )
         milestone.refresh_from_db()
         assert milestone.state == source
         assert ContractEvent.objects.count() == events_before
@@ -74,7 +78,9 @@ def test_transition_from_a_wrong_state_is_refused_and_changes_nothing(contract, 
     role = sorted(allowed)[0]
 
     with pytest.raises(TransitionNotAllowed, match="can't"):
-        services.milestone_transition(milestone_id=milestone.pk, actor=actor_for(role, contract), name=name, note="x")
+        services.milestone_transition(
+            milestone_id=milestone.pk, actor=actor_for(role, contract), name=name, note="x", moves_money=True
+        )
     milestone.refresh_from_db()
     assert milestone.state == wrong
 
@@ -106,7 +112,8 @@ def test_request_changes_is_capped_by_the_agreed_revision_rounds(contract):
     with pytest.raises(TransitionNotAllowed, match="All 2 revision round"):
         services.milestone_transition(milestone_id=milestone.pk, actor=client, name="request_changes", note="Again")
     # approving stays available
-    assert services.milestone_transition(milestone_id=milestone.pk, actor=client, name="approve").state == S.APPROVED
+    approved = services.milestone_transition(milestone_id=milestone.pk, actor=client, name="approve", moves_money=True)
+    assert approved.state == S.APPROVED
 
 
 @pytest.mark.parametrize("name", ["request_changes", "dispute"])
@@ -128,6 +135,19 @@ def test_no_work_is_submitted_on_an_ended_contract(contract):
         services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
 
 
+@pytest.mark.parametrize("name", sorted(Milestone.MONEY_TRANSITIONS))
+def test_money_transitions_run_only_through_the_escrow_services(contract, name):
+    source, _target, allowed = TRANSITIONS[name]
+    milestone = set_state(contract.milestones.get(), source)
+
+    with pytest.raises(TransitionNotAllowed, match="payment pages"):
+        services.milestone_transition(
+            milestone_id=milestone.pk, actor=actor_for(sorted(allowed)[0], contract), name=name
+        )
+    milestone.refresh_from_db()
+    assert milestone.state == source
+
+
 def test_unknown_action_is_refused(contract):
     milestone = contract.milestones.get()
 
@@ -144,5 +164,5 @@ def test_available_actions_are_exactly_what_the_user_may_take(contract):
         return sorted(t.name for t in milestone.get_available_user_state_transitions(user))
 
     assert names(contract.client) == ["approve", "dispute", "request_changes"]
-    assert names(contract.freelancer) == ["dispute", "withdraw_submission"]
+    assert names(contract.freelancer) == ["dispute", "refund", "withdraw_submission"]
     assert names(UserFactory()) == []

@@ -1,0 +1,58 @@
+"""Milestone-level ledger invariants, run by `manage.py escrow_audit` (settings.ESCROW_AUDIT_CHECKS).
+
+A milestone's escrow hold holds its amount (less partial refunds) while the money is in escrow,
+and nothing once it is released or refunded; a milestone that was never funded has no hold.
+"""
+
+from decimal import Decimal
+
+from escrow.models import Entry, Hold
+from escrow.selectors import hold_balances
+
+from .models import Milestone
+
+S = Milestone.State
+
+
+def milestone_checks() -> list[str]:
+    milestones = list(Milestone.objects.values_list("pk", "state", "amount"))
+    references = {pk: Milestone.hold_reference_for(pk) for pk, _state, _amount in milestones}
+    holds = dict(Hold.objects.filter(reference__in=references.values()).values_list("reference", "amount"))
+    balances = hold_balances(list(holds))
+    refunded = {}
+    for reference, amount in Entry.objects.filter(
+        hold__reference__in=holds, kind__in=[Entry.Kind.REFUND_CREDIT, Entry.Kind.REFUND_CARD]
+    ).values_list("hold__reference", "postings__amount"):
+        if amount > 0:  # the refunded side of the entry
+            refunded[reference] = refunded.get(reference, Decimal("0.00")) + amount
+    released = set(
+        Entry.objects.filter(kind=Entry.Kind.RELEASE, hold__reference__in=holds).values_list(
+            "hold__reference", flat=True
+        )
+    )
+
+    violations = []
+    for pk, state, amount in milestones:
+        reference = references[pk]
+        label = f"Milestone #{pk} ({state})"
+        if state in (S.DRAFT, S.CANCELLED):
+            if reference in holds:
+                violations.append(f"{label} has an escrow hold although it was never funded.")
+            continue
+        if reference not in holds:  # every other state is reached through funding
+            violations.append(f"{label} has no funding entry in escrow.")
+            continue
+        if holds[reference] != amount:
+            violations.append(f"{label} was funded {holds[reference]} for an amount of {amount}.")
+        balance = balances.get(reference, Decimal("0.00"))
+        if state in Milestone.HELD_STATES:
+            expected = amount - refunded.get(reference, Decimal("0.00"))
+            if balance != expected or balance <= 0:
+                violations.append(f"{label} holds {balance} in escrow; expected {expected}.")
+        elif balance != 0:
+            violations.append(f"{label} still holds {balance} in escrow.")
+        if state == S.RELEASED and reference not in released:
+            violations.append(f"{label} has no release entry.")
+        if state != S.RELEASED and reference in released:
+            violations.append(f"{label} was released in the ledger but not in the contract.")
+    return violations

@@ -1,0 +1,95 @@
+"""Races on PostgreSQL with real threads, each on its own database connection."""
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from contracts import services
+from contracts.models import Milestone
+from contracts.tests.factories import make_contract
+from escrow.models import Charge, Entry
+from escrow.selectors import user_balances
+from escrow.tests.factories import CardFactory, new_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(*calls):
+    """Run the calls at the same moment in separate threads; return each one's result or exception."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:  # the loser's error is the result under test
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def fund_call(contract, milestone, key):
+    return lambda: services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=key,
+    )
+
+
+@pytest.mark.parametrize("same_key", [True, False], ids=["double-click", "two-tabs"])
+def test_two_funding_requests_at_once_charge_once(gateway, assert_ledger_consistent, same_key):
+    contract = make_contract(count=1)
+    milestone = contract.milestones.get()
+    gateway.reset(delay=0.3)  # keep the first charge in flight while the second arrives
+    keys = [new_key()] * 2 if same_key else [new_key(), new_key()]
+
+    results = race(*(fund_call(contract, milestone, key) for key in keys))
+
+    assert len(gateway.charges) == 1
+    assert Charge.objects.filter(status=Charge.Status.SUCCEEDED).count() == 1
+    assert Entry.objects.filter(reference=f"fund:{milestone.hold_reference}").count() == 1
+    milestone.refresh_from_db()
+    assert milestone.state == Milestone.State.FUNDED
+    errors = [r for r in results if isinstance(r, Exception)]
+    if same_key:
+        assert errors == []  # the replay shows the same successful result
+    else:
+        assert len(errors) == 1 and "already" in errors[0].user_message.lower()
+    assert_ledger_consistent()
+
+
+def test_approve_racing_refund_exactly_one_wins(assert_ledger_consistent):
+    contract = make_contract(count=1, amount="300.00")
+    milestone = contract.milestones.get()
+    fund_call(contract, milestone, new_key())()
+    # Submitted work: the client approves it at the moment the freelancer decides to refund it.
+    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
+
+    results = race(
+        lambda: services.milestone_approve(milestone_id=milestone.pk, actor=contract.client),
+        lambda: services.milestone_refund(milestone_id=milestone.pk, actor=contract.freelancer),
+    )
+
+    milestone.refresh_from_db()
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1, results
+    assert "can't" in str(errors[0]) or "cannot" in str(errors[0])
+    if milestone.state == Milestone.State.RELEASED:
+        assert user_balances(contract.freelancer)["available"] == Decimal("270.00")
+        assert user_balances(contract.client)["credit"] == 0
+    else:
+        assert milestone.state == Milestone.State.REFUNDED
+        assert user_balances(contract.freelancer)["available"] == 0
+    assert_ledger_consistent()
