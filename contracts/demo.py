@@ -6,8 +6,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from . import services
-from .models import Contract, Offer
+from escrow.gateways import CardDetails
+
+from . import review, services
+from .models import Contract, Milestone, Offer, Submission
 from .rules import MilestoneTerms, OfferTerms
 
 WEBSITE = "Company website redesign"
@@ -22,6 +24,33 @@ def _milestones(*rows) -> list[MilestoneTerms]:
         )
         for title, deliverable, days, amount in rows
     ]
+
+
+DEMO_REVIEW_MINUTES = 5
+
+
+def _seed_review_in_progress(contract) -> None:
+    """The first milestone funded (sandbox card) and submitted, its review ending a few minutes after
+    `make run` starts, so a person can watch the beat schedule release it automatically."""
+    first = contract.milestones.order_by("position").first()
+    if first.state == Milestone.State.DRAFT:
+        services.milestones_fund(
+            contract_id=contract.pk,
+            milestone_ids=[first.pk],
+            actor=contract.client,
+            card=CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123"),
+            idempotency_key=f"demo-fund-{first.pk}",
+        )
+        review.milestone_submit(
+            milestone_id=first.pk,
+            actor=contract.freelancer,
+            message="Wireframes and the visual design for all five pages are in the Figma file.",
+            links=["https://www.figma.com/file/demo-wireframes"],
+        )
+    soon = timezone.now() + timedelta(minutes=DEMO_REVIEW_MINUTES)
+    Submission.objects.filter(milestone=first, status=Submission.Status.PENDING, review_deadline__gt=soon).update(
+        review_deadline=soon
+    )
 
 
 def seed_contracts(*, client, freelancer) -> None:
@@ -43,6 +72,7 @@ def seed_contracts(*, client, freelancer) -> None:
             ),
         )
         services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
+    _seed_review_in_progress(Contract.objects.get(client=client, title=WEBSITE))
 
     if not Offer.objects.filter(client=client, revisions__title=SHOP).exists():
         rows = _milestones(

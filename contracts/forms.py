@@ -3,6 +3,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.utils import timezone
 
 from marketplace.money import format_money
@@ -179,3 +180,53 @@ class RefundForm(forms.Form):
         if amount > self.remaining:
             raise ValidationError(f"You can refund at most {format_money(self.remaining)}.")
         return amount
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Any number of files in one input (Django's documented pattern)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data]
+        return [single(data, initial)] if data else []
+
+
+class SubmitWorkForm(forms.Form):
+    message = forms.CharField(
+        label="What you are delivering",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Describe the work and how it meets what success looks like.",
+    )
+    links = forms.CharField(
+        label="Links (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
+        help_text="One per line, e.g. a staging site or a shared folder.",
+    )
+    files = MultipleFileField(
+        label="Files (optional)",
+        required=False,
+        help_text="Up to 25 MB each, 100 MB in all. Each file’s SHA-256 fingerprint is recorded.",
+    )
+
+    def clean_links(self) -> list[str]:
+        validate = URLValidator(schemes=["http", "https"])
+        links = [line.strip() for line in self.cleaned_data["links"].splitlines() if line.strip()]
+        for link in links:
+            try:
+                validate(link)
+            except ValidationError:
+                raise ValidationError(f"“{link[:80]}” is not a valid http(s) link.") from None
+        if len(links) > 20:
+            raise ValidationError("Add at most 20 links.")
+        return links

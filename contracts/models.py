@@ -408,3 +408,65 @@ class ContractEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only.")
+
+
+class Submission(models.Model):
+    """Work delivered for review. Numbered per milestone; its message, links and files never change.
+
+    While `status` is pending, the review clock runs until `review_deadline`; when it passes in
+    silence the milestone is approved and paid automatically (contracts.review).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        APPROVED = "approved", "Approved"
+        AUTO_APPROVED = "auto_approved", "Approved automatically"
+        CHANGES_REQUESTED = "changes_requested", "Changes requested"
+        WITHDRAWN = "withdrawn", "Withdrawn by the freelancer"
+        CLOSED = "closed", "Closed (refunded or disputed)"
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="submissions")
+    number = models.PositiveIntegerField()
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    message = models.TextField(max_length=10000)
+    links = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    review_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reminded_7d_at = models.DateTimeField(null=True, blank=True)
+    reminded_3d_at = models.DateTimeField(null=True, blank=True)
+    reminded_1d_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["milestone", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["milestone", "number"], name="submission_number_unique"),
+            # At most one submission under review per milestone.
+            models.UniqueConstraint(
+                fields=["milestone"], condition=Q(status="pending"), name="one_pending_submission_per_milestone"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Submission {self.number} for milestone #{self.milestone_id}"
+
+
+def submission_upload_to(instance, filename):
+    # A random folder: file URLs are never guessable, and the name is already sanitised.
+    return f"submissions/{uuid.uuid4().hex}/{filename}"
+
+
+class SubmissionFile(models.Model):
+    submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="files")
+    file = models.FileField(upload_to=submission_upload_to, max_length=300)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["submission", "id"]
+
+    def __str__(self):
+        return self.name

@@ -17,7 +17,7 @@ from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
 from .diff import revision_diff
-from .models import Contract, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
+from .models import Contract, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision, Submission
 from .rules import MilestoneTerms, fee_breakdown
 
 ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
@@ -100,8 +100,13 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
     order = {name: index for index, name in enumerate(Milestone.ACTION_ORDER)}  # staff act in admin
     balances = hold_balances([m.hold_reference for m in milestones])  # one query
+    pending = {
+        s.milestone_id: s
+        for s in Submission.objects.filter(milestone__contract=contract, status=Submission.Status.PENDING)
+    }
     for milestone in milestones:
         milestone.in_escrow = balances.get(milestone.hold_reference, Decimal("0.00"))
+        milestone.pending_submission = pending.get(milestone.pk)
     for milestone in milestones:
         available = [t for t in milestone.get_available_user_state_transitions(user) if t.name in order]
         milestone.actions = [
@@ -126,6 +131,21 @@ def contract_page(*, contract: Contract, user: User) -> dict:
         "can_end": contract.is_active and not any(m.state in Milestone.OPEN_MONEY_STATES for m in milestones),
         "pending_changes": pending_changes,
         "events": list(contract.events.select_related("actor", "milestone")[:100]),
+    }
+
+
+def milestone_page(*, contract: Contract, milestone_id: int, user: User) -> dict:
+    """One milestone with its submissions (files and hashes) and its own record, in fixed queries."""
+    page = contract_page(contract=contract, user=user)
+    milestone = next((m for m in page["milestones"] + page["cancelled_milestones"] if m.pk == milestone_id), None)
+    if milestone is None:
+        raise Http404("No such milestone.")
+    submissions = list(milestone.submissions.select_related("submitted_by").prefetch_related("files"))
+    return {
+        **page,
+        "milestone": milestone,
+        "submissions": submissions,
+        "events": [e for e in page["events"] if e.milestone_id == milestone.pk],
     }
 
 

@@ -18,7 +18,16 @@ from escrow.services import HoldSpec, bonus_pay, hold_refund, hold_release, hold
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
-from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
+from .models import (
+    Contract,
+    ContractEvent,
+    Milestone,
+    MilestoneChange,
+    Offer,
+    OfferMilestone,
+    OfferRevision,
+    Submission,
+)
 from .rules import MilestoneTerms, OfferTerms, check_milestone_amount, check_milestones
 
 # --- audit ---
@@ -233,6 +242,8 @@ def milestone_transition(
         method()
         milestone.state_changed_at = timezone.now()
         milestone.save()
+        if from_state == Milestone.State.SUBMITTED:
+            _close_submission(milestone, automatic=actor is None)
         _record(
             contract=contract,
             milestone=milestone,
@@ -243,6 +254,27 @@ def milestone_transition(
             note=note.strip(),
         )
         return milestone
+
+
+# What happens to the submission under review when the milestone leaves `submitted`.
+SUBMISSION_OUTCOME = {
+    Milestone.State.FUNDED: Submission.Status.WITHDRAWN,
+    Milestone.State.CHANGES_REQUESTED: Submission.Status.CHANGES_REQUESTED,
+    Milestone.State.APPROVED: Submission.Status.APPROVED,
+    Milestone.State.REFUNDED: Submission.Status.CLOSED,
+    Milestone.State.DISPUTED: Submission.Status.CLOSED,
+}
+
+
+def _close_submission(milestone: Milestone, *, automatic: bool) -> None:
+    """Stop the review clock: the submission is answered, withdrawn or overtaken (caller holds the lock)."""
+    status = SUBMISSION_OUTCOME[milestone.state]
+    if status == Submission.Status.APPROVED and automatic:
+        status = Submission.Status.AUTO_APPROVED
+    changes = {"status": status, "closed_at": timezone.now()}
+    if status == Submission.Status.WITHDRAWN:
+        changes["review_deadline"] = None  # withdrawn: the deadline is cleared
+    milestone.submissions.filter(status=Submission.Status.PENDING).update(**changes)
 
 
 def _refusal(milestone: Milestone, name: str, label: str) -> str:

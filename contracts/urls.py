@@ -45,6 +45,13 @@ urlpatterns = [
         views.milestone_move,
         name="milestone_move",
     ),
+    path("contracts/<int:contract_id>/milestones/<int:milestone_id>/", views.milestone_detail, name="milestone_detail"),
+    path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/submit/",
+        views.milestone_submit,
+        name="milestone_submit",
+    ),
+    path("contracts/<int:contract_id>/files/<int:file_id>/", views.submission_file, name="submission_file"),
     path(
         "contracts/<int:contract_id>/milestones/<int:milestone_id>/<str:name>/",
         views.milestone_action,

@@ -21,8 +21,9 @@ from escrow.errors import EscrowError
 from escrow.forms import CardForm
 from escrow.selectors import hold_balance, user_balances
 from marketplace.money import format_money
+from marketplace.uploads import serve_upload
 
-from . import selectors, services
+from . import review, selectors, services
 from .forms import (
     ApproveForm,
     ContractMilestoneForm,
@@ -32,11 +33,12 @@ from .forms import (
     OfferTermsForm,
     ReasonForm,
     RefundForm,
+    SubmitWorkForm,
     milestone_initial,
     terms_initial,
 )
-from .models import Contract, Milestone, MilestoneChange
-from .templatetags.contract_tags import MONEY_PAGES, milestone_action_url
+from .models import Contract, Milestone, MilestoneChange, SubmissionFile
+from .templatetags.contract_tags import OWN_PAGES, milestone_action_url
 
 
 def _message(error: Exception) -> str:
@@ -226,7 +228,7 @@ def milestone_action(request, contract_id, milestone_id, name):
     label = Milestone.action_label(name) if hasattr(getattr(Milestone, name, None), "_django_fsm") else None
     if label is None:
         raise TransitionNotAllowed("Unknown action.")
-    if name in MONEY_PAGES:
+    if name in OWN_PAGES:
         return redirect(milestone_action_url(contract, milestone, name))
     note_label, note_help = TRANSITION_NOTES.get(name, ("Note (optional)", ""))
     form = NoteForm(request.POST if request.method == "POST" else None)
@@ -234,9 +236,11 @@ def milestone_action(request, contract_id, milestone_id, name):
     form.fields["note"].help_text = note_help
     form.fields["note"].required = name in TRANSITION_NOTES
     if request.method == "POST" and form.is_valid():
-        services.milestone_transition(
-            milestone_id=milestone.pk, actor=request.user, name=name, note=form.cleaned_data["note"]
-        )
+        note = form.cleaned_data["note"]
+        if name == "request_changes":  # also tells the freelancer what to change
+            review.milestone_request_changes(milestone_id=milestone.pk, actor=request.user, note=note)
+        else:
+            services.milestone_transition(milestone_id=milestone.pk, actor=request.user, name=name, note=note)
         messages.success(request, f"{label}: done for “{milestone.title}”.")
         return redirect(milestone.get_absolute_url())
     context = {"contract": contract, "milestone": milestone, "form": form, "label": label}
@@ -413,7 +417,9 @@ def milestone_approve(request, contract_id, milestone_id):
     if posted and form.is_valid():
         bonus = form.cleaned_data["bonus"]
         if not bonus or card_form.is_valid():
-            services.milestone_approve(milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"])
+            review.milestone_review_approve(
+                milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"]
+            )
             messages.success(
                 request, f"Approved. {format_money(milestone.receives)} was released to {contract.freelancer_name}."
             )
@@ -464,3 +470,50 @@ def milestone_refund_request(request, contract_id, milestone_id):
     )
     messages.success(request, "You asked for a refund. The money returns when the freelancer agrees.")
     return redirect(contract)
+
+
+# --- submitting work and reviewing it ---
+
+
+@login_required
+def milestone_detail(request, contract_id, milestone_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    context = selectors.milestone_page(contract=contract, milestone_id=milestone_id, user=request.user)
+    return render(request, "contracts/milestone_detail.html", context)
+
+
+@login_required
+@refusals_as_pages
+def milestone_submit(request, contract_id, milestone_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
+    if contract.role_of(request.user) != "freelancer":
+        raise PermissionDenied("Only the freelancer submits work.")
+    form = SubmitWorkForm(request.POST if request.method == "POST" else None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            submission = review.milestone_submit(
+                milestone_id=milestone.pk,
+                actor=request.user,
+                message=form.cleaned_data["message"],
+                links=form.cleaned_data["links"],
+                files=form.cleaned_data["files"],
+            )
+        except ValidationError as error:
+            form.add_error("files", error)
+        else:
+            messages.success(request, f"Submission {submission.number} sent. The client’s review period has started.")
+            return redirect("contracts:milestone_detail", contract.pk, milestone.pk)
+    context = {"contract": contract, "milestone": milestone, "form": form, "review_days": settings.REVIEW_PERIOD.days}
+    return render(request, "contracts/milestone_submit.html", context)
+
+
+@login_required
+def submission_file(request, contract_id, file_id):
+    """Submitted files go only to the contract's two parties and staff, always as a download."""
+    if request.user.is_staff:
+        contract = get_object_or_404(Contract, pk=contract_id)
+    else:
+        contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    upload = get_object_or_404(SubmissionFile, pk=file_id, submission__milestone__contract=contract)
+    return serve_upload(upload.file, upload.name)

@@ -28,6 +28,27 @@ PERIODIC_JOBS = [
         why="Expired sessions stay in the database until removed; once a day keeps the table small.",
         crontab={"minute": "17", "hour": "3"},
     ),
+    PeriodicJob(
+        name="Release milestones whose review period ended",
+        task="contracts.tasks.release_overdue_milestones",
+        why="Silence through the review period means approval: this sweep approves and pays each overdue "
+        "milestone once, and catches up after any downtime. A minute's delay is the worst case.",
+        every_seconds=60,
+    ),
+    PeriodicJob(
+        name="Remind clients before automatic approval",
+        task="contracts.tasks.send_review_reminders",
+        why="Clients are reminded 7, 3 and 1 days before a submission is approved automatically, once each.",
+        every_seconds=600,
+    ),
+    PeriodicJob(
+        name="Email unread messages",
+        task="messaging.tasks.send_message_emails",
+        why="A burst of messages makes one email, not one per message: once a participant's unread messages "
+        "have been quiet for MESSAGE_EMAIL_QUIET_SECONDS, this sweep emails them once and records how far it "
+        "went, so a second run sends nothing and a missed run is caught up.",
+        every_seconds=60,
+    ),
 ]
 
 

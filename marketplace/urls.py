@@ -14,6 +14,8 @@ urlpatterns = [
     path("freelancers/<int:user_id>/", views.freelancer_detail, name="freelancer_detail"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("wallet/", include("escrow.urls")),
+    path("messages/", include("messaging.urls")),
+    path("notifications/", include("messaging.notification_urls")),
     path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,23 +1,42 @@
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 
 register = template.Library()
 
-# Transitions that move money have their own confirmation pages; the rest share one action page.
-MONEY_PAGES = {
-    "fund": "contracts:milestones_fund",
+# Actions with their own page (money confirmations, submitting files); the rest share one action page.
+OWN_PAGES = {
+    "submit": "contracts:milestone_submit",
     "approve": "contracts:milestone_approve",
     "refund": "contracts:milestone_refund",
+    "fund": "contracts:milestones_fund",
 }
 
 
 @register.simple_tag
 def milestone_action_url(contract, milestone, name: str) -> str:
-    if name == "fund":
-        return f"{reverse(MONEY_PAGES['fund'], args=[contract.pk])}?milestone={milestone.pk}"
-    if name in MONEY_PAGES:
-        return reverse(MONEY_PAGES[name], args=[contract.pk, milestone.pk])
+    if name == "fund":  # one page funds one or several milestones
+        return f"{reverse(OWN_PAGES['fund'], args=[contract.pk])}?milestone={milestone.pk}"
+    if name in OWN_PAGES:
+        return reverse(OWN_PAGES[name], args=[contract.pk, milestone.pk])
     return reverse("contracts:milestone_action", args=[contract.pk, milestone.pk, name])
+
+
+@register.filter
+def countdown(deadline) -> str:
+    """'3 days 4 hours', '25 minutes'; 'any moment now' once the deadline has passed."""
+    if deadline is None:
+        return ""
+    left = deadline - timezone.now()
+    if left.total_seconds() <= 0:
+        return "any moment now"
+    days, seconds = left.days, left.seconds
+    hours, minutes = seconds // 3600, (seconds % 3600) // 60
+    if days:
+        return f"{days} day{'s' if days != 1 else ''} {hours} hour{'s' if hours != 1 else ''}"
+    if hours:
+        return f"{hours} hour{'s' if hours != 1 else ''} {minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{max(minutes, 1)} minute{'s' if minutes > 1 else ''}"
 
 
 STATE_CLASSES = {

@@ -69,7 +69,11 @@ def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, d
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
     services.milestones_fund(
-        contract_id=contract.pk, milestone_ids=[milestone.pk], actor=contract.client, card=CardFactory(), idempotency_key="k"
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key="k",
     )
     services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
     services.milestone_transition(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")

@@ -93,3 +93,31 @@ def test_approve_racing_refund_exactly_one_wins(assert_ledger_consistent):
         assert milestone.state == Milestone.State.REFUNDED
         assert user_balances(contract.freelancer)["available"] == 0
     assert_ledger_consistent()
+
+
+def test_the_clients_approval_racing_the_sweep_releases_once(assert_ledger_consistent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contracts import review
+    from contracts.models import Submission
+
+    contract = make_contract(count=1, amount="300.00")
+    milestone = contract.milestones.get()
+    fund_call(contract, milestone, new_key())()
+    review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    Submission.objects.filter(milestone=milestone).update(review_deadline=timezone.now() - timedelta(seconds=1))
+
+    results = race(
+        lambda: review.milestone_review_approve(milestone_id=milestone.pk, actor=contract.client),
+        lambda: review.release_overdue(),
+    )
+
+    assert Entry.objects.filter(reference=f"release:{milestone.hold_reference}").count() == 1
+    milestone.refresh_from_db()
+    assert milestone.state == Milestone.State.RELEASED
+    approve_result, (released, _more) = results[0], results[1]
+    assert released == (0 if isinstance(approve_result, Milestone) else 1)
+    assert user_balances(contract.freelancer)["available"] == Decimal("270.00")
+    assert_ledger_consistent()

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from contracts import services
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer
 from contracts.tests.factories import ContractFactory, MilestoneFactory, make_contract, make_offer, set_state
 from marketplace.tests.factories import FreelancerFactory, UserFactory
@@ -158,13 +159,16 @@ def test_refused_action_returns_4xx_with_a_clear_message_and_changes_nothing(cli
     assert not Contract.objects.exists()
 
 
-def test_milestone_action_wrong_state_is_409(client):
+def test_submitting_an_unfunded_milestone_says_why_and_is_refused_with_409(client):
     contract = make_contract(count=1)
     milestone = contract.milestones.get()
     client.force_login(contract.freelancer)
+    url = reverse("contracts:milestone_submit", args=[contract.pk, milestone.pk])
 
-    response = client.post(reverse("contracts:milestone_action", args=[contract.pk, milestone.pk, "submit"]))
+    page = client.get(url).content.decode()
+    response = client.post(url, {"message": "Here it is"})
 
+    assert "This milestone isn’t funded yet." in page
     assert response.status_code == 409
     assert "not funded" in response.content.decode()
     milestone.refresh_from_db()
@@ -187,6 +191,12 @@ def urls_for(contract, offer, milestone, change):
         ("post", reverse("contracts:milestone_remove", args=[c, m])),
         ("post", reverse("contracts:milestone_move", args=[c, m, "up"])),
         ("get", reverse("contracts:milestone_action", args=[c, m, "cancel"])),
+        ("get", reverse("contracts:milestone_detail", args=[c, m])),
+        ("get", reverse("contracts:milestone_submit", args=[c, m])),
+        ("get", reverse("contracts:milestones_fund", args=[c])),
+        ("get", reverse("contracts:milestone_approve", args=[c, m])),
+        ("get", reverse("contracts:milestone_refund", args=[c, m])),
+        ("post", reverse("contracts:milestone_refund_request", args=[c, m])),
         ("post", reverse("contracts:milestone_action", args=[c, m, "cancel"])),
         ("post", reverse("contracts:change_decide", args=[c, change.pk, "accept"])),
     ]
@@ -322,3 +332,45 @@ def test_user_text_is_rendered_inert(client):
 
     assert "<script>alert('x')</script>" not in body
     assert "&lt;script&gt;" in body
+
+
+def test_submitted_files_are_downloads_for_the_parties_and_404_for_anyone_else(client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contracts import review
+    from contracts.models import SubmissionFile
+    from escrow.tests.factories import CardFactory
+
+    contract = make_contract(count=1)
+    milestone = contract.milestones.get()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key="k",
+    )
+    review.milestone_submit(
+        milestone_id=milestone.pk,
+        actor=contract.freelancer,
+        message="Files",
+        links=[],
+        files=[SimpleUploadedFile("notes.txt", b"hello", content_type="text/plain")],
+    )
+    url = reverse("contracts:submission_file", args=[contract.pk, SubmissionFile.objects.get().pk])
+
+    for user in (contract.client, contract.freelancer, UserFactory(is_staff=True)):
+        client.force_login(user)
+        response = client.get(url)
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith("attachment")
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert b"".join(response.streaming_content) == b"hello"
+    client.force_login(UserFactory())
+    assert client.get(url).status_code == 404
+    other = make_contract(count=1)
+    client.force_login(other.client)
+    assert (
+        client.get(reverse("contracts:submission_file", args=[other.pk, SubmissionFile.objects.get().pk])).status_code
+        == 404
+    )

@@ -105,8 +105,8 @@ def test_the_wallet_query_count_does_not_grow_with_entries(client, payer, payee)
     with CaptureQueriesContext(connection) as many:
         assert client.get(WALLET, {"page": 2}).status_code == 200
 
-    # session, user, balances, statement count, statement page
-    assert len(many) == len(few) == 5, [query["sql"] for query in many]
+    # session, user, header unread counts, balances, statement count, statement page
+    assert len(many) == len(few) == 6, [query["sql"] for query in many]
 
 
 def test_the_csv_has_every_row(client, payer, payee):

@@ -49,3 +49,21 @@ def test_seed_demo_shows_an_active_contract_and_an_offer_to_answer(client):
     body = client.get("/dashboard/").content.decode()
     assert "Company website redesign" in body
     assert offer.get_absolute_url() in body  # the revision waiting for the client's answer
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_a_review_that_ends_a_few_minutes_after_start():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contracts.models import Submission
+    from escrow.tests.helpers import assert_ledger_consistent
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    pending = Submission.objects.get(status="pending")
+    assert timezone.now() < pending.review_deadline <= timezone.now() + timedelta(minutes=5)
+    assert pending.milestone.state == "submitted"
+    assert_ledger_consistent()

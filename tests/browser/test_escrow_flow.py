@@ -51,7 +51,9 @@ def test_fund_approve_and_withdraw(new_page, screenshot, password):
     expect(card).to_contain_text("Funded — $400.00 is held in escrow. You can start.")
     screenshot(freelancer_page, "contract-funded-freelancer")
 
-    services.milestone_transition(milestone_id=first.pk, actor=freelancer, name="submit")  # (the review issue adds files)
+    services.milestone_transition(
+        milestone_id=first.pk, actor=freelancer, name="submit"
+    )  # (the review issue adds files)
     client_page.goto(contract.get_absolute_url())
     client_page.locator(f"#milestone-{first.pk}").get_by_role("link", name="Approve work").click()
     client_page.get_by_role("button", name="Approve and release $400.00").click()

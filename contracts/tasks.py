@@ -1,0 +1,20 @@
+"""Celery tasks of the review period. They take no state from the broker: each is a sweep over
+the database, scheduled in marketplace/schedules.py, safe to run twice or after any downtime."""
+
+from celery import shared_task
+
+from . import review
+
+
+@shared_task
+def release_overdue_milestones(batch_size: int = 50) -> int:
+    """Approve and pay every milestone whose review period ended; re-queue while a batch comes back full."""
+    released, more = review.release_overdue(batch_size=batch_size)
+    if more:
+        release_overdue_milestones.delay(batch_size)
+    return released
+
+
+@shared_task
+def send_review_reminders() -> int:
+    return review.send_review_reminders()

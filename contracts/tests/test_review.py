@@ -1,0 +1,220 @@
+"""Submit work, the review clock, reminders and automatic release (with time travel)."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from contracts import review, services
+from contracts.models import Milestone, Submission, SubmissionFile
+from contracts.tests.factories import make_contract
+from escrow.selectors import user_balances
+from escrow.tests.factories import CardFactory, new_key
+from messaging.models import Notification
+
+pytestmark = pytest.mark.django_db
+S = Milestone.State
+START = timezone.now().replace(microsecond=0)
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def contract():
+    return make_contract(count=2, amount="500.00")
+
+
+@pytest.fixture
+def funded(contract):
+    milestone = contract.milestones.first()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=new_key(),
+    )
+    milestone.refresh_from_db()
+    return milestone
+
+
+def submit(milestone, message="Here is the work.", files=()):
+    return review.milestone_submit(
+        milestone_id=milestone.pk, actor=milestone.contract.freelancer, message=message, links=[], files=files
+    )
+
+
+def test_submission_is_numbered_frozen_and_starts_a_full_review_period(funded, settings):
+    with time_machine.travel(START, tick=False):
+        submission = submit(funded, files=[SimpleUploadedFile("design.png", PNG, content_type="image/png")])
+
+    assert (submission.number, submission.status) == (1, Submission.Status.PENDING)
+    assert submission.review_deadline == START + settings.REVIEW_PERIOD
+    stored = SubmissionFile.objects.get()
+    assert stored.name == "design.png" and len(stored.sha256) == 64 and stored.size == len(PNG)
+    funded.refresh_from_db()
+    assert funded.state == S.SUBMITTED
+    assert Notification.objects.filter(user=funded.contract.client, kind="contract").exists()
+
+
+def test_an_unfunded_milestone_cannot_be_submitted(contract):
+    draft = contract.milestones.last()
+
+    with pytest.raises(TransitionNotAllowed, match="not funded"):
+        submit(draft)
+    assert not Submission.objects.exists()
+
+
+def test_only_the_freelancer_submits(funded):
+    with pytest.raises(PermissionDenied):
+        review.milestone_submit(milestone_id=funded.pk, actor=funded.contract.client, message="x", links=[])
+
+
+def test_a_refused_file_stores_nothing(funded):
+    fake = SimpleUploadedFile("report.pdf", b"MZ\x90\x00 not a pdf", content_type="application/pdf")
+
+    with pytest.raises(ValidationError, match="does not look like"):
+        submit(funded, files=[fake])
+    funded.refresh_from_db()
+    assert funded.state == S.FUNDED
+    assert not SubmissionFile.objects.exists()
+
+
+def test_not_released_one_minute_early_released_at_the_deadline(funded):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+
+    with time_machine.travel(START + timedelta(days=13, hours=23, minutes=59), tick=False):
+        assert review.release_overdue() == (0, False)
+    funded.refresh_from_db()
+    assert funded.state == S.SUBMITTED
+
+    with time_machine.travel(START + timedelta(days=14), tick=False):
+        assert review.release_overdue() == (1, False)
+    funded.refresh_from_db()
+    assert funded.state == S.RELEASED
+    assert funded.submissions.get().status == Submission.Status.AUTO_APPROVED
+    assert user_balances(funded.contract.freelancer)["available"] == Decimal("450.00")
+    texts = Notification.objects.filter(text__contains="released automatically").values_list("user", flat=True)
+    assert set(texts) == {funded.contract.client_id, funded.contract.freelancer_id}
+
+
+def test_running_the_sweep_twice_releases_once(funded, assert_ledger_consistent):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    with time_machine.travel(START + timedelta(days=15), tick=False):
+        assert review.release_overdue()[0] == 1
+        assert review.release_overdue()[0] == 0
+    assert_ledger_consistent()
+
+
+def test_request_changes_stops_the_clock_and_resubmission_restarts_the_full_period(funded, settings):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    with time_machine.travel(START + timedelta(days=10), tick=False):
+        review.milestone_request_changes(milestone_id=funded.pk, actor=funded.contract.client, note="Bigger logo")
+    with time_machine.travel(START + timedelta(days=20), tick=False):
+        assert review.release_overdue()[0] == 0  # the clock was stopped
+        second = submit(funded, message="Bigger logo now.")
+    assert second.number == 2
+    assert second.review_deadline == START + timedelta(days=20) + settings.REVIEW_PERIOD
+    with time_machine.travel(START + timedelta(days=33), tick=False):
+        assert review.release_overdue()[0] == 0
+    with time_machine.travel(START + timedelta(days=34), tick=False):
+        assert review.release_overdue()[0] == 1
+
+
+def test_withdrawal_clears_the_deadline(funded):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    services.milestone_transition(milestone_id=funded.pk, actor=funded.contract.freelancer, name="withdraw_submission")
+
+    submission = funded.submissions.get()
+    assert (submission.status, submission.review_deadline) == (Submission.Status.WITHDRAWN, None)
+    funded.refresh_from_db()
+    assert funded.state == S.FUNDED
+    with time_machine.travel(START + timedelta(days=30), tick=False):
+        assert review.release_overdue()[0] == 0
+
+
+def test_a_disputed_milestone_is_never_auto_released(funded):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+        services.milestone_transition(
+            milestone_id=funded.pk, actor=funded.contract.client, name="dispute", note="Not what we agreed"
+        )
+    with time_machine.travel(START + timedelta(days=30), tick=False):
+        assert review.release_overdue()[0] == 0
+    funded.refresh_from_db()
+    assert funded.state == S.DISPUTED
+
+
+def test_after_a_three_day_outage_everything_overdue_is_released_and_nothing_else(contract):
+    milestones = list(contract.milestones.all())
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[m.pk for m in milestones],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=new_key(),
+    )
+    early, late = milestones
+    with time_machine.travel(START, tick=False):
+        submit(early)
+    with time_machine.travel(START + timedelta(days=4), tick=False):
+        submit(late)  # due on day 18
+
+    # The workers were down from day 13 to day 16: the first sweep after the outage catches up.
+    with time_machine.travel(START + timedelta(days=16), tick=False):
+        assert review.release_overdue(batch_size=1) == (1, True)  # a full batch: the task re-queues
+        assert review.release_overdue(batch_size=1) == (0, False)
+    early.refresh_from_db()
+    late.refresh_from_db()
+    assert (early.state, late.state) == (S.RELEASED, S.SUBMITTED)
+
+
+def test_reminders_7_3_and_1_days_before_each_sent_once_and_restarted_by_resubmission(funded):
+    client = funded.contract.client
+
+    def reminders():
+        return Notification.objects.filter(user=client, kind="reminder").count()
+
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    for day, expected in [(6, 0), (7, 1), (7.5, 1), (11, 2), (13, 3), (13.5, 3)]:
+        with time_machine.travel(START + timedelta(days=day), tick=False):
+            review.send_review_reminders()
+        assert reminders() == expected, day
+
+    with time_machine.travel(START + timedelta(days=13, hours=12), tick=False):
+        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="One more thing")
+        submit(funded, message="Done")
+    with time_machine.travel(START + timedelta(days=20, hours=12), tick=False):
+        review.send_review_reminders()
+    assert reminders() == 4  # the new submission's own 7-day reminder
+
+
+def test_after_downtime_only_the_nearest_reminder_is_sent(funded):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    with time_machine.travel(START + timedelta(days=12), tick=False):  # the 7- and 3-day marks both passed
+        assert review.send_review_reminders() == 1
+        assert review.send_review_reminders() == 0
+    notes = list(Notification.objects.filter(kind="reminder").values_list("text", flat=True))
+    assert len(notes) == 1 and "approved and paid automatically" in notes[0]
+
+
+def test_request_changes_is_capped_by_revision_rounds_with_a_clear_message(funded):
+    client = funded.contract.client  # the contract allows 2 rounds
+    for _ in range(2):
+        submit(funded)
+        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Again")
+    submit(funded)
+
+    with pytest.raises(TransitionNotAllowed, match="revision round"):
+        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Once more")
+    assert review.milestone_review_approve(milestone_id=funded.pk, actor=client).state == S.RELEASED

@@ -1,0 +1,110 @@
+"""Staff read threads, messages and files here, read-only: the thread is a record (e.g. in a dispute)."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+
+def _download(attachment: Attachment) -> str:
+    return format_html(
+        '<a href="{}">{}</a> ({} bytes, SHA-256 {})',
+        reverse("messaging:attachment", args=[attachment.pk]),
+        attachment.original_name,
+        attachment.size,
+        attachment.sha256,
+    )
+
+
+class ParticipantInline(ReadOnlyInline):
+    model = ThreadParticipant
+    fields = ["user", "joined_at", "last_read_message_id", "emailed_through_message_id"]
+    readonly_fields = fields
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["id", "created_at", "kind", "sender", "body", "files"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("sender").prefetch_related("attachments")
+
+    @admin.display(description="files")
+    def files(self, message):
+        files = message.attachments.all()
+        return format_html_join("", "<div>{}</div>", ((_download(a),) for a in files)) if files else "—"
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "subject", "people", "created_at", "last_message_at"]
+    search_fields = ["subject", "participants__user__email", "participants__user__name"]
+    readonly_fields = ["subject", "link_url", "notice", "created_at", "last_message_at", "last_message_id"]
+    fields = readonly_fields
+    inlines = [ParticipantInline, MessageInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("participants__user")
+
+    @admin.display(description="participants")
+    def people(self, thread):
+        return ", ".join(p.user.email for p in thread.participants.all())
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ["download", "content_type", "created_at"]
+    readonly_fields = fields
+
+    @admin.display(description="file")
+    def download(self, attachment):
+        return _download(attachment)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "thread", "kind", "sender", "short_body", "created_at"]
+    list_filter = ["kind"]
+    search_fields = ["body", "thread__subject", "sender__email"]
+    list_select_related = ["thread", "sender"]
+    fields = ["thread", "kind", "sender", "body", "link_url", "created_at"]
+    readonly_fields = fields
+    inlines = [AttachmentInline]
+
+    @admin.display(description="body")
+    def short_body(self, message):
+        return message.body[:80] + ("…" if len(message.body) > 80 else "")
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["id", "user", "kind", "text", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__email", "text"]
+    list_select_related = ["user"]
+
+
+@admin.register(EmailPreference)
+class EmailPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["user", "messages", "contract_updates", "reminders", "updated_at"]
+    search_fields = ["user__email"]
+    list_select_related = ["user"]

@@ -1,0 +1,192 @@
+"""Threads, messages, attachments and notifications.
+
+Messaging is a building block: it knows nothing about contracts. A thread has participants and a
+subject that may link somewhere (`link_url`); its callers (contracts) create threads and post events.
+Messages and attachments are the documented record of a collaboration, so they are append-only:
+the model layer refuses updates and deletions, and on PostgreSQL triggers refuse them too
+(migration 0002). Writes go through `messaging.services`; reads through `messaging.selectors`.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class ImmutableRecordError(Exception):
+    """Messages and attachments are a record: nothing edits or deletes them."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: update() is refused.")
+
+    def delete(self):
+        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: delete() is refused.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: bulk_update() is refused.")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be deleted.")
+
+
+class Thread(models.Model):
+    subject = models.CharField(max_length=200)
+    link_url = models.CharField(
+        max_length=500, blank=True, help_text="Where the thread's subject lives, e.g. the contract page."
+    )
+    notice = models.CharField(max_length=300, blank=True, help_text="A short notice shown next to the message box.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_message_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The newest message or event, so "is anything unread?" is a comparison, not a scan.
+    last_message_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+
+    def __str__(self):
+        return self.subject
+
+    def get_absolute_url(self):
+        return reverse("messaging:thread", args=[self.pk])
+
+
+class ThreadParticipant(models.Model):
+    """A user in a thread, with how far they have read and how far they were emailed."""
+
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="thread_memberships")
+    joined_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_read_message_id = models.BigIntegerField(default=0)
+    # The email batch sweep records here the newest message it covered, so a second sweep sends nothing.
+    emailed_through_message_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["thread", "user"], name="messaging_one_membership_per_user")]
+        indexes = [models.Index(fields=["user", "thread"], name="messaging_participant_user")]
+
+    def __str__(self):
+        return f"{self.user_id} in thread {self.thread_id}"
+
+
+class Message(AppendOnlyModel):
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message"
+        EVENT = "event", "Event"
+
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages")
+    # The author of a message; for an event, the user whose action it records (None for the system).
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MESSAGE)
+    body = models.TextField()
+    link_url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["thread", "id"], name="messaging_message_thread_id"),
+            models.Index(fields=["sender", "created_at"], name="messaging_message_rate"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk} in thread {self.thread_id}"
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind == self.Kind.EVENT
+
+
+def attachment_path(instance, filename) -> str:
+    """A random, non-guessable storage path that carries nothing the uploader chose."""
+    token = uuid.uuid4().hex
+    return f"messaging/{token[:2]}/{token}"
+
+
+class Attachment(AppendOnlyModel):
+    message = models.ForeignKey(Message, on_delete=models.PROTECT, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(max_length=255)  # sanitised by marketplace.uploads
+    content_type = models.CharField(max_length=100)
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.original_name
+
+    def get_absolute_url(self):
+        return reverse("messaging:attachment", args=[self.pk])
+
+
+class Notification(models.Model):
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Messages"
+        CONTRACT = "contract", "Contract updates"
+        REMINDER = "reminder", "Review reminders"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="messaging_notification_list"),
+            models.Index(
+                fields=["user"], name="messaging_notification_unread", condition=models.Q(read_at__isnull=True)
+            ),
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_unread(self) -> bool:
+        return self.read_at is None
+
+
+class EmailPreference(models.Model):
+    """Which kinds of email a user wants. No row means every kind is on."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_preference")
+    messages = models.BooleanField("new messages", default=True)
+    contract_updates = models.BooleanField("contract updates", default=True)
+    reminders = models.BooleanField("review reminders", default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    FIELD_FOR_KIND = {
+        Notification.Kind.MESSAGE: "messages",
+        Notification.Kind.CONTRACT: "contract_updates",
+        Notification.Kind.REMINDER: "reminders",
+    }
+
+    def __str__(self):
+        return f"Email preferences of {self.user_id}"
+
+    def allows(self, kind: str) -> bool:
+        return getattr(self, self.FIELD_FOR_KIND[kind])

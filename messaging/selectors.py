@@ -1,0 +1,197 @@
+"""Reads for threads, messages and notifications. Every list costs a fixed number of queries."""
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404
+
+from marketplace.models import User
+
+from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+
+PAGE_SIZE = 50  # messages shown at once on a thread
+POLL_LIMIT = 200  # new messages one poll returns at most; the next poll fetches the rest
+
+
+def thread_for_participant(*, user: User, thread_id: int) -> Thread:
+    """The thread, if `user` takes part in it; 404 otherwise (no hint that it exists)."""
+    if not user.is_authenticated:
+        raise Http404("No such conversation.")
+    thread = Thread.objects.filter(pk=thread_id, participants__user=user).first()
+    if thread is None:
+        raise Http404("No such conversation.")
+    return thread
+
+
+def is_participant(*, user: User, thread: Thread) -> bool:
+    return user.is_authenticated and ThreadParticipant.objects.filter(thread=thread, user=user).exists()
+
+
+def _unread_in_outer_thread(user: User) -> QuerySet[Message]:
+    """Messages and events from others, in the thread of the outer query (`pk`), that `user`
+    has not read yet."""
+    last_read = ThreadParticipant.objects.filter(thread=OuterRef("thread"), user=user).values("last_read_message_id")
+    return Message.objects.filter(thread=OuterRef("pk"), pk__gt=Subquery(last_read[:1])).filter(~Q(sender=user))
+
+
+def inbox(*, user: User) -> QuerySet[Thread]:
+    """Every thread of the user, most recent first, with `unread` (count), `members` (the
+    participants, prefetched with their users) and `latest` (a one-item list: the last message)."""
+    unread = _unread_in_outer_thread(user).order_by().values("thread").annotate(n=Count("pk")).values("n")[:1]
+    return (
+        Thread.objects.filter(Exists(ThreadParticipant.objects.filter(thread=OuterRef("pk"), user=user)))
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .prefetch_related(
+            Prefetch("participants", queryset=ThreadParticipant.objects.select_related("user").order_by("pk")),
+            Prefetch(
+                "messages",
+                queryset=Message.objects.select_related("sender")
+                .annotate(file_count=Count("attachments"))
+                .order_by("-pk")[:1],
+                to_attr="latest",
+            ),
+        )
+        .order_by("-last_message_at", "-pk")
+    )
+
+
+@dataclass
+class UnreadCounts:
+    threads: int = 0  # threads with something unread
+    notifications: int = 0  # unread notifications
+
+    @property
+    def any(self) -> bool:
+        return bool(self.threads or self.notifications)
+
+
+def unread_counts(*, user: User) -> UnreadCounts:
+    """Both header badges in one query."""
+    memberships = (
+        ThreadParticipant.objects.filter(user=user)
+        .filter(
+            # ~Q(sender=user) keeps NULL senders: system events count as unread too.
+            Exists(
+                Message.objects.filter(thread=OuterRef("thread"), pk__gt=OuterRef("last_read_message_id")).filter(
+                    ~Q(sender=user)
+                )
+            )
+        )
+        .order_by()
+        .values("user")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    notifications = (
+        Notification.objects.filter(user=user, read_at__isnull=True)
+        .order_by()
+        .values("user")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            unread_threads=Coalesce(Subquery(memberships, output_field=IntegerField()), Value(0)),
+            unread_notifications=Coalesce(Subquery(notifications, output_field=IntegerField()), Value(0)),
+        )
+        .values_list("unread_threads", "unread_notifications")
+        .first()
+    )
+    return UnreadCounts(*row) if row else UnreadCounts()
+
+
+def _messages(thread: Thread) -> QuerySet[Message]:
+    return thread.messages.select_related("sender").prefetch_related("attachments")
+
+
+def thread_messages(*, thread: Thread, before: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[Message], bool]:
+    """The latest `limit` messages (or those before message id `before`), oldest first, and
+    whether earlier ones exist."""
+    queryset = _messages(thread).order_by("-pk")
+    if before:
+        queryset = queryset.filter(pk__lt=before)
+    page = list(queryset[: limit + 1])
+    has_earlier = len(page) > limit
+    return list(reversed(page[:limit])), has_earlier
+
+
+def thread_messages_after(*, thread: Thread, after: int, limit: int = POLL_LIMIT) -> list[Message]:
+    """Messages newer than id `after`, oldest first (what a poll appends)."""
+    return list(_messages(thread).filter(pk__gt=after).order_by("pk")[:limit])
+
+
+@dataclass
+class ThreadPanel:
+    """Everything `messaging/_thread.html` shows for one viewer."""
+
+    thread: Thread
+    viewer: User
+    messages: list[Message]
+    has_earlier: bool
+    others: list[User]
+    first_unread_id: int | None = None  # where the "New" divider goes
+    is_latest: bool = True  # False when showing an earlier page (?before=)
+    form: object = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def last_id(self) -> int:
+        return self.messages[-1].pk if self.messages else 0
+
+    @property
+    def first_id(self) -> int:
+        return self.messages[0].pk if self.messages else 0
+
+
+def thread_panel(*, thread: Thread, user: User, before: int | None = None, form=None) -> ThreadPanel | None:
+    """The viewer's panel on a thread, or None when `user` is not a participant. Four queries."""
+    memberships = list(ThreadParticipant.objects.filter(thread=thread).select_related("user").order_by("pk"))
+    mine = next((m for m in memberships if m.user_id == user.pk), None)
+    if mine is None:
+        return None
+    messages, has_earlier = thread_messages(thread=thread, before=before)
+    first_unread = next(
+        (m.pk for m in messages if m.pk > mine.last_read_message_id and m.sender_id != user.pk),
+        None,
+    )
+    return ThreadPanel(
+        thread=thread,
+        viewer=user,
+        messages=messages,
+        has_earlier=has_earlier,
+        others=[m.user for m in memberships if m.user_id != user.pk],
+        first_unread_id=first_unread if mine.last_read_message_id else None,
+        is_latest=before is None,
+        form=form,
+    )
+
+
+def attachment_for_user(*, user: User, attachment_id: int) -> Attachment:
+    """A file, for a participant of its thread or staff; 404 for anyone else."""
+    if not user.is_authenticated:
+        raise Http404("No such file.")
+    queryset = Attachment.objects.select_related("message")
+    if not user.is_staff:
+        queryset = queryset.filter(message__thread__participants__user=user)
+    attachment = queryset.filter(pk=attachment_id).first()
+    if attachment is None:
+        raise Http404("No such file.")
+    return attachment
+
+
+def notification_list(*, user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at", "-pk")
+
+
+def notification_for_user(*, user: User, notification_id: int) -> Notification:
+    notification = Notification.objects.filter(user=user, pk=notification_id).first()
+    if notification is None:
+        raise Http404("No such notification.")
+    return notification
+
+
+def email_preferences_get(*, user: User) -> EmailPreference:
+    """The user's preferences; an unsaved all-on row when they never changed them."""
+    return EmailPreference.objects.filter(user=user).first() or EmailPreference(user=user)

@@ -1,0 +1,347 @@
+"""Writes for threads, messages, notifications and email preferences.
+
+Messaging knows nothing about contracts: callers create a thread for whoever takes part, post
+messages on behalf of a participant and post events (a system line such as "Clara funded “Designs”").
+Messages are append-only. Emails are sent by Celery tasks dispatched after the transaction commits:
+one task per notification, and a periodic sweep that sends one email per burst of new messages.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import send_mail
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Greatest
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from marketplace.models import User
+from marketplace.uploads import validate_uploads
+
+from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMIT_MESSAGE = "You are sending messages too fast. Wait a moment and try again."
+EMPTY_MESSAGE = "Write a message or attach a file."
+DIGEST_BATCH_SIZE = 200  # participants per sweep run; the task re-queues itself while more remain
+DIGEST_MAX_LISTED = 20  # messages quoted in one email; the rest are counted
+
+
+def check_link(url: str) -> str:
+    """A link shown to users: empty, a site path ("/contracts/3/") or an http(s) URL. Never
+    `javascript:` or a protocol-relative URL, which would turn an href into an attack."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    if url.startswith("/") and not url.startswith(("//", "/\\")) and not any(ch.isspace() for ch in url):
+        return url
+    try:
+        _absolute_link(url)
+    except ValidationError:
+        raise ValidationError(f"“{url}” is not a link this site can show.") from None
+    return url
+
+
+_absolute_link = URLValidator(schemes=["http", "https"])
+
+
+def absolute_url(url: str) -> str:
+    return f"{settings.SITE_URL}{url}" if url.startswith("/") else url
+
+
+# --- threads ---
+
+
+@transaction.atomic
+def thread_create(*, participants: list[User], subject: str, link_url: str = "") -> Thread:
+    """A thread for the given users (at least two different people)."""
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise ValidationError("A thread needs a subject.")
+    if len(subject) > Thread._meta.get_field("subject").max_length:
+        raise ValidationError("The subject is too long (at most 200 characters).")
+    unique = list({user.pk: user for user in participants}.values())
+    if len(unique) < 2:
+        raise ValidationError("A thread needs at least two different participants.")
+    thread = Thread.objects.create(subject=subject, link_url=check_link(link_url))
+    ThreadParticipant.objects.bulk_create(ThreadParticipant(thread=thread, user=user) for user in unique)
+    return thread
+
+
+def thread_set_notice(*, thread: Thread, text: str) -> None:
+    """Show a short notice next to the message box; "" clears it."""
+    text = " ".join((text or "").split())
+    if len(text) > Thread._meta.get_field("notice").max_length:
+        raise ValidationError("The notice is too long (at most 300 characters).")
+    Thread.objects.filter(pk=thread.pk).update(notice=text)
+    thread.notice = text
+
+
+def thread_mark_read(*, thread: Thread, user: User, through_message_id: int | None = None) -> bool:
+    """Record that `user` has seen the thread up to a message (by default, all of it). Only ever
+    moves forward, so an old page or a late poll cannot mark messages unread again. True if it moved."""
+    through = through_message_id if through_message_id is not None else thread.last_message_id
+    if not through:
+        return False
+    return bool(
+        ThreadParticipant.objects.filter(thread=thread, user=user, last_read_message_id__lt=through).update(
+            last_read_message_id=through
+        )
+    )
+
+
+def _lock_thread(thread: Thread) -> None:
+    """Serialise writes to one thread, so message ids commit in increasing order: a poll that asks
+    for "newer than id N" can then never miss a message that committed late with a lower id.
+    (It also makes the sender's rate-limit count exact within a thread.)"""
+    Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True).first()
+
+
+def _touch_thread(thread: Thread, message: Message) -> None:
+    """Caller holds the thread lock (`_lock_thread`)."""
+    Thread.objects.filter(pk=thread.pk).update(
+        last_message_at=message.created_at, last_message_id=Greatest(F("last_message_id"), message.pk)
+    )
+    thread.last_message_at = message.created_at
+    thread.last_message_id = max(thread.last_message_id, message.pk)
+
+
+# --- messages ---
+
+
+def _check_body(body: str, *, has_files: bool) -> str:
+    body = (body or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not body and not has_files:
+        raise ValidationError(EMPTY_MESSAGE, code="empty")
+    if len(body) > settings.MESSAGE_MAX_LENGTH:
+        raise ValidationError(
+            f"A message can be at most {settings.MESSAGE_MAX_LENGTH:,} characters long (this one has {len(body):,}). "
+            "Split it into several messages or attach it as a file.",
+            code="too_long",
+        )
+    return body
+
+
+def _check_rate(sender: User) -> None:
+    """Counted in the database, so the limit holds across every web process."""
+    since = timezone.now() - timedelta(minutes=1)
+    recent = Message.objects.filter(sender=sender, kind=Message.Kind.MESSAGE, created_at__gte=since).count()
+    if recent >= settings.MESSAGE_RATE_LIMIT_PER_MINUTE:
+        raise ValidationError(RATE_LIMIT_MESSAGE, code="rate_limited")
+
+
+@transaction.atomic
+def message_post(*, thread: Thread, sender: User, body: str, files: list[UploadedFile] = ()) -> Message:
+    """Post a message as a participant. Files are validated (type, content, size) before anything
+    is written; a refused message stores nothing."""
+    _lock_thread(thread)
+    membership = ThreadParticipant.objects.filter(thread=thread, user=sender).first()
+    if membership is None or not sender.is_active:
+        raise PermissionDenied("Only the people in this conversation can write in it.")
+    files = [f for f in files if f]
+    body = _check_body(body, has_files=bool(files))
+    _check_rate(sender)
+    uploads = validate_uploads(files)
+    message = Message.objects.create(thread=thread, sender=sender, kind=Message.Kind.MESSAGE, body=body)
+    for upload in uploads:
+        attachment = Attachment(
+            message=message,
+            original_name=upload.name,
+            content_type=upload.content_type,
+            size=upload.size,
+            sha256=upload.sha256,
+        )
+        attachment.file.save(upload.name, upload.file, save=False)
+        attachment.save()
+    _touch_thread(thread, message)
+    # The sender has seen everything up to their own message.
+    ThreadParticipant.objects.filter(pk=membership.pk).update(
+        last_read_message_id=Greatest(F("last_read_message_id"), message.pk)
+    )
+    return message
+
+
+@transaction.atomic
+def event_post(*, thread: Thread, text: str, actor: User | None = None, link_url: str = "") -> Message:
+    """A system line in the thread ("Clara Client funded “Designs” ($300.00)"). Counts as unread
+    for the other participants; never emailed as a message (callers use `notify` for that)."""
+    text = " ".join((text or "").split())
+    if not text:
+        raise ValidationError("An event needs a text.")
+    if len(text) > settings.MESSAGE_MAX_LENGTH:
+        raise ValidationError("The event text is too long.")
+    _lock_thread(thread)
+    message = Message.objects.create(
+        thread=thread, sender=actor, kind=Message.Kind.EVENT, body=text, link_url=check_link(link_url)
+    )
+    _touch_thread(thread, message)
+    return message
+
+
+# --- notifications ---
+
+
+def _preferences_allow(user: User, kind: str) -> bool:
+    preference = EmailPreference.objects.filter(user=user).first()
+    return preference is None or preference.allows(kind)
+
+
+def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = True) -> Notification:
+    """An in-app notification; emailed too (by a task, after commit) when `email` is set and the
+    user's preferences allow this kind."""
+    if kind not in Notification.Kind.values:
+        raise ValueError(f"Unknown notification kind {kind!r}; use one of {Notification.Kind.values}.")
+    text = " ".join((text or "").split())[: Notification._meta.get_field("text").max_length]
+    notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
+    if email and user.is_active and user.email and _preferences_allow(user, kind):
+        from .tasks import send_notification_email
+
+        send_notification_email.delay_on_commit(notification.pk)
+    return notification
+
+
+def notification_mark_read(*, user: User, notification: Notification) -> None:
+    if notification.user_id != user.pk:
+        raise PermissionDenied("This notification is not yours.")
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
+
+
+def notifications_mark_all_read(*, user: User) -> int:
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+def email_preferences_update(*, user: User, messages: bool, contract_updates: bool, reminders: bool) -> EmailPreference:
+    preference, _ = EmailPreference.objects.update_or_create(
+        user=user, defaults={"messages": messages, "contract_updates": contract_updates, "reminders": reminders}
+    )
+    return preference
+
+
+@transaction.atomic
+def notification_email_send(*, notification_id: int) -> bool:
+    """Send a notification's email once. Called by the task; a redelivered task sends nothing more."""
+    notification = (
+        Notification.objects.select_for_update(of=("self",)).select_related("user").filter(pk=notification_id).first()
+    )
+    if notification is None or notification.emailed_at is not None:
+        return False
+    user = notification.user
+    if not (user.is_active and user.email and _preferences_allow(user, notification.kind)):
+        return False
+    context = {
+        "user": user,
+        "notification": notification,
+        "url": absolute_url(notification.url) if notification.url else "",
+        "preferences_url": absolute_url("/notifications/preferences/"),
+        "SITE_NAME": settings.SITE_NAME,
+    }
+    with timezone.override(user.timezone):
+        body = render_to_string("messaging/email/notification.txt", context)
+    send_mail(" ".join(f"[{settings.SITE_NAME}] {notification.text}".split())[:200], body, None, [user.email])
+    notification.emailed_at = timezone.now()
+    notification.save(update_fields=["emailed_at"])
+    return True
+
+
+# --- the message email batch ---
+
+
+def _pending_messages(*, thread_id: int, user_id: int, after_id: int):
+    """Messages from others, newer than `after_id`. Events are not emailed as messages."""
+    return Message.objects.filter(thread_id=thread_id, kind=Message.Kind.MESSAGE, pk__gt=after_id).exclude(
+        sender_id=user_id
+    )
+
+
+def message_digest_candidates(*, now=None, limit: int | None = None) -> list[int]:
+    """Participants with messages from others that they have neither read nor been emailed about,
+    the newest of which is older than the quiet period (so a burst is over)."""
+    now = now or timezone.now()
+    limit = limit or DIGEST_BATCH_SIZE
+    cutoff = now - timedelta(seconds=settings.MESSAGE_EMAIL_QUIET_SECONDS)
+    seen = Greatest(OuterRef("last_read_message_id"), OuterRef("emailed_through_message_id"))
+    newest_pending = (
+        Message.objects.filter(thread_id=OuterRef("thread_id"), kind=Message.Kind.MESSAGE, pk__gt=seen)
+        .filter(~Q(sender_id=OuterRef("user_id")))
+        .order_by("-pk")
+        .values("created_at")[:1]
+    )
+    return list(
+        ThreadParticipant.objects.filter(
+            thread__last_message_id__gt=Greatest(F("last_read_message_id"), F("emailed_through_message_id"))
+        )
+        .annotate(newest_pending_at=Subquery(newest_pending))
+        .filter(newest_pending_at__lte=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+@transaction.atomic
+def message_digest_send(*, participant_id: int, now=None) -> bool:
+    """Email one participant about the messages they missed in one thread, then record how far the
+    email went. Idempotent: the participant row is locked and the range is recomputed under the lock."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.MESSAGE_EMAIL_QUIET_SECONDS)
+    participant = (
+        ThreadParticipant.objects.select_for_update(of=("self",))
+        .select_related("user", "thread")
+        .filter(pk=participant_id)
+        .first()
+    )
+    if participant is None:
+        return False
+    after = max(participant.last_read_message_id, participant.emailed_through_message_id)
+    pending = list(
+        _pending_messages(thread_id=participant.thread_id, user_id=participant.user_id, after_id=after)
+        .select_related("sender")
+        .prefetch_related("attachments")
+        .order_by("pk")
+    )
+    if not pending or pending[-1].created_at > cutoff:
+        return False  # nothing new, or the burst is still going on
+    participant.emailed_through_message_id = pending[-1].pk
+    participant.save(update_fields=["emailed_through_message_id"])
+    user, thread = participant.user, participant.thread
+    if not (user.is_active and user.email and _preferences_allow(user, Notification.Kind.MESSAGE)):
+        return False  # recorded as covered all the same: turning emails on later does not send old news
+    senders = sorted({m.sender.name for m in pending})
+    context = {
+        "user": user,
+        "thread": thread,
+        "messages": pending[-DIGEST_MAX_LISTED:],
+        "not_listed": max(0, len(pending) - DIGEST_MAX_LISTED),
+        "count": len(pending),
+        "url": absolute_url(thread.get_absolute_url()),
+        "preferences_url": absolute_url("/notifications/preferences/"),
+        "SITE_NAME": settings.SITE_NAME,
+    }
+    with timezone.override(user.timezone):
+        body = render_to_string("messaging/email/message_digest.txt", context)
+    noun = "message" if len(pending) == 1 else "messages"
+    subject = f"[{settings.SITE_NAME}] {len(pending)} new {noun} from {', '.join(senders)} — {thread.subject}"
+    send_mail(" ".join(subject.split())[:200], body, None, [user.email])  # one line: names may hold anything
+    return True
+
+
+def message_digests_send(*, now=None, limit: int | None = None) -> tuple[int, bool]:
+    """One sweep: email every participant whose burst of new messages is over. Returns how many
+    emails were sent and whether the batch was full (more may be waiting)."""
+    limit = limit or DIGEST_BATCH_SIZE
+    candidates = message_digest_candidates(now=now, limit=limit)
+    sent = 0
+    for participant_id in candidates:
+        try:
+            sent += message_digest_send(participant_id=participant_id, now=now)
+        except Exception:
+            # One bad address must not stop everyone else's email; the next sweep retries this one.
+            logger.exception("Could not send the message email for participant %s", participant_id)
+    return sent, len(candidates) >= limit
