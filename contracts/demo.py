@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from escrow.gateways import CardDetails
+from messaging.services import message_post
 
 from . import review, services
 from .models import Contract, Milestone, Offer, Submission
@@ -70,6 +71,16 @@ def seed_contracts(*, client, freelancer) -> None:
                 ("Templates and styling", "Responsive templates merged into the repository", 21, "900.00"),
                 ("Launch and handover", "Site deployed, handover notes", 30, "300.00"),
             ),
+        )
+        message_post(
+            thread=offer.thread,
+            sender=freelancer,
+            body="Thanks for the offer! Do you have brand guidelines I should follow?",
+        )
+        message_post(
+            thread=offer.thread,
+            sender=client,
+            body="Yes — here they are: https://example.com/brand-guidelines.pdf\nColours and fonts are on page 3.",
         )
         services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
     _seed_review_in_progress(Contract.objects.get(client=client, title=WEBSITE))

@@ -28,6 +28,10 @@ class Offer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The two parties' conversation; it carries on into the contract and is the record of the work.
+    thread = models.OneToOneField(
+        "messaging.Thread", on_delete=models.PROTECT, null=True, blank=True, related_name="offer"
+    )
 
     class Meta:
         ordering = ["-updated_at", "-id"]

@@ -36,7 +36,9 @@ def freelancer_for_offer(*, client: User, freelancer_id) -> User:
 
 
 def offer_for_party(*, user: User, offer_id: int) -> Offer:
-    return get_object_or_404(Offer.objects.filter(_party(user)).select_related("client", "freelancer"), pk=offer_id)
+    return get_object_or_404(
+        Offer.objects.filter(_party(user)).select_related("client", "freelancer", "thread"), pk=offer_id
+    )
 
 
 def offer_revisions(*, offer: Offer) -> list[OfferRevision]:
@@ -84,7 +86,7 @@ def offer_revision_view(*, offer: Offer, number: int | None = None) -> RevisionV
 
 
 def contract_for_party(*, user: User, contract_id: int) -> Contract:
-    return get_object_or_404(Contract.objects.filter(_party(user)), pk=contract_id)
+    return get_object_or_404(Contract.objects.filter(_party(user)).select_related("offer__thread"), pk=contract_id)
 
 
 def contract_totals(milestones) -> dict:

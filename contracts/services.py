@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
@@ -17,7 +18,9 @@ from escrow.selectors import hold_balance
 from escrow.services import HoldSpec, bonus_pay, hold_refund, hold_release, holds_fund
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
+from messaging.services import event_post, thread_create, thread_set_link, thread_set_notice
 
+from .events import event_link, event_text
 from .models import (
     Contract,
     ContractEvent,
@@ -34,7 +37,8 @@ from .rules import MilestoneTerms, OfferTerms, check_milestone_amount, check_mil
 
 
 def _record(*, contract, actor, kind, milestone=None, from_state="", to_state="", note="") -> ContractEvent:
-    return ContractEvent.objects.create(
+    """Write the audit row, and post it into the parties' thread: the thread is the documented record."""
+    event = ContractEvent.objects.create(
         contract=contract,
         milestone=milestone,
         actor=actor,
@@ -43,6 +47,31 @@ def _record(*, contract, actor, kind, milestone=None, from_state="", to_state=""
         to_state=to_state,
         note=note,
     )
+    thread = contract.offer.thread
+    if thread is not None:
+        event_post(thread=thread, text=event_text(event), actor=actor, link_url=event_link(event))
+    return event
+
+
+def _offer_event(offer: Offer, actor: User, text: str, link_url: str = "") -> None:
+    if offer.thread is not None:
+        event_post(thread=offer.thread, text=text, actor=actor, link_url=link_url or offer.get_absolute_url())
+
+
+FUNDED_NOTICE = (
+    "Delivering work through messages does not start the review period — use “Submit work” on the milestone."
+)
+
+
+def _refresh_notice(contract: Contract) -> None:
+    """While a milestone is funded, the message box says that only Submit work starts a review."""
+    thread = contract.offer.thread
+    if thread is None:
+        return
+    funded = contract.milestones.filter(state__in=[Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED])
+    notice = FUNDED_NOTICE if funded.exists() else ""
+    if thread.notice != notice:
+        thread_set_notice(thread=thread, text=notice)
 
 
 # --- offers ---
@@ -92,6 +121,16 @@ def offer_create(*, client: User, freelancer: User, terms: OfferTerms, milestone
         raise ValidationError("This person is not available for freelance work.")
     offer = Offer.objects.create(client=client, freelancer=freelancer)
     _write_revision(offer=offer, author=client, number=1, terms=terms, milestones=milestones)
+    offer.thread = thread_create(
+        participants=[client, freelancer], subject=terms.title, link_url=offer.get_absolute_url()
+    )
+    offer.save(update_fields=["thread"])
+    total = format_money(sum((m.amount for m in milestones), 0))
+    _offer_event(
+        offer,
+        client,
+        f"{client.name} sent a fixed-price offer: “{terms.title}”, {total} in {len(milestones)} milestone(s).",
+    )
     return offer
 
 
@@ -118,6 +157,14 @@ def offer_propose_revision(
     latest = offer_check_turn(offer, actor, seen_revision)
     revision = _write_revision(offer=offer, author=actor, number=latest.number + 1, terms=terms, milestones=milestones)
     offer.save(update_fields=["updated_at"])
+    verb = "proposed changes" if actor.pk == offer.freelancer_id else "countered"
+    note = f" Note: {terms.message}" if terms.message else ""
+    _offer_event(
+        offer,
+        actor,
+        f"{actor.name} {verb}: revision {revision.number}.{note}",
+        reverse("contracts:offer_revision", args=[offer.pk, revision.number]),
+    )
     return revision
 
 
@@ -154,6 +201,9 @@ def offer_accept(*, offer_id: int, actor: User, revision_number: int) -> Contrac
         )
         for m in revision.milestones.all()
     )
+    _offer_event(offer, actor, f"{actor.name} accepted revision {revision.number}.")
+    if offer.thread is not None:
+        thread_set_link(thread=offer.thread, link_url=contract.get_absolute_url())
     _record(contract=contract, actor=actor, kind="contract_started", note=f"Revision {revision.number} accepted.")
     return contract
 
@@ -170,6 +220,7 @@ def offer_decline(*, offer_id: int, actor: User, reason: str) -> Offer:
     offer.decline_reason = reason.strip()
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "decline_reason", "closed_at", "updated_at"])
+    _offer_event(offer, actor, f"{actor.name} declined the offer: {offer.decline_reason}")
     return offer
 
 
@@ -183,6 +234,7 @@ def offer_withdraw(*, offer_id: int, actor: User) -> Offer:
     offer.status = Offer.Status.WITHDRAWN
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "closed_at", "updated_at"])
+    _offer_event(offer, actor, f"{actor.name} withdrew the offer.")
     return offer
 
 
@@ -253,6 +305,7 @@ def milestone_transition(
             to_state=milestone.state,
             note=note.strip(),
         )
+        _refresh_notice(contract)
         return milestone
 
 

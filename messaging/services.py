@@ -345,3 +345,10 @@ def message_digests_send(*, now=None, limit: int | None = None) -> tuple[int, bo
             # One bad address must not stop everyone else's email; the next sweep retries this one.
             logger.exception("Could not send the message email for participant %s", participant_id)
     return sent, len(candidates) >= limit
+
+
+def thread_set_link(*, thread: Thread, link_url: str) -> None:
+    """Point the thread's subject at another page (e.g. from an offer to the contract it became)."""
+    link_url = check_link(link_url)
+    Thread.objects.filter(pk=thread.pk).update(link_url=link_url)
+    thread.link_url = link_url

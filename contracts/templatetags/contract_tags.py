@@ -2,6 +2,8 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
+from contracts.events import EVENT_LABELS
+
 register = template.Library()
 
 # Actions with their own page (money confirmations, submitting files); the rest share one action page.
@@ -56,31 +58,6 @@ STATE_CLASSES = {
     "withdrawn": "text-bg-light border",
     "active": "text-bg-success",
     "ended": "text-bg-secondary",
-}
-
-EVENT_LABELS = {
-    "contract_started": "started the contract",
-    "contract_ended": "ended the contract",
-    "milestone_added": "added a milestone",
-    "milestone_edited": "changed a milestone",
-    "milestones_reordered": "reordered the milestones",
-    "change_accepted": "accepted a proposed change",
-    "change_declined": "declined a proposed change",
-    "change_proposed_add": "proposed a new milestone",
-    "change_proposed_edit": "proposed changing a milestone",
-    "change_proposed_delete": "proposed removing a milestone",
-    "change_proposed_reorder": "proposed a new milestone order",
-    "fund": "funded",
-    "submit": "submitted work on",
-    "withdraw_submission": "withdrew the submission of",
-    "request_changes": "requested changes on",
-    "approve": "approved",
-    "release": "released payment for",
-    "refund": "refunded",
-    "cancel": "cancelled",
-    "dispute": "opened a dispute on",
-    "resolve_release": "resolved the dispute (released) on",
-    "resolve_refund": "resolved the dispute (refunded) on",
 }
 
 

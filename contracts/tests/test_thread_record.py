@@ -1,0 +1,106 @@
+"""Each offer's thread carries on into the contract, and every state change is posted into it."""
+
+import pytest
+from django.urls import reverse
+
+from contracts import review, services
+from contracts.rules import OfferTerms
+from contracts.services import FUNDED_NOTICE
+from contracts.tests.factories import make_offer, milestone_terms, terms
+from escrow.tests.factories import CardFactory, new_key
+from messaging.models import Message
+from messaging.services import message_post
+
+pytestmark = pytest.mark.django_db
+
+
+def events(thread):
+    return list(thread.messages.filter(kind=Message.Kind.EVENT).order_by("id").values_list("body", flat=True))
+
+
+def test_the_offer_thread_records_the_negotiation_and_the_whole_contract():
+    offer = make_offer(count=2, amount="300.00")
+    thread = offer.thread
+    assert set(thread.participants.values_list("user", flat=True)) == {offer.client_id, offer.freelancer_id}
+    message_post(thread=thread, sender=offer.freelancer, body="Can the first milestone include a logo?")
+    services.offer_propose_revision(
+        offer_id=offer.pk,
+        actor=offer.freelancer,
+        terms=OfferTerms(**{**terms().__dict__, "message": "Added the logo."}),
+        milestones=milestone_terms(2, "350.00"),
+        seen_revision=1,
+    )
+    contract = services.offer_accept(offer_id=offer.pk, actor=offer.client, revision_number=2)
+    first = contract.milestones.first()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[first.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=new_key(),
+    )
+    review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Done", links=[])
+    review.milestone_request_changes(milestone_id=first.pk, actor=contract.client, note="Bigger logo please")
+    review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Bigger", links=[])
+    review.milestone_review_approve(milestone_id=first.pk, actor=contract.client)
+    last = contract.milestones.last()
+    change = services.milestone_change_propose(
+        contract_id=contract.pk, actor=contract.client, kind="delete", milestone_id=last.pk
+    )
+    services.milestone_change_decide(change_id=change.pk, actor=contract.freelancer, accept=True)
+    services.contract_end(contract_id=contract.pk, actor=contract.client)
+
+    lines = events(thread)
+    expected = [
+        "sent a fixed-price offer",
+        "proposed changes: revision 2. Note: Added the logo.",
+        "accepted revision 2",
+        "started the contract",
+        "funded “Milestone 1” ($350.00 is now held in escrow)",
+        "submitted work on “Milestone 1”",
+        "requested changes on “Milestone 1”: Bigger logo please",
+        "approved “Milestone 1”",
+        "released payment for “Milestone 1” ($315.00 released to",
+        "proposed removing a milestone",
+        "cancelled “Milestone 2”: Removed by agreement.",
+        "ended the contract",
+    ]
+    for phrase in expected:
+        assert any(phrase in line for line in lines), (phrase, lines)
+    assert thread.messages.filter(kind=Message.Kind.MESSAGE).count() == 1  # chat and record side by side
+    thread.refresh_from_db()
+    assert thread.link_url == contract.get_absolute_url()
+
+
+def test_while_a_milestone_is_funded_the_message_box_says_messages_start_no_review():
+    offer = make_offer(count=1)
+    contract = services.offer_accept(offer_id=offer.pk, actor=offer.freelancer, revision_number=1)
+    milestone = contract.milestones.get()
+    thread = offer.thread
+
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=new_key(),
+    )
+    thread.refresh_from_db()
+    assert thread.notice == FUNDED_NOTICE
+
+    review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    thread.refresh_from_db()
+    assert thread.notice == ""
+
+
+def test_the_contract_page_shows_the_thread_to_the_parties(client):
+    offer = make_offer(count=1)
+    contract = services.offer_accept(offer_id=offer.pk, actor=offer.freelancer, revision_number=1)
+    message_post(thread=offer.thread, sender=offer.client, body="Welcome aboard <b>Felix</b>!")
+    client.force_login(contract.freelancer)
+
+    body = client.get(contract.get_absolute_url()).content.decode()
+
+    assert "Messages and record" in body
+    assert "Welcome aboard &lt;b&gt;Felix&lt;/b&gt;!" in body
+    assert reverse("messaging:poll", args=[offer.thread.pk]) in body
