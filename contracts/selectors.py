@@ -187,6 +187,11 @@ def _latest_revision_title():
     return Subquery(OfferRevision.objects.filter(offer=OuterRef("pk")).order_by("-number").values("title")[:1])
 
 
+def _pending_review_deadline():
+    pending = Submission.objects.filter(milestone=OuterRef("pk"), status=Submission.Status.PENDING)
+    return Subquery(pending.values("review_deadline")[:1])
+
+
 def dashboard(*, user: User) -> dict:
     """The user's contracts by status and everything waiting for them, in both roles."""
     pending_offers = (
@@ -203,6 +208,7 @@ def dashboard(*, user: User) -> dict:
             | Q(contract__freelancer=user, state__in=[Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED])
         )
         .select_related("contract")
+        .annotate(review_deadline=_pending_review_deadline())
         .order_by("due_date", "contract_id", "position")[:DASHBOARD_LIMIT]
     )
     changes = list(

@@ -218,3 +218,14 @@ def test_request_changes_is_capped_by_revision_rounds_with_a_clear_message(funde
     with pytest.raises(TransitionNotAllowed, match="revision round"):
         review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Once more")
     assert review.milestone_review_approve(milestone_id=funded.pk, actor=client).state == S.RELEASED
+
+
+def test_the_clients_dashboard_shows_work_to_review_with_its_deadline(client, funded):
+    with time_machine.travel(START, tick=False):
+        submit(funded)
+    client.force_login(funded.contract.client)
+
+    with time_machine.travel(START + timedelta(days=10, hours=1), tick=False):
+        body = client.get("/dashboard/").content.decode()
+
+    assert "Review" in body and "approved automatically in 3 days 23 hours" in body
