@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from marketplace.appendonly import AppendOnlyModel
+
 
 class Offer(models.Model):
     class Status(models.TextChoices):
@@ -51,7 +53,7 @@ class Offer(models.Model):
         return self.freelancer if user.pk == self.client_id else self.client
 
 
-class OfferRevision(models.Model):
+class OfferRevision(AppendOnlyModel):
     """One version of the proposed terms. Never edited: a change is a new revision."""
 
     offer = models.ForeignKey(Offer, on_delete=models.CASCADE, related_name="revisions")
@@ -73,7 +75,7 @@ class OfferRevision(models.Model):
         return f"{self.title} (revision {self.number})"
 
 
-class OfferMilestone(models.Model):
+class OfferMilestone(AppendOnlyModel):
     revision = models.ForeignKey(OfferRevision, on_delete=models.CASCADE, related_name="milestones")
     # The same milestone keeps its key across revisions, so a diff can match it after reordering.
     key = models.UUIDField(default=uuid.uuid4)
@@ -387,7 +389,7 @@ class MilestoneChange(models.Model):
         return f"{self.get_kind_display()} on contract #{self.contract_id} ({self.status})"
 
 
-class ContractEvent(models.Model):
+class ContractEvent(AppendOnlyModel):
     """The audit trail: who did what, from which state to which, when. Append-only."""
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="events")
@@ -404,14 +406,6 @@ class ContractEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} on contract #{self.contract_id}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None:
-            raise ValueError("Audit events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Audit events are append-only.")
 
 
 class Submission(models.Model):
@@ -461,7 +455,7 @@ def submission_upload_to(instance, filename):
     return f"submissions/{uuid.uuid4().hex}/{filename}"
 
 
-class SubmissionFile(models.Model):
+class SubmissionFile(AppendOnlyModel):
     submission = models.ForeignKey(Submission, on_delete=models.PROTECT, related_name="files")
     file = models.FileField(upload_to=submission_upload_to, max_length=300)
     name = models.CharField(max_length=200)

@@ -10,41 +10,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from marketplace.appendonly import AppendOnlyModel, ImmutableRecordError  # noqa: F401 (re-exported)
 from marketplace.money import format_money
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
-
-
-class ImmutableRecordError(Exception):
-    """Ledger rows are facts: a correction is a new entry, never an edit or a deletion."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: update() is refused.")
-
-    def delete(self):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: delete() is refused.")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: bulk_update() is refused.")
-
-
-class AppendOnlyModel(models.Model):
-    """Rows are inserted once and never changed or removed (PostgreSQL triggers back this up)."""
-
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be deleted.")
 
 
 class Hold(AppendOnlyModel):

@@ -14,35 +14,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-
-class ImmutableRecordError(Exception):
-    """Messages and attachments are a record: nothing edits or deletes them."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    def update(self, **kwargs):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: update() is refused.")
-
-    def delete(self):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: delete() is refused.")
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        raise ImmutableRecordError(f"{self.model.__name__} rows are append-only: bulk_update() is refused.")
-
-
-class AppendOnlyModel(models.Model):
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be changed.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ImmutableRecordError(f"{type(self).__name__} #{self.pk} is append-only and cannot be deleted.")
+from marketplace.appendonly import AppendOnlyModel, ImmutableRecordError  # noqa: F401 (re-exported)
 
 
 class Thread(models.Model):

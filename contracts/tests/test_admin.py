@@ -89,3 +89,23 @@ def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, d
     paid = user_balances(contract.freelancer)["available"]
     assert paid == (Decimal("90.00") if state == "released" else 0)
     assert_ledger_consistent()
+
+
+def test_the_contract_record_is_append_only_in_the_orm_and_the_database():
+    from django.db import DatabaseError, connection, transaction
+
+    from marketplace.appendonly import ImmutableRecordError
+
+    contract = make_contract(count=1)
+    event = ContractEvent.objects.get()
+    revision = contract.agreed_revision
+
+    with pytest.raises(ImmutableRecordError):
+        event.save()
+    with pytest.raises(ImmutableRecordError):
+        ContractEvent.objects.all().delete()
+    with pytest.raises(ImmutableRecordError):
+        revision.milestones.update(amount=1)
+    for table in ("contracts_contractevent", "contracts_offermilestone"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET id = id")  # noqa: S608 - fixed table names

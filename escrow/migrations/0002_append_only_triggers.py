@@ -1,43 +1,12 @@
-"""On PostgreSQL, the database itself refuses UPDATE and DELETE on ledger rows (entries, postings, holds,
-accounts), whatever code path tries: raw SQL, another app, a shell. The model layer refuses them too;
-this covers everything that bypasses the ORM. TRUNCATE (test-database flushes) is not affected.
-SQLite (development only) relies on the model layer.
-"""
+"""On PostgreSQL, the database itself refuses UPDATE and DELETE on ledger rows (entries, postings,
+holds, accounts), whatever code path tries. See marketplace/appendonly.py."""
 
 from django.db import migrations
 
-TABLES = ["escrow_entry", "escrow_posting", "escrow_hold", "escrow_account"]
-
-FUNCTION = """
-CREATE OR REPLACE FUNCTION escrow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'escrow ledger rows are append-only: % on % is refused', TG_OP, TG_TABLE_NAME
-        USING ERRCODE = 'restrict_violation';
-END;
-$$;
-"""
-
-
-def create_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(FUNCTION, params=None)  # no placeholders: the % are PL/pgSQL formats
-    for table in TABLES:
-        schema_editor.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION escrow_append_only();"
-        )
-
-
-def drop_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in TABLES:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table};")
-    schema_editor.execute("DROP FUNCTION IF EXISTS escrow_append_only();")
+from marketplace.appendonly import append_only_triggers
 
 
 class Migration(migrations.Migration):
     dependencies = [("escrow", "0001_initial")]
 
-    operations = [migrations.RunPython(create_triggers, drop_triggers)]
+    operations = [append_only_triggers("escrow_append_only", ["escrow_entry", "escrow_posting", "escrow_hold", "escrow_account"])]
