@@ -41,6 +41,14 @@ from .models import Contract, Milestone, MilestoneChange, SubmissionFile
 from .templatetags.contract_tags import OWN_PAGES, milestone_action_url
 
 
+def _int(value) -> int:
+    """A posted number, or 0 for anything that is not one (a tampered form gets a clear refusal, not a 500)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _message(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
@@ -99,7 +107,7 @@ def _offer_form_context(form, formset, **extra):
 @login_required
 def offer_create(request):
     freelancer = selectors.freelancer_for_offer(
-        client=request.user, freelancer_id=request.GET.get("freelancer") or request.POST.get("freelancer") or 0
+        client=request.user, freelancer_id=_int(request.GET.get("freelancer") or request.POST.get("freelancer"))
     )
     form, formset = _offer_forms(request, milestones_initial=[{}])
     if _submitted(request, form, formset):
@@ -146,7 +154,7 @@ def offer_propose(request, offer_id):
                 actor=request.user,
                 terms=form.terms(),
                 milestones=formset.terms(),
-                seen_revision=int(request.POST.get("seen_revision", 0)),
+                seen_revision=_int(request.POST.get("seen_revision")),
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -164,7 +172,7 @@ def offer_propose(request, offer_id):
 def offer_accept(request, offer_id):
     offer = selectors.offer_for_party(user=request.user, offer_id=offer_id)
     contract = services.offer_accept(
-        offer_id=offer.pk, actor=request.user, revision_number=int(request.POST.get("revision", 0))
+        offer_id=offer.pk, actor=request.user, revision_number=_int(request.POST.get("revision"))
     )
     messages.success(request, "Offer accepted. The contract has started — fund the first milestone to begin.")
     return redirect(contract)

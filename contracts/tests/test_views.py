@@ -374,3 +374,24 @@ def test_submitted_files_are_downloads_for_the_parties_and_404_for_anyone_else(c
         client.get(reverse("contracts:submission_file", args=[other.pk, SubmissionFile.objects.get().pk])).status_code
         == 404
     )
+
+
+def test_contract_list_query_count_does_not_grow_with_contracts(client):
+    user = UserFactory()
+    for _ in range(2):
+        MilestoneFactory(contract=ContractFactory(client=user))
+    client.force_login(user)
+    few = count_queries(client, reverse("contracts:contract_list"))
+    for _ in range(15):
+        MilestoneFactory(contract=ContractFactory(client=user))
+
+    assert count_queries(client, reverse("contracts:contract_list")) == few
+
+
+def test_tampered_numbers_get_a_clear_answer_not_a_server_error(logged_in_client, client):
+    assert logged_in_client.get(reverse("contracts:offer_create"), {"freelancer": "abc"}).status_code == 404
+    offer = make_offer()
+    client.force_login(offer.freelancer)
+    response = client.post(reverse("contracts:offer_accept", args=[offer.pk]), {"revision": "1; drop"})
+    assert response.status_code == 400
+    assert "changed while you were looking" in response.content.decode()
