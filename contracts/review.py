@@ -177,10 +177,11 @@ def send_review_reminders(*, now=None) -> int:
                 setattr(submission, f"reminded_{days}d_at", now)
             submission.save(update_fields=[f"reminded_{days}d_at" for days in unsent])
             milestone = submission.milestone
-            deadline = f"{timezone.localtime(submission.review_deadline):%b %-d, %Y %H:%M %Z}"
+            client = milestone.contract.client
+            deadline = f"{timezone.localtime(submission.review_deadline, client.timezone):%b %-d, %Y %H:%M %Z}"
             notify_parties(
                 milestone.contract,
-                recipients=[milestone.contract.client],
+                recipients=[client],
                 kind="reminder",
                 text=f"Reminder: “{milestone.title}” is approved and paid automatically on {deadline} "
                 "unless you approve it or request changes before then.",

@@ -229,3 +229,16 @@ def test_the_clients_dashboard_shows_work_to_review_with_its_deadline(client, fu
         body = client.get("/dashboard/").content.decode()
 
     assert "Review" in body and "approved automatically in 3 days 23 hours" in body
+
+
+def test_reminders_give_the_release_time_in_the_clients_own_timezone(funded):
+    client = funded.contract.client
+    client.timezone = "Asia/Tokyo"
+    client.save()
+    with time_machine.travel(START.replace(hour=10, minute=0), tick=False):
+        submit(funded)
+    with time_machine.travel(START.replace(hour=10, minute=0) + timedelta(days=13), tick=False):
+        review.send_review_reminders()
+
+    text = Notification.objects.get(kind="reminder").text
+    assert "19:00 JST" in text  # 10:00 UTC + 9 hours
