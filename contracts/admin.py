@@ -4,12 +4,17 @@ transitions go through the same service as the site (lock, permission, audit row
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
 from django_fsm.admin import FSMAdminMixin
 
 from escrow.errors import EscrowError
 
 from . import services
+from .evidence import evidence_bundle
 from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
 
 
@@ -78,7 +83,36 @@ class ContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "title", "client_name", "freelancer_name", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "client__email", "client_name", "freelancer__email", "freelancer_name"]
+    readonly_fields = ["evidence"]
     inlines = [MilestoneInline, EventInline]
+
+    def get_urls(self):
+        evidence = path(
+            "<int:contract_id>/evidence/",
+            self.admin_site.admin_view(self.evidence_view),
+            name="contracts_contract_evidence",
+        )
+        return [evidence, *super().get_urls()]
+
+    @admin.display(description="Evidence bundle")
+    def evidence(self, obj):
+        url = reverse("admin:contracts_contract_evidence", args=[obj.pk])
+        return format_html(
+            '<a class="button" href="{}">Download the evidence bundle (ZIP)</a> — terms, revisions, submissions '
+            "with SHA-256 fingerprints, the message thread and the audit trail.",
+            url,
+        )
+
+    def evidence_view(self, request, contract_id):
+        """One click for staff: everything needed to decide a dispute (staff only, through admin_view)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        contract = get_object_or_404(
+            Contract.objects.select_related("offer__thread", "client", "freelancer"), pk=contract_id
+        )
+        return FileResponse(
+            evidence_bundle(contract), as_attachment=True, filename=f"contract-{contract.pk}-evidence.zip"
+        )
 
 
 class DecisionForm(forms.Form):

@@ -109,3 +109,56 @@ def test_the_contract_record_is_append_only_in_the_orm_and_the_database():
     for table in ("contracts_contractevent", "contracts_offermilestone"):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"UPDATE {table} SET id = id")  # noqa: S608 - fixed table names
+
+
+def test_one_click_evidence_bundle_for_staff(staff_client, client):
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contracts import review, services
+    from escrow.tests.factories import CardFactory
+    from messaging.services import message_post
+
+    contract = make_contract(count=1, amount="100.00")
+    milestone = contract.milestones.get()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key="k",
+    )
+    review.milestone_submit(
+        milestone_id=milestone.pk,
+        actor=contract.freelancer,
+        message="The files",
+        links=["https://example.com/demo"],
+        files=[SimpleUploadedFile("notes.txt", b"final notes", content_type="text/plain")],
+    )
+    message_post(thread=contract.offer.thread, sender=contract.client, body="Looks incomplete to me.")
+    url = reverse("admin:contracts_contract_evidence", args=[contract.pk])
+    assert url in staff_client.get(reverse("admin:contracts_contract_change", args=[contract.pk])).content.decode()
+
+    response = staff_client.get(url)
+
+    assert response["Content-Disposition"].startswith("attachment")
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    names = set(bundle.namelist())
+    assert {"contract.json", "revisions.json", "events.csv", "submissions.json", "thread.txt", "SHA256SUMS"} <= names
+    terms = json.loads(bundle.read("contract.json"))
+    assert terms["milestones"][0]["state"] == "submitted" and terms["milestones"][0]["held_in_escrow"] == "100.00"
+    submitted = json.loads(bundle.read("submissions.json"))[0]["files"][0]
+    assert submitted["unchanged"] and bundle.read(submitted["path"]) == b"final notes"
+    assert submitted["sha256_recorded"] == hashlib.sha256(b"final notes").hexdigest()
+    assert "Looks incomplete to me." in bundle.read("thread.txt").decode()
+    assert "submit" in bundle.read("events.csv").decode()
+    for line in bundle.read("SHA256SUMS").decode().splitlines():
+        digest, name = line.split("  ", 1)
+        assert hashlib.sha256(bundle.read(name)).hexdigest() == digest
+
+    client.force_login(contract.client)  # a party is not staff
+    assert client.get(url).status_code == 302
