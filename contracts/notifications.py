@@ -3,7 +3,7 @@
 from messaging.services import notify
 
 
-def notify_parties(contract, *, recipients, text: str, url: str, kind: str = "contract") -> None:
-    """Notify each recipient; emails go out after commit, per the recipient's email preferences."""
+def notify_parties(*, recipients, text: str, url: str, kind: str = "contract") -> None:
+    """Notify each recipient; emails go out after commit, per each recipient's email preferences."""
     for user in recipients:
         notify(user=user, kind=kind, text=text, url=url)

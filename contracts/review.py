@@ -62,7 +62,6 @@ def milestone_submit(*, milestone_id: int, actor: User, message: str, links: lis
             )
         contract = milestone.contract
         notify_parties(
-            contract,
             recipients=[contract.client],
             text=f"{contract.freelancer_name} submitted work on “{milestone.title}” (submission {number}). "
             f"Review it within {settings.REVIEW_PERIOD.days} days, or it is approved and paid automatically.",
@@ -77,7 +76,6 @@ def milestone_request_changes(*, milestone_id: int, actor: User, note: str) -> M
         milestone = milestone_transition(milestone_id=milestone_id, actor=actor, name="request_changes", note=note)
         contract = milestone.contract
         notify_parties(
-            contract,
             recipients=[contract.freelancer],
             text=f"{contract.client_name} requested changes on “{milestone.title}”: {note.strip()[:300]}",
             url=milestone_url(milestone),
@@ -93,7 +91,6 @@ def milestone_review_approve(*, milestone_id: int, actor: User | None, note: str
         paid = format_money(milestone.receives)
         if actor is None:
             notify_parties(
-                contract,
                 recipients=[contract.client, contract.freelancer],
                 text=f"The review period for “{milestone.title}” ended without an answer: it was approved and "
                 f"{paid} was released automatically to {contract.freelancer_name}.",
@@ -101,7 +98,6 @@ def milestone_review_approve(*, milestone_id: int, actor: User | None, note: str
             )
         else:
             notify_parties(
-                contract,
                 recipients=[contract.freelancer],
                 text=f"{contract.client_name} approved “{milestone.title}”: {paid} was released to your wallet.",
                 url=milestone_url(milestone),
@@ -180,7 +176,6 @@ def send_review_reminders(*, now=None) -> int:
             client = milestone.contract.client
             deadline = f"{timezone.localtime(submission.review_deadline, client.timezone):%b %-d, %Y %H:%M %Z}"
             notify_parties(
-                milestone.contract,
                 recipients=[client],
                 kind="reminder",
                 text=f"Reminder: “{milestone.title}” is approved and paid automatically on {deadline} "

@@ -2,10 +2,36 @@
 
 from contracts.events import event_link, event_text
 from contracts.models import Contract, ContractEvent, Milestone, Offer
+from contracts.notifications import notify_parties
 from marketplace.models import User
 from messaging.services import event_post, thread_set_notice
 
-# --- audit ---
+# Events the other party hears about through a notification (the review steps send their own,
+# more specific ones from contracts.review).
+NOTIFIED_KINDS = {
+    "fund",
+    "milestone_added",
+    "milestone_edited",
+    "milestones_reordered",
+    "change_proposed_add",
+    "change_proposed_edit",
+    "change_proposed_delete",
+    "change_proposed_reorder",
+    "change_proposed_refund",
+    "change_accepted",
+    "change_declined",
+    "refund",
+    "partial_refund",
+    "dispute",
+    "resolve_release",
+    "resolve_refund",
+    "bonus",
+    "contract_ended",
+}
+
+
+def _others(parties, actor) -> list[User]:
+    return [user for user in parties if actor is None or user.pk != actor.pk]
 
 
 def _record(*, contract, actor, kind, milestone=None, from_state="", to_state="", note="") -> ContractEvent:
@@ -19,15 +45,21 @@ def _record(*, contract, actor, kind, milestone=None, from_state="", to_state=""
         to_state=to_state,
         note=note,
     )
+    text, link = event_text(event), event_link(event)
     thread = contract.offer.thread
     if thread is not None:
-        event_post(thread=thread, text=event_text(event), actor=actor, link_url=event_link(event))
+        event_post(thread=thread, text=text, actor=actor, link_url=link)
+    if kind in NOTIFIED_KINDS:
+        notify_parties(recipients=_others([contract.client, contract.freelancer], actor), text=text, url=link)
     return event
 
 
 def _offer_event(offer: Offer, actor: User, text: str, link_url: str = "") -> None:
+    """A step of the negotiation: into the thread, and a notification to the other party."""
+    link_url = link_url or offer.get_absolute_url()
     if offer.thread is not None:
-        event_post(thread=offer.thread, text=text, actor=actor, link_url=link_url or offer.get_absolute_url())
+        event_post(thread=offer.thread, text=text, actor=actor, link_url=link_url)
+    notify_parties(recipients=_others([offer.client, offer.freelancer], actor), text=text, url=link_url)
 
 
 FUNDED_NOTICE = (

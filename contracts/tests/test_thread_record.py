@@ -104,3 +104,24 @@ def test_the_contract_page_shows_the_thread_to_the_parties(client):
     assert "Messages and record" in body
     assert "Welcome aboard &lt;b&gt;Felix&lt;/b&gt;!" in body
     assert reverse("messaging:poll", args=[offer.thread.pk]) in body
+
+
+def test_the_other_party_is_notified_of_each_step_and_the_actor_is_not():
+    from messaging.models import Notification
+
+    offer = make_offer(count=1, amount="120.00")
+    assert Notification.objects.filter(user=offer.freelancer, text__contains="sent a fixed-price offer").exists()
+    contract = services.offer_accept(offer_id=offer.pk, actor=offer.freelancer, revision_number=1)
+    assert Notification.objects.filter(user=offer.client, text__contains="accepted revision 1").exists()
+    milestone = contract.milestones.get()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=new_key(),
+    )
+
+    funded = Notification.objects.filter(text__contains="$120.00 is now held in escrow")
+    assert list(funded.values_list("user", flat=True)) == [contract.freelancer_id]
+    assert not Notification.objects.filter(user=offer.client, text__contains="sent a fixed-price offer").exists()
