@@ -125,3 +125,13 @@ def test_the_other_party_is_notified_of_each_step_and_the_actor_is_not():
     funded = Notification.objects.filter(text__contains="$120.00 is now held in escrow")
     assert list(funded.values_list("user", flat=True)) == [contract.freelancer_id]
     assert not Notification.objects.filter(user=offer.client, text__contains="sent a fixed-price offer").exists()
+
+
+def test_on_a_phone_the_menu_button_shows_a_dot_when_something_is_unread(client):
+    offer = make_offer(count=1)
+    client.force_login(offer.client)
+    assert 'id="nav-unread-dot"' not in client.get("/dashboard/").content.decode()
+
+    message_post(thread=offer.thread, sender=offer.freelancer, body="A question about the scope")
+
+    assert 'id="nav-unread-dot"' in client.get("/dashboard/").content.decode()
