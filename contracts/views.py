@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_fsm import TransitionNotAllowed
@@ -330,13 +330,19 @@ def milestone_move(request, contract_id, milestone_id, direction):
 
 
 @login_required
-@require_POST
 @refusals_as_pages
 def change_decide(request, contract_id, change_id, decision):
+    """Answer a proposed change. Accepting a refund moves money, so it is confirmed on its own page first."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    change = get_object_or_404(contract.changes, pk=change_id)
+    change = get_object_or_404(contract.changes.select_related("milestone"), pk=change_id)
     if decision not in ("accept", "decline", "withdraw"):
         raise Http404("Unknown decision.")
+    if request.method != "POST":
+        if decision != "accept" or change.kind != MilestoneChange.Kind.REFUND:
+            return HttpResponseNotAllowed(["POST"])
+        remaining = hold_balance(change.milestone.hold_reference)
+        context = {"contract": contract, "change": change, "remaining": remaining}
+        return render(request, "contracts/refund_confirm.html", context)
     if decision == "withdraw":
         services.milestone_change_withdraw(change_id=change.pk, actor=request.user)
         messages.info(request, "You withdrew your proposal.")

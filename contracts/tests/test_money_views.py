@@ -136,3 +136,31 @@ def test_refund_page_for_the_freelancer_validates_the_amount(client, contract, a
     assert first.state == S.FUNDED
     assert "$110.00 is held in escrow" in client.get(contract.get_absolute_url()).content.decode()
     assert_ledger_consistent()
+
+
+def test_agreeing_to_a_refund_request_is_confirmed_first(client, contract, assert_ledger_consistent):
+    first = contract.milestones.first()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[first.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key="k",
+    )
+    client.force_login(contract.client)
+    client.post(reverse("contracts:milestone_refund_request", args=[contract.pk, first.pk]))
+    change = contract.changes.get()
+    client.force_login(contract.freelancer)
+    url = reverse("contracts:change_decide", args=[contract.pk, change.pk, "accept"])
+
+    page = client.get(url)
+    assert "Agree and refund $150.00" in page.content.decode()
+    first.refresh_from_db()
+    assert first.state == S.FUNDED  # looking changes nothing
+
+    client.post(url)
+    first.refresh_from_db()
+    assert first.state == S.REFUNDED
+    assert user_balances(contract.client)["credit"] == Decimal("150.00")
+    assert client.get(reverse("contracts:change_decide", args=[contract.pk, change.pk, "decline"])).status_code == 405
+    assert_ledger_consistent()
