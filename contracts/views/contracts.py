@@ -1,0 +1,183 @@
+"""Contract pages: the contract, milestone actions, changes by consent, ending."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_fsm import TransitionNotAllowed
+
+from contracts import review, selectors, services
+from contracts.forms import (
+    ContractMilestoneForm,
+    NoteForm,
+)
+from contracts.models import Contract, Milestone, MilestoneChange
+from contracts.templatetags.contract_tags import OWN_PAGES, milestone_action_url
+from escrow.selectors import hold_balance
+
+from .common import refusals_as_pages
+
+# --- contracts ---
+
+
+@login_required
+def contract_list(request):
+    status = request.GET.get("status")
+    if status not in Contract.Status.values:
+        status = None
+    page = Paginator(selectors.contract_list(user=request.user, status=status), 20).get_page(request.GET.get("page"))
+    return render(request, "contracts/contract_list.html", {"page": page, "status": status})
+
+
+@login_required
+def contract_detail(request, contract_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    return render(
+        request, "contracts/contract_detail.html", selectors.contract_page(contract=contract, user=request.user)
+    )
+
+
+TRANSITION_NOTES = {
+    "request_changes": ("What should change?", "Be specific: the freelancer works from this description."),
+    "dispute": ("What is the problem?", "Staff will read the contract's record and decide."),
+}
+
+
+@login_required
+@refusals_as_pages
+def milestone_action(request, contract_id, milestone_id, name):
+    """One view runs any transition the user may take; transitions that need a note ask for it first."""
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
+    label = Milestone.action_label(name) if hasattr(getattr(Milestone, name, None), "_django_fsm") else None
+    if label is None:
+        raise TransitionNotAllowed("Unknown action.")
+    if name in OWN_PAGES:
+        return redirect(milestone_action_url(contract, milestone, name))
+    note_label, note_help = TRANSITION_NOTES.get(name, ("Note (optional)", ""))
+    form = NoteForm(request.POST if request.method == "POST" else None)
+    form.fields["note"].label = note_label
+    form.fields["note"].help_text = note_help
+    form.fields["note"].required = name in TRANSITION_NOTES
+    if request.method == "POST" and form.is_valid():
+        note = form.cleaned_data["note"]
+        if name == "request_changes":  # also tells the freelancer what to change
+            review.milestone_request_changes(milestone_id=milestone.pk, actor=request.user, note=note)
+        else:
+            services.milestone_transition(milestone_id=milestone.pk, actor=request.user, name=name, note=note)
+        messages.success(request, f"{label}: done for “{milestone.title}”.")
+        return redirect(milestone.get_absolute_url())
+    context = {"contract": contract, "milestone": milestone, "form": form, "label": label}
+    return render(request, "contracts/milestone_action.html", context)
+
+
+@login_required
+@refusals_as_pages
+def milestone_add(request, contract_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    form = ContractMilestoneForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        result = services.milestone_add(contract_id=contract.pk, actor=request.user, terms=form.terms())
+        if isinstance(result, MilestoneChange):
+            messages.success(request, "Your new milestone was proposed. It is added when the client accepts.")
+        else:
+            messages.success(request, f"Milestone “{result.title}” added. Fund it when work should start.")
+        return redirect(contract)
+    context = {"contract": contract, "form": form, "heading": "Add a milestone", "role": contract.role_of(request.user)}
+    return render(request, "contracts/milestone_form.html", context)
+
+
+@login_required
+@refusals_as_pages
+def milestone_edit(request, contract_id, milestone_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
+    initial = {f: getattr(milestone, f) for f in ("title", "deliverable", "due_date", "amount")}
+    form = ContractMilestoneForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.milestone_change_propose(
+            contract_id=contract.pk,
+            actor=request.user,
+            kind=MilestoneChange.Kind.EDIT,
+            milestone_id=milestone.pk,
+            terms=form.terms(),
+        )
+        messages.success(request, "Your change was proposed. It applies when the other party accepts.")
+        return redirect(contract)
+    context = {"contract": contract, "form": form, "heading": f"Propose changes to “{milestone.title}”"}
+    return render(request, "contracts/milestone_form.html", context)
+
+
+@login_required
+@require_POST
+@refusals_as_pages
+def milestone_remove(request, contract_id, milestone_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    services.milestone_change_propose(
+        contract_id=contract.pk, actor=request.user, kind=MilestoneChange.Kind.DELETE, milestone_id=milestone_id
+    )
+    messages.success(request, "You proposed removing the milestone. It is removed when the other party accepts.")
+    return redirect(contract)
+
+
+@login_required
+@require_POST
+@refusals_as_pages
+def milestone_move(request, contract_id, milestone_id, direction):
+    """Propose moving a future milestone one place up or down."""
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    if direction not in ("up", "down"):
+        raise Http404("Unknown direction.")
+    order = list(
+        contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position", "id").values_list("pk", flat=True)
+    )
+    if milestone_id not in order:
+        raise ValidationError("Only future (not yet funded) milestones can be moved.")
+    index = order.index(milestone_id)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(order):
+        raise ValidationError("That milestone cannot move further.")
+    order[index], order[other] = order[other], order[index]
+    services.milestone_change_propose(
+        contract_id=contract.pk, actor=request.user, kind=MilestoneChange.Kind.REORDER, order=order
+    )
+    messages.success(request, "You proposed a new order. It applies when the other party accepts.")
+    return redirect(contract)
+
+
+@login_required
+@refusals_as_pages
+def change_decide(request, contract_id, change_id, decision):
+    """Answer a proposed change. Accepting a refund moves money, so it is confirmed on its own page first."""
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    change = get_object_or_404(contract.changes.select_related("milestone"), pk=change_id)
+    if decision not in ("accept", "decline", "withdraw"):
+        raise Http404("Unknown decision.")
+    if request.method != "POST":
+        if decision != "accept" or change.kind != MilestoneChange.Kind.REFUND:
+            return HttpResponseNotAllowed(["POST"])
+        remaining = hold_balance(change.milestone.hold_reference)
+        context = {"contract": contract, "change": change, "remaining": remaining}
+        return render(request, "contracts/refund_confirm.html", context)
+    if decision == "withdraw":
+        services.milestone_change_withdraw(change_id=change.pk, actor=request.user)
+        messages.info(request, "You withdrew your proposal.")
+    else:
+        accept = decision == "accept"
+        services.milestone_change_decide(change_id=change.pk, actor=request.user, accept=accept)
+        messages.success(request, "Change accepted and applied." if accept else "You declined the proposed change.")
+    return redirect(contract)
+
+
+@login_required
+@refusals_as_pages
+def contract_end(request, contract_id):
+    contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    if request.method == "POST":
+        services.contract_end(contract_id=contract.pk, actor=request.user)
+        messages.info(request, "The contract has ended. Future milestones were cancelled.")
+        return redirect(contract)
+    return render(request, "contracts/contract_end.html", selectors.contract_page(contract=contract, user=request.user))
