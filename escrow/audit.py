@@ -8,10 +8,12 @@ queries, whatever the size of the ledger.
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Case, CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Cast, Coalesce, Concat
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from marketplace.money import ZERO, format_money
@@ -171,6 +173,20 @@ def check_payouts_recorded() -> list[str]:
     return violations
 
 
+STUCK_AFTER = timedelta(hours=1)
+
+
+def check_no_stuck_payouts() -> list[str]:
+    # A payout is pending only while the provider is being called; one pending for an hour means the
+    # process died mid-payout: the money left the earnings, and staff must confirm it with the provider.
+    stuck = Payout.objects.filter(status=Payout.Status.PENDING, created_at__lt=timezone.now() - STUCK_AFTER)
+    return [
+        f"Payout #{payout.pk} ({format_money(payout.amount)}) has been pending since "
+        f"{payout.created_at:%Y-%m-%d %H:%M} UTC: check it with the payout provider."
+        for payout in stuck.order_by("id")
+    ]
+
+
 BUILTIN_CHECKS: list[Check] = [
     check_entries_balance,
     check_ledger_sums_to_zero,
@@ -182,6 +198,7 @@ BUILTIN_CHECKS: list[Check] = [
     check_fund_entries_match_holds,
     check_charges_recorded,
     check_payouts_recorded,
+    check_no_stuck_payouts,
 ]
 
 

@@ -130,6 +130,26 @@ def test_charges_and_payouts_missing_from_the_ledger_are_reported(payer, payee):
     assert f"Payout #{payout.pk} ($4.00) has no ledger entry." in violations
 
 
+def test_a_payout_pending_for_over_an_hour_is_reported(payee):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    recent = Payout.objects.create(idempotency_key="p1", user=payee, amount=Decimal("4.00"), currency="USD")
+    stuck = Payout.objects.create(
+        idempotency_key="p2",
+        user=payee,
+        amount=Decimal("5.00"),
+        currency="USD",
+        created_at=timezone.now() - timedelta(hours=2),
+    )
+
+    violations = [v for v in run_audit() if "pending since" in v]
+
+    assert len(violations) == 1 and violations[0].startswith(f"Payout #{stuck.pk} ($5.00) has been pending since")
+    assert f"#{recent.pk} " not in violations[0]
+
+
 def failing_check():
     return ["Milestone 7 is released but its hold is not."]
 
