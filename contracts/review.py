@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from marketplace.models import User
 from marketplace.money import format_money
-from marketplace.uploads import validate_uploads
+from marketplace.uploads import files_removed_on_failure, validate_uploads
 
 from .models import Milestone, Submission, SubmissionFile, submission_upload_to
 from .notifications import notify_parties
@@ -38,7 +38,7 @@ def milestone_submit(*, milestone_id: int, actor: User, message: str, links: lis
     uploads = validate_uploads(files)  # before any lock: reading large files takes a while
     if not message.strip():
         raise ValidationError("Describe what you are delivering.")
-    with transaction.atomic():
+    with files_removed_on_failure() as saved, transaction.atomic():
         milestone = milestone_transition(milestone_id=milestone_id, actor=actor, name="submit")
         number = (milestone.submissions.aggregate(last=Max("number"))["last"] or 0) + 1
         submission = Submission.objects.create(
@@ -52,6 +52,7 @@ def milestone_submit(*, milestone_id: int, actor: User, message: str, links: lis
         for upload, file in zip(uploads, files, strict=True):
             file.seek(0)
             stored = default_storage.save(submission_upload_to(submission, upload.name), file)
+            saved.append(stored)
             SubmissionFile.objects.create(
                 submission=submission,
                 file=stored,

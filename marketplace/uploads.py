@@ -14,12 +14,14 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import filetype
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.http import FileResponse
 
 SNIFF_BYTES = 8192  # what `filetype` needs to recognise every format it knows
@@ -243,3 +245,19 @@ def serve_upload(file_field, download_name: str) -> FileResponse:
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@contextmanager
+def files_removed_on_failure(storage=None):
+    """Yield a list; names of files saved into it are deleted again if the block fails.
+
+    Wrap the transaction that saves uploads: when it rolls back, the rows that pointed at the files
+    are gone, and so are the files — none is left orphaned in storage.
+    """
+    saved: list[str] = []
+    try:
+        yield saved
+    except BaseException:
+        for name in saved:
+            (storage or default_storage).delete(name)
+        raise

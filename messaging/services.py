@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from marketplace.models import User
-from marketplace.uploads import validate_uploads
+from marketplace.uploads import files_removed_on_failure, validate_uploads
 
 from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
 
@@ -136,10 +136,14 @@ def _check_rate(sender: User) -> None:
         raise ValidationError(RATE_LIMIT_MESSAGE, code="rate_limited")
 
 
-@transaction.atomic
 def message_post(*, thread: Thread, sender: User, body: str, files: list[UploadedFile] = ()) -> Message:
     """Post a message as a participant. Files are validated (type, content, size) before anything
-    is written; a refused message stores nothing."""
+    is written; a refused message stores nothing, and a failed one leaves no file behind."""
+    with files_removed_on_failure() as saved, transaction.atomic():
+        return _message_post(thread=thread, sender=sender, body=body, files=files, saved=saved)
+
+
+def _message_post(*, thread: Thread, sender: User, body: str, files, saved: list[str]) -> Message:
     _lock_thread(thread)
     membership = ThreadParticipant.objects.filter(thread=thread, user=sender).first()
     if membership is None or not sender.is_active:
@@ -158,6 +162,7 @@ def message_post(*, thread: Thread, sender: User, body: str, files: list[Uploade
             sha256=upload.sha256,
         )
         attachment.file.save(upload.name, upload.file, save=False)
+        saved.append(attachment.file.name)
         attachment.save()
     _touch_thread(thread, message)
     # The sender has seen everything up to their own message.

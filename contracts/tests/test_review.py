@@ -242,3 +242,17 @@ def test_reminders_give_the_release_time_in_the_clients_own_timezone(funded):
 
     text = Notification.objects.get(kind="reminder").text
     assert "19:00 JST" in text  # 10:00 UTC + 9 hours
+
+
+def test_a_submission_that_fails_after_saving_its_files_leaves_no_file_behind(funded, settings, tmp_path):
+    from unittest import mock
+
+    settings.MEDIA_ROOT = tmp_path
+    files = [SimpleUploadedFile("a.png", PNG, content_type="image/png")]
+
+    failing = mock.patch("contracts.review.notify_parties", side_effect=RuntimeError("mail server down"))
+    with failing, pytest.raises(RuntimeError):
+        submit(funded, files=files)
+
+    assert not Submission.objects.exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

@@ -283,3 +283,24 @@ def test_unread_counts_come_from_one_query(thread, people, django_assert_num_que
         counts = selectors.unread_counts(user=felix)
 
     assert (counts.threads, counts.notifications) == (2, 1)
+
+
+def test_a_message_that_fails_after_saving_its_files_leaves_no_file_behind(settings, tmp_path):
+    from unittest import mock
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from messaging import services
+    from messaging.tests.factories import make_thread
+
+    settings.MEDIA_ROOT = tmp_path
+    thread = make_thread()
+    sender = thread.participants.first().user
+
+    with mock.patch("messaging.services._touch_thread", side_effect=RuntimeError("boom")), pytest.raises(RuntimeError):
+        services.message_post(
+            thread=thread, sender=sender, body="", files=[SimpleUploadedFile("n.txt", b"hi", content_type="text/plain")]
+        )
+
+    assert not Attachment.objects.exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
