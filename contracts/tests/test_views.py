@@ -395,3 +395,23 @@ def test_tampered_numbers_get_a_clear_answer_not_a_server_error(logged_in_client
     response = client.post(reverse("contracts:offer_accept", args=[offer.pk]), {"revision": "1; drop"})
     assert response.status_code == 400
     assert "changed while you were looking" in response.content.decode()
+
+
+def test_a_disputed_milestone_says_the_money_is_frozen(client):
+    from escrow.tests.factories import CardFactory
+
+    contract = make_contract(count=1, amount="100.00")
+    milestone = contract.milestones.get()
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key="k",
+    )
+    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="dispute", note="Unpaid")
+    client.force_login(contract.client)
+
+    body = client.get(contract.get_absolute_url()).content.decode()
+
+    assert "In dispute — $100.00 stays in escrow and automatic release is paused" in body
