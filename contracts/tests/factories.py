@@ -98,3 +98,17 @@ class MilestoneFactory(factory.django.DjangoModelFactory):
     due_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=14))
     amount = Decimal("100.00")
     fee = factory.LazyAttribute(lambda o: platform_fee(o.amount, o.contract.fee_percent))
+
+
+def fund_milestones(contract: Contract, *milestones: Milestone, key: str | None = None):
+    """The client pays the milestones into escrow with the sandbox's success card (`key`: the form's
+    idempotency key; a fresh one by default)."""
+    from escrow.tests.factories import CardFactory, new_key
+
+    return services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[m.pk for m in milestones],
+        actor=contract.client,
+        card=CardFactory(),
+        idempotency_key=key or new_key(),
+    )

@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from contracts.models import ContractEvent, Milestone
-from contracts.tests.factories import make_contract, make_offer
+from contracts.tests.factories import fund_milestones, make_contract, make_offer
 from marketplace.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,18 +63,11 @@ def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, d
 
     from contracts import services
     from escrow.selectors import user_balances
-    from escrow.tests.factories import CardFactory
     from escrow.tests.helpers import assert_ledger_consistent
 
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, milestone)
     services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
     services.milestone_transition(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")
     url = reverse("admin:contracts_milestone_transition", args=[milestone.pk, decision])
@@ -119,19 +112,12 @@ def test_one_click_evidence_bundle_for_staff(staff_client, client):
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from contracts import review, services
-    from escrow.tests.factories import CardFactory
+    from contracts import review
     from messaging.services import message_post
 
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, milestone)
     review.milestone_submit(
         milestone_id=milestone.pk,
         actor=contract.freelancer,

@@ -10,11 +10,10 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from contracts import review, services
+from contracts import review
 from contracts.models import Milestone, Submission
-from contracts.tests.factories import make_contract
+from contracts.tests.factories import fund_milestones, make_contract
 from escrow.selectors import user_balances
-from escrow.tests.factories import CardFactory, new_key
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.schedules import sync_periodic_jobs
 from marketplace.tests.celery_processes import REDIS_TEST_URL, celery_process, wait_for
@@ -26,13 +25,7 @@ def test_beat_and_worker_release_an_overdue_milestone(tmp_path, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     contract = make_contract(count=1, amount="250.00")
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, milestone)
     review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
     Submission.objects.filter(milestone=milestone).update(review_deadline=timezone.now() - timedelta(seconds=1))
 

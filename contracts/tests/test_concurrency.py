@@ -8,10 +8,10 @@ from django.db import connection
 
 from contracts import services
 from contracts.models import Milestone
-from contracts.tests.factories import make_contract
+from contracts.tests.factories import fund_milestones, make_contract
 from escrow.models import Charge, Entry
 from escrow.selectors import user_balances
-from escrow.tests.factories import CardFactory, new_key
+from escrow.tests.factories import new_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,13 +39,7 @@ def race(*calls):
 
 
 def fund_call(contract, milestone, key):
-    return lambda: services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=key,
-    )
+    return lambda: fund_milestones(contract, milestone, key=key)
 
 
 @pytest.mark.parametrize("same_key", [True, False], ids=["double-click", "two-tabs"])

@@ -5,10 +5,10 @@ from django.urls import reverse
 
 from contracts import services
 from contracts.models import Milestone
-from contracts.tests.factories import make_contract
+from contracts.tests.factories import fund_milestones, make_contract
 from escrow.models import Charge
 from escrow.selectors import user_balances
-from escrow.tests.factories import DECLINED_CARD, GOOD_CARD, CardFactory, new_key
+from escrow.tests.factories import DECLINED_CARD, GOOD_CARD, new_key
 
 pytestmark = pytest.mark.django_db
 S = Milestone.State
@@ -81,13 +81,7 @@ def test_freelancer_cannot_open_the_fund_page(client, contract):
 
 def test_approve_page_releases_and_the_freelancer_is_paid(client, contract, assert_ledger_consistent):
     first = contract.milestones.first()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[first.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, first)
     services.milestone_transition(milestone_id=first.pk, actor=contract.freelancer, name="submit")
     client.force_login(contract.client)
     url = reverse("contracts:milestone_approve", args=[contract.pk, first.pk])
@@ -117,13 +111,7 @@ def test_generic_action_url_for_money_redirects_to_its_page(client, contract):
 
 def test_refund_page_for_the_freelancer_validates_the_amount(client, contract, assert_ledger_consistent):
     first = contract.milestones.first()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[first.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, first)
     client.force_login(contract.freelancer)
     url = reverse("contracts:milestone_refund", args=[contract.pk, first.pk])
 
@@ -140,13 +128,7 @@ def test_refund_page_for_the_freelancer_validates_the_amount(client, contract, a
 
 def test_agreeing_to_a_refund_request_is_confirmed_first(client, contract, assert_ledger_consistent):
     first = contract.milestones.first()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[first.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, first)
     client.force_login(contract.client)
     client.post(reverse("contracts:milestone_refund_request", args=[contract.pk, first.pk]))
     change = contract.changes.get()

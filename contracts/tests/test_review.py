@@ -12,7 +12,7 @@ from django_fsm import TransitionNotAllowed
 
 from contracts import review, services
 from contracts.models import Milestone, Submission, SubmissionFile
-from contracts.tests.factories import make_contract
+from contracts.tests.factories import fund_milestones, make_contract
 from escrow.selectors import user_balances
 from escrow.tests.factories import CardFactory, new_key
 from messaging.models import Notification
@@ -31,13 +31,7 @@ def contract():
 @pytest.fixture
 def funded(contract):
     milestone = contract.milestones.first()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, milestone)
     milestone.refresh_from_db()
     return milestone
 

@@ -6,8 +6,7 @@ from django.urls import reverse
 from contracts import review, services
 from contracts.rules import OfferTerms
 from contracts.services import FUNDED_NOTICE
-from contracts.tests.factories import make_offer, milestone_terms, terms
-from escrow.tests.factories import CardFactory, new_key
+from contracts.tests.factories import fund_milestones, make_offer, milestone_terms, terms
 from messaging.models import Message
 from messaging.services import message_post
 
@@ -32,13 +31,7 @@ def test_the_offer_thread_records_the_negotiation_and_the_whole_contract():
     )
     contract = services.offer_accept(offer_id=offer.pk, actor=offer.client, revision_number=2)
     first = contract.milestones.first()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[first.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, first)
     review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Done", links=[])
     review.milestone_request_changes(milestone_id=first.pk, actor=contract.client, note="Bigger logo please")
     review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Bigger", links=[])
@@ -78,13 +71,7 @@ def test_while_a_milestone_is_funded_the_message_box_says_messages_start_no_revi
     milestone = contract.milestones.get()
     thread = offer.thread
 
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, milestone)
     thread.refresh_from_db()
     assert thread.notice == FUNDED_NOTICE
 
@@ -114,13 +101,7 @@ def test_the_other_party_is_notified_of_each_step_and_the_actor_is_not():
     contract = services.offer_accept(offer_id=offer.pk, actor=offer.freelancer, revision_number=1)
     assert Notification.objects.filter(user=offer.client, text__contains="accepted revision 1").exists()
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, milestone)
 
     funded = Notification.objects.filter(text__contains="$120.00 is now held in escrow")
     assert list(funded.values_list("user", flat=True)) == [contract.freelancer_id]

@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from contracts import services
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer
-from contracts.tests.factories import ContractFactory, MilestoneFactory, make_contract, make_offer, set_state
+from contracts.tests.factories import (
+    ContractFactory,
+    MilestoneFactory,
+    fund_milestones,
+    make_contract,
+    make_offer,
+    set_state,
+)
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -339,17 +346,10 @@ def test_submitted_files_are_downloads_for_the_parties_and_404_for_anyone_else(c
 
     from contracts import review
     from contracts.models import SubmissionFile
-    from escrow.tests.factories import CardFactory
 
     contract = make_contract(count=1)
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, milestone)
     review.milestone_submit(
         milestone_id=milestone.pk,
         actor=contract.freelancer,
@@ -398,17 +398,10 @@ def test_tampered_numbers_get_a_clear_answer_not_a_server_error(logged_in_client
 
 
 def test_a_disputed_milestone_says_the_money_is_frozen(client):
-    from escrow.tests.factories import CardFactory
 
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key="k",
-    )
+    fund_milestones(contract, milestone)
     services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="dispute", note="Unpaid")
     client.force_login(contract.client)
 

@@ -8,10 +8,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contracts import review, services
+from contracts import review
 from contracts.models import Submission
-from contracts.tests.factories import make_contract
-from escrow.tests.factories import CardFactory, new_key
+from contracts.tests.factories import fund_milestones, make_contract
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
@@ -85,13 +84,7 @@ def test_silence_releases_the_milestone_automatically(new_page, screenshot, pass
     client, freelancer = people
     contract = make_contract(client=client, freelancer=freelancer, count=1, amount="300.00")
     milestone = contract.milestones.get()
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[milestone.pk],
-        actor=client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, milestone)
     review.milestone_submit(milestone_id=milestone.pk, actor=freelancer, message="All done", links=[])
     Submission.objects.update(review_deadline=timezone.now() - timedelta(minutes=1))
 
