@@ -138,6 +138,11 @@ class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Every field is read-only: the only actions here are the transition buttons.
+        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
         """Run the transition through the service (lock, permission, audit), never by hand."""
         note = (kwargs or {}).get("note", "")
