@@ -326,6 +326,8 @@ def test_contract_list_paginates_and_filters(client):
 
     first = client.get(reverse("contracts:contract_list"))
     assert "Page 1 of 2" in first.content.decode()
+    active = client.get(reverse("contracts:contract_list"), {"status": "active"}).content.decode()
+    assert 'href="?status=active&amp;page=2"' in active  # the filter is kept across pages
     ended = client.get(reverse("contracts:contract_list"), {"status": "ended"}).content.decode()
     assert "Old job" in ended and "Contract 0" not in ended
 
