@@ -5,15 +5,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
-from django_fsm.admin import FSMAdminMixin
 
 from escrow.errors import EscrowError
 
-from . import services
+from . import policy, services
 from .evidence import evidence_bundle
 from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
 
@@ -121,16 +120,35 @@ class DecisionForm(forms.Form):
     )
 
 
+class CancelForm(forms.Form):
+    note = forms.CharField(label="Reason (optional)", required=False, widget=forms.Textarea)
+
+
+# Staff's actions on a milestone, each run through the same action as everywhere else.
+STAFF_ACTIONS = {
+    "cancel": lambda milestone_id, actor, note: services.milestone_cancel(
+        milestone_id=milestone_id, actor=actor, note=note
+    ),
+    "resolve_release": lambda milestone_id, actor, note: services.milestone_resolve_dispute(
+        milestone_id=milestone_id, actor=actor, outcome="release", note=note
+    ),
+    "resolve_refund": lambda milestone_id, actor, note: services.milestone_resolve_dispute(
+        milestone_id=milestone_id, actor=actor, outcome="refund", note=note
+    ),
+}
+
+
 @admin.register(Milestone)
-class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
-    fsm_fields = ["state"]
-    fsm_forms = {"resolve_release": DecisionForm, "resolve_refund": DecisionForm}
+class MilestoneAdmin(admin.ModelAdmin):
+    """Read-only; the staff actions the policy allows now are buttons on the change page."""
+
     list_display = ["id", "title", "contract", "state", "amount", "due_date"]
     list_filter = ["state"]
     search_fields = ["title", "contract__title", "contract__client__email", "contract__freelancer__email"]
     list_select_related = ["contract"]
     readonly_fields = [f.name for f in Milestone._meta.fields]
     inlines = [EventInline]
+    change_form_template = "admin/contracts/milestone/change_form.html"
 
     def has_add_permission(self, request):
         return False
@@ -138,29 +156,70 @@ class MilestoneAdmin(FSMAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_urls(self):
+        action = path(
+            "<int:milestone_id>/action/<str:name>/",
+            self.admin_site.admin_view(self.action_view),
+            name="contracts_milestone_action",
+        )
+        return [action, *super().get_urls()]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        # Every field is read-only: the only actions here are the transition buttons.
-        extra_context = {**(extra_context or {}), "show_save": False, "show_save_and_continue": False}
+        # Every field is read-only: the only actions here are the staff actions the policy allows now.
+        milestone = get_object_or_404(Milestone.objects.select_related("contract"), pk=object_id)
+        allowed = [
+            {
+                "name": a.name,
+                "label": a.label,
+                "url": reverse("admin:contracts_milestone_action", args=[milestone.pk, a.name]),
+            }
+            for a in policy.milestone_actions(request.user, milestone, policy.STAFF_ACTIONS)
+        ]
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "staff_actions": allowed,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def _apply_fsm_transition(self, *, obj, transition_name, request, kwargs=None):
-        """Run the transition through the service (lock, permission, audit), never by hand."""
-        note = (kwargs or {}).get("note", "")
-        try:
-            if transition_name.startswith("resolve_"):
-                outcome = transition_name.removeprefix("resolve_")
-                services.milestone_resolve_dispute(milestone_id=obj.pk, actor=request.user, outcome=outcome, note=note)
+    def action_view(self, request, milestone_id, name):
+        """Confirm a staff action with its written note, then run it through the action (lock, policy, audit)."""
+        if name not in STAFF_ACTIONS or not self.has_view_permission(request):
+            raise PermissionDenied
+        milestone = get_object_or_404(Milestone.objects.select_related("contract"), pk=milestone_id)
+        back = reverse("admin:contracts_milestone_change", args=[milestone.pk])
+        label = policy.action_label(name)
+        verdict = policy.milestone_may(request.user, milestone, name)
+        if not verdict:
+            self.message_user(request, f"{label} refused: {verdict.reason}", messages.ERROR)
+            return redirect(back)
+        form_class = CancelForm if name == "cancel" else DecisionForm
+        form = form_class(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                STAFF_ACTIONS[name](milestone.pk, request.user, form.cleaned_data["note"])
+            except (TransitionNotAllowed, PermissionDenied, ValidationError, EscrowError) as error:
+                self.message_user(request, f"{label} refused: {refusal_text(error)}", messages.ERROR)
             else:
-                services.milestone_transition(milestone_id=obj.pk, actor=request.user, name=transition_name, note=note)
-        except (TransitionNotAllowed, PermissionDenied, ValidationError, EscrowError) as error:
-            if isinstance(error, ValidationError):
-                text = " ".join(error.messages)
-            else:
-                text = error.user_message if isinstance(error, EscrowError) else str(error)
-            self.message_user(request, f"{Milestone.action_label(transition_name)} refused: {text}", messages.ERROR)
-            return False
-        self.message_user(request, f"{Milestone.action_label(transition_name)}: done.", messages.SUCCESS)
-        return True
+                self.message_user(request, f"{label}: done.", messages.SUCCESS)
+            return redirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{label}: {milestone.title}",
+            "milestone": milestone,
+            "form": form,
+            "label": label,
+            "back": back,
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/contracts/milestone/action.html", context)
+
+
+def refusal_text(error: Exception) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return error.user_message if isinstance(error, EscrowError) else str(error)
 
 
 @admin.register(MilestoneChange)

@@ -9,12 +9,14 @@ from django.utils import timezone
 from escrow.gateways import CardDetails
 from messaging.services import message_post
 
-from . import review, services
+from . import services
 from .models import Contract, Milestone, Offer, Submission
 from .rules import MilestoneTerms, OfferTerms
 
 WEBSITE = "Company website redesign"
 SHOP = "Online shop for handmade ceramics"
+BRAND = "Brand identity package"
+DEMO_CARD = CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123")
 
 
 def _milestones(*rows) -> list[MilestoneTerms]:
@@ -39,10 +41,10 @@ def _seed_review_in_progress(contract) -> None:
             contract_id=contract.pk,
             milestone_ids=[first.pk],
             actor=contract.client,
-            card=CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123"),
+            card=DEMO_CARD,
             idempotency_key=f"demo-fund-{first.pk}",
         )
-        review.milestone_submit(
+        services.milestone_submit(
             milestone_id=first.pk,
             actor=contract.freelancer,
             message="Wireframes and the visual design for all five pages are in the Figma file.",
@@ -84,6 +86,7 @@ def seed_contracts(*, client, freelancer) -> None:
         )
         services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
     _seed_review_in_progress(Contract.objects.get(client=client, title=WEBSITE))
+    _seed_every_state(client=client, freelancer=freelancer)
 
     if not Offer.objects.filter(client=client, revisions__title=SHOP).exists():
         rows = _milestones(
@@ -107,3 +110,58 @@ def seed_contracts(*, client, freelancer) -> None:
             milestones=revised,
             seen_revision=1,
         )
+
+
+def _seed_every_state(*, client, freelancer) -> None:
+    """A contract with a milestone in every state a person can meet, and a pending refund request,
+    so that every page can be looked at. Everything goes through the real actions."""
+    if Contract.objects.filter(client=client, title=BRAND).exists():
+        return
+    rows = [
+        ("Logo", "Logo in three variants", "released"),
+        ("Colour palette", "Palette with accessibility notes", "refunded"),
+        ("Typography", "Type scale and font licences", "partially refunded"),
+        ("Business cards", "Print-ready business cards", "changes requested"),
+        ("Letterhead", "Letterhead template", "disputed"),
+        ("Social media kit", "Profile and cover images", "refund requested"),
+        ("Brand guidelines", "A PDF with the rules of the brand", "draft"),
+    ]
+    offer = services.offer_create(
+        client=client,
+        freelancer=freelancer,
+        terms=OfferTerms(
+            title=BRAND,
+            scope="A complete brand identity: logo, colours, type, print and social media assets.",
+            acceptance_criteria="Every asset delivered in source and export formats.",
+            revision_rounds=2,
+        ),
+        milestones=_milestones(*((title, what, 10 + 3 * i, "130.00") for i, (title, what, _) in enumerate(rows))),
+    )
+    contract = services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
+    m = {row[2]: milestone for row, milestone in zip(rows, contract.milestones.order_by("position"), strict=True)}
+    services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[milestone.pk for state, milestone in m.items() if state != "draft"],
+        actor=client,
+        card=DEMO_CARD,
+        idempotency_key=f"demo-fund-brand-{contract.pk}",
+    )
+
+    def submit(milestone, text="First version attached as a link."):
+        services.milestone_submit(
+            milestone_id=milestone.pk, actor=freelancer, message=text, links=["https://example.com/brand/preview"]
+        )
+
+    submit(m["released"])
+    services.milestone_approve(milestone_id=m["released"].pk, actor=client, note="Lovely work, thank you!")
+    services.milestone_refund(milestone_id=m["refunded"].pk, actor=freelancer)
+    services.milestone_refund(milestone_id=m["partially refunded"].pk, actor=freelancer, amount=Decimal("30.00"))
+    submit(m["changes requested"])
+    services.milestone_request_changes(
+        milestone_id=m["changes requested"].pk, actor=client, note="Please use the darker blue from the palette."
+    )
+    submit(m["disputed"])
+    services.milestone_dispute(
+        milestone_id=m["disputed"].pk, actor=client, note="The letterhead does not match the agreed deliverable."
+    )
+    services.milestone_refund_request(milestone_id=m["refund requested"].pk, actor=client)

@@ -14,17 +14,18 @@ import zipfile
 
 from django.utils import timezone
 
-from escrow.selectors import hold_balances
 from messaging.models import Message
 
+from .events import event_text
 from .models import Contract, Submission
+from .selectors import milestones_money
 
 
 def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def _contract_json(contract: Contract, milestones, balances) -> dict:
+def _contract_json(contract: Contract, milestones) -> dict:
     return {
         "contract": contract.pk,
         "title": contract.title,
@@ -48,7 +49,12 @@ def _contract_json(contract: Contract, milestones, balances) -> dict:
                 "amount": str(m.amount),
                 "fee": str(m.fee),
                 "state": m.state,
-                "held_in_escrow": str(balances.get(m.hold_reference, "0.00")),
+                "funded": str(m.money.funded),
+                "refunded": str(m.money.refunded),
+                "held_in_escrow": str(m.money.held),
+                "released": str(m.money.released),
+                "fee_taken": str(m.money.fee),
+                "paid_to_freelancer": str(m.money.received),
                 "changes_requested": m.changes_requested_count,
             }
             for m in milestones
@@ -81,11 +87,14 @@ def _revisions_json(contract: Contract) -> list[dict]:
 def _events_csv(contract: Contract) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time (UTC)", "actor", "action", "milestone", "from", "to", "note"])
-    for e in contract.events.select_related("actor", "milestone").order_by("created_at", "id"):
+    writer.writerow(["time (UTC)", "actor", "action", "milestone", "from", "to", "note", "data", "record"])
+    events = contract.events.select_related("actor", "milestone", "contract").order_by("created_at", "id")
+    for e in events:
         actor = e.actor.name if e.actor else "(automatic)"
         milestone = e.milestone.title if e.milestone else ""
-        writer.writerow([_iso(e.created_at), actor, e.kind, milestone, e.from_state, e.to_state, e.note])
+        data = json.dumps(e.data, sort_keys=True)
+        row = [_iso(e.created_at), actor, e.kind, milestone, e.from_state, e.to_state, e.note, data, event_text(e)]
+        writer.writerow(row)
     return out.getvalue()
 
 
@@ -101,7 +110,7 @@ def _copy_with_hash(bundle: zipfile.ZipFile, field_file, arcname: str) -> str:
 def evidence_bundle(contract: Contract):
     """A temporary file holding the ZIP (the caller streams it and closes it)."""
     milestones = list(contract.milestones.all())
-    balances = hold_balances([m.hold_reference for m in milestones])
+    milestones_money(milestones)
     sums: dict[str, str] = {}
     output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: FileResponse streams and closes it
     with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
@@ -111,7 +120,7 @@ def evidence_bundle(contract: Contract):
             bundle.writestr(name, data)
             sums[name] = hashlib.sha256(data).hexdigest()
 
-        write("contract.json", json.dumps(_contract_json(contract, milestones, balances), indent=2))
+        write("contract.json", json.dumps(_contract_json(contract, milestones), indent=2))
         write("revisions.json", json.dumps(_revisions_json(contract), indent=2))
         write("events.csv", _events_csv(contract))
 

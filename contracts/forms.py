@@ -3,12 +3,10 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
-from django.utils import timezone
 
 from marketplace.money import format_money
 
-from .rules import MilestoneTerms, OfferTerms, check_milestones
+from .rules import MilestoneTerms, OfferTerms, check_due_date, check_links, check_milestones
 
 
 class OfferTermsForm(forms.Form):
@@ -55,8 +53,7 @@ class MilestoneForm(forms.Form):
 
     def clean_due_date(self):
         due_date = self.cleaned_data["due_date"]
-        if due_date < timezone.localdate():
-            raise ValidationError("The delivery date can’t be in the past.")
+        check_due_date(due_date)  # the action checks it again; here it shows next to the field
         return due_date
 
     def terms(self) -> MilestoneTerms:
@@ -220,13 +217,4 @@ class SubmitWorkForm(forms.Form):
     )
 
     def clean_links(self) -> list[str]:
-        validate = URLValidator(schemes=["http", "https"])
-        links = [line.strip() for line in self.cleaned_data["links"].splitlines() if line.strip()]
-        for link in links:
-            try:
-                validate(link)
-            except ValidationError:
-                raise ValidationError(f"“{link[:80]}” is not a valid http(s) link.") from None
-        if len(links) > 20:
-            raise ValidationError("Add at most 20 links.")
-        return links
+        return check_links(self.cleaned_data["links"].splitlines())

@@ -8,6 +8,7 @@ Transition bodies only set fields. Saving, auditing, moving money and notifying 
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -179,11 +180,8 @@ class Milestone(FSMModelMixin, models.Model):
         CANCELLED = "cancelled", "Cancelled"
         DISPUTED = "disputed", "In dispute"
 
-    # Transitions that move money: only the escrow-backed services run them, with the ledger entry
-    # written in the same transaction.
-    # The order actions are offered in: the first one is the page's main button.
-    ACTION_ORDER = ["fund", "submit", "approve", "request_changes", "withdraw_submission", "refund", "dispute"]
-    MONEY_TRANSITIONS = frozenset({"fund", "approve", "release", "refund", "resolve_release", "resolve_refund"})
+    # Who may take each transition and from which states is declared on it below (`permission=`,
+    # `source=`); contracts.policy reads it from there and adds the contract-level rules and the reasons.
     # States in which the milestone's money sits in escrow.
     HELD_STATES = (State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED, State.DISPUTED)
     # States that stop a contract from ending.
@@ -227,12 +225,6 @@ class Milestone(FSMModelMixin, models.Model):
     @property
     def hold_reference(self) -> str:
         return self.hold_reference_for(self.pk)
-
-    @classmethod
-    def action_label(cls, name: str) -> str:
-        """The label a transition declares (`custom={"label": ...}`), e.g. "Fund milestone"."""
-        transitions = getattr(cls, name)._django_fsm.transitions
-        return next(iter(transitions.values())).custom.get("label", name)
 
     # Transitions. Bodies only set fields; services save, audit and schedule side effects.
 
@@ -399,6 +391,8 @@ class ContractEvent(AppendOnlyModel):
     from_state = models.CharField(max_length=32, blank=True)
     to_state = models.CharField(max_length=32, blank=True)
     note = models.TextField(blank=True)
+    # Structured facts of the event (amounts as strings of Decimals); see contracts.events.SPECS.
+    data = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

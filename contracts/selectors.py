@@ -7,20 +7,18 @@ parties gets a 404, so a stranger cannot even learn that the object exists.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import DecimalField, OuterRef, Prefetch, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from escrow.selectors import hold_balances
+from escrow.selectors import hold_summaries, release_quote
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
+from . import policy
 from .diff import revision_diff
 from .models import Contract, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision, Submission
 from .rules import MilestoneTerms, fee_breakdown
-
-ZERO = Value(Decimal("0.00"), output_field=DecimalField(max_digits=14, decimal_places=2))
 
 
 def _party(user) -> Q:
@@ -82,6 +80,66 @@ def offer_revision_view(*, offer: Offer, number: int | None = None) -> RevisionV
     )
 
 
+# --- money: what a page shows for a milestone is what escrow actually holds ---
+
+
+@dataclass(frozen=True)
+class MilestoneMoney:
+    """A milestone's money, read from the ledger. Every amount a page or message shows comes from here."""
+
+    agreed: Decimal  # the milestone's amount in the terms
+    agreed_fee: Decimal
+    funded: Decimal
+    refunded: Decimal
+    held: Decimal  # in escrow now
+    released: Decimal  # left escrow for the freelancer (before the fee)
+    fee: Decimal  # the platform fee taken on release
+    received: Decimal  # what the freelancer received
+    release_fee: Decimal  # releasing now would take this fee ...
+    release_pays: Decimal  # ... and pay the freelancer this
+
+    @property
+    def receives(self) -> Decimal:
+        """What the freelancer receives: received once paid, what a release pays while held, or the
+        agreed amount less its fee before funding. After a refund of everything, nothing."""
+        if self.released:
+            return self.received
+        if self.funded:
+            return self.release_pays
+        return self.agreed - self.agreed_fee
+
+    @property
+    def partially_refunded(self) -> bool:
+        return bool(self.refunded) and self.refunded < self.funded
+
+
+def milestones_money(milestones) -> dict[int, MilestoneMoney]:
+    """Each milestone's money (one query for all of them); also set as `milestone.money`."""
+    milestones = list(milestones)
+    summaries = hold_summaries([m.hold_reference for m in milestones])
+    result = {}
+    for m in milestones:
+        summary = summaries[m.hold_reference]
+        fee_now, pays_now = release_quote(amount=m.amount, fee=m.fee, held=summary.held)
+        m.money = result[m.pk] = MilestoneMoney(
+            agreed=m.amount,
+            agreed_fee=m.fee,
+            funded=summary.funded,
+            refunded=summary.refunded,
+            held=summary.held,
+            released=summary.released,
+            fee=summary.release_fee,
+            received=summary.paid_to_payee,
+            release_fee=fee_now,
+            release_pays=pays_now,
+        )
+    return result
+
+
+def milestone_money(milestone: Milestone) -> MilestoneMoney:
+    return milestones_money([milestone])[milestone.pk]
+
+
 # --- contracts ---
 
 
@@ -89,39 +147,52 @@ def contract_for_party(*, user: User, contract_id: int) -> Contract:
     return get_object_or_404(Contract.objects.filter(_party(user)).select_related("offer__thread"), pk=contract_id)
 
 
+def milestone_for_party(*, contract: Contract, milestone_id: int) -> Milestone:
+    """A milestone of a contract the user is a party to (fetched with contract_for_party), with its money."""
+    milestone = get_object_or_404(contract.milestones.all(), pk=milestone_id)
+    milestone.contract = contract
+    milestone_money(milestone)
+    return milestone
+
+
 def contract_totals(milestones) -> dict:
-    """Totals for the contract page; `in_escrow` is what the ledger holds (partial refunds count)."""
-    held = sum((m.in_escrow for m in milestones), Decimal("0.00"))
-    released = sum((m.amount for m in milestones if m.state == Milestone.State.RELEASED), Decimal("0.00"))
-    remaining = sum((m.amount for m in milestones if m.state == Milestone.State.DRAFT), Decimal("0.00"))
-    return {"in_escrow": held, "released": released, "remaining": remaining}
+    """Totals for the contract page, from the ledger (partial refunds and partial releases count)."""
+    zero = Decimal("0.00")
+    return {
+        "in_escrow": sum((m.money.held for m in milestones), zero),
+        "released": sum((m.money.released for m in milestones), zero),
+        "remaining": sum((m.amount for m in milestones if m.state == Milestone.State.DRAFT), zero),
+    }
 
 
 def contract_page(*, contract: Contract, user: User) -> dict:
     """Everything the contract page shows, in a constant number of queries."""
     milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
-    order = {name: index for index, name in enumerate(Milestone.ACTION_ORDER)}  # staff act in admin
-    balances = hold_balances([m.hold_reference for m in milestones])  # one query
+    money = milestones_money(milestones)  # one query
     pending = {
         s.milestone_id: s
         for s in Submission.objects.filter(milestone__contract=contract, status=Submission.Status.PENDING)
     }
-    for milestone in milestones:
-        milestone.in_escrow = balances.get(milestone.hold_reference, Decimal("0.00"))
-        milestone.pending_submission = pending.get(milestone.pk)
-    for milestone in milestones:
-        available = [t for t in milestone.get_available_user_state_transitions(user) if t.name in order]
-        milestone.actions = [
-            {"name": t.name, "label": t.custom.get("label", t.name), "tone": t.custom.get("tone", "primary")}
-            for t in sorted(available, key=lambda t: order[t.name])
-        ]
-    active_milestones = [m for m in milestones if m.state != Milestone.State.CANCELLED]
     pending_changes = list(
         contract.changes.filter(status=MilestoneChange.Status.PENDING).select_related("milestone", "proposed_by")
     )
+    refund_requested = {c.milestone_id for c in pending_changes if c.kind == MilestoneChange.Kind.REFUND}
+    for milestone in milestones:
+        milestone.in_escrow = milestone.money.held
+        milestone.pending_submission = pending.get(milestone.pk)
+        asked = milestone.pk in refund_requested
+        milestone.actions = policy.milestone_actions(user, milestone, pending_refund_request=asked)
+        milestone.danger_actions = policy.milestone_actions(user, milestone, policy.PARTY_DANGER_BUTTONS)
+        milestone.draft_actions = policy.milestone_actions(
+            user, milestone, ("propose_edit", "propose_remove", "propose_move")
+        )
+    active_milestones = [m for m in milestones if m.state != Milestone.State.CANCELLED]
     titles = {m.pk: m.title for m in milestones}
     for change in pending_changes:
-        change.summary = _change_summary(change, titles)
+        change.summary = _change_summary(change, titles, money)
+        change.can_answer = bool(policy.change_may_answer(user, change))
+        change.can_withdraw = bool(policy.change_may_withdraw(user, change))
+    open_money = sum(1 for m in milestones if m.state in Milestone.OPEN_MONEY_STATES)
     return {
         "contract": contract,
         "role": contract.role_of(user),
@@ -130,7 +201,8 @@ def contract_page(*, contract: Contract, user: User) -> dict:
         "drafts": [m for m in milestones if m.state == Milestone.State.DRAFT],
         "totals": contract_totals(milestones),
         "fees": fee_breakdown(active_milestones, contract.fee_percent),
-        "can_end": contract.is_active and not any(m.state in Milestone.OPEN_MONEY_STATES for m in milestones),
+        "can_end": bool(policy.contract_may_end(user, contract, open_money=open_money)),
+        "can_add_milestone": bool(policy.contract_may_add_milestone(user, contract, milestone_count=len(milestones))),
         "pending_changes": pending_changes,
         "events": list(contract.events.select_related("actor", "milestone")[:100]),
     }
@@ -151,11 +223,14 @@ def milestone_page(*, contract: Contract, milestone_id: int, user: User) -> dict
     }
 
 
-def _change_summary(change: MilestoneChange, titles: dict[int, str]) -> str:
+def _change_summary(change: MilestoneChange, titles: dict[int, str], money: dict[int, MilestoneMoney]) -> str:
     if change.kind == MilestoneChange.Kind.REORDER:
         return "New order: " + " → ".join(titles.get(pk, "?") for pk in change.payload["order"])
     if change.kind == MilestoneChange.Kind.DELETE:
         return f"Remove “{change.milestone.title}”"
+    if change.kind == MilestoneChange.Kind.REFUND:
+        held = money[change.milestone_id].held if change.milestone_id in money else None
+        return f"Refund “{change.milestone.title}” to the client" + (f" ({format_money(held)})" if held else "")
     terms = MilestoneTerms.from_payload(change.payload)
     what = f"“{terms.title}”, {format_money(terms.amount)}, delivery {terms.due_date:%b %-d, %Y}"
     if change.kind == MilestoneChange.Kind.EDIT:
@@ -164,14 +239,29 @@ def _change_summary(change: MilestoneChange, titles: dict[int, str]) -> str:
 
 
 def contract_list(*, user: User, status: str | None = None):
-    contracts = Contract.objects.filter(_party(user)).annotate(
-        in_escrow=Coalesce(Sum("milestones__amount", filter=Q(milestones__state__in=Milestone.HELD_STATES)), ZERO),
-        released=Coalesce(Sum("milestones__amount", filter=Q(milestones__state=Milestone.State.RELEASED)), ZERO),
-        remaining=Coalesce(Sum("milestones__amount", filter=Q(milestones__state=Milestone.State.DRAFT)), ZERO),
-    )
+    """The user's contracts, newest first (lazy: paginate it, then call `contracts_money` on the page)."""
+    contracts = Contract.objects.filter(_party(user))
     if status:
         contracts = contracts.filter(status=status)
     return contracts.order_by("-created_at", "-id")
+
+
+def contracts_money(contracts) -> list[Contract]:
+    """Set `in_escrow`, `released` and `remaining` on each contract, from the ledger, in two queries."""
+    contracts = list(contracts)
+    milestones = list(Milestone.objects.filter(contract__in=contracts).order_by())
+    milestones_money(milestones)
+    by_contract: dict[int, list[Milestone]] = {c.pk: [] for c in contracts}
+    for milestone in milestones:
+        by_contract[milestone.contract_id].append(milestone)
+    for contract in contracts:
+        totals = contract_totals(by_contract[contract.pk])
+        contract.in_escrow, contract.released, contract.remaining = (
+            totals["in_escrow"],
+            totals["released"],
+            totals["remaining"],
+        )
+    return contracts
 
 
 # --- dashboard ---
@@ -217,7 +307,7 @@ def dashboard(*, user: User) -> dict:
         .exclude(proposed_by=user)
         .select_related("contract", "milestone", "proposed_by")[:DASHBOARD_LIMIT]
     )
-    contracts = list(contract_list(user=user).select_related("client", "freelancer")[:50])
+    contracts = contracts_money(contract_list(user=user).select_related("client", "freelancer")[:50])
     return {
         "offers_to_answer": [o for o in pending_offers if o.latest_author != user.pk],
         "offers_waiting": [o for o in pending_offers if o.latest_author == user.pk],

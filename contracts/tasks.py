@@ -3,13 +3,13 @@ the database, scheduled in marketplace/schedules.py, safe to run twice or after 
 
 from celery import shared_task
 
-from . import review
+from . import services
 
 
 @shared_task
 def release_overdue_milestones(batch_size: int = 50) -> int:
     """Approve and pay every milestone whose review period ended; re-queue while a batch comes back full."""
-    released, more = review.release_overdue(batch_size=batch_size)
+    released, more = services.release_overdue(batch_size=batch_size)
     if more:
         release_overdue_milestones.delay(batch_size)
     return released
@@ -17,4 +17,4 @@ def release_overdue_milestones(batch_size: int = 50) -> int:
 
 @shared_task
 def send_review_reminders() -> int:
-    return review.send_review_reminders()
+    return services.send_review_reminders()

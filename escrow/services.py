@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from marketplace.money import ZERO, format_money, platform_fee, to_money
+from marketplace.money import ZERO, format_money, to_money
 
 from .errors import (
     AlreadyProcessed,
@@ -36,7 +36,7 @@ from .errors import (
 from .gateways import CardDetails, PaymentError, get_gateway, get_payouts, payment_error_from
 from .ledger import account_get, account_lock, entry_post, nonzero
 from .models import Account, Charge, Entry, Hold, Payout, Posting
-from .selectors import account_balance
+from .selectors import account_balance, release_quote
 
 if TYPE_CHECKING:
     from marketplace.models import User
@@ -351,10 +351,7 @@ def hold_release(*, reference: str, actor: User | None) -> Entry:
         remaining = account_balance(hold_account)
         if remaining <= 0:
             raise EscrowError("Nothing is left in escrow to release: the payment was refunded.")
-        if remaining == hold.amount:
-            fee = hold.fee  # exactly the fee agreed up front
-        else:
-            fee = min(platform_fee(remaining, percent=hold.fee * 100 / hold.amount), remaining)
+        fee, _net = release_quote(amount=hold.amount, fee=hold.fee, held=remaining)
         fee_note = f" (after a {format_money(fee)} platform fee)" if fee else ""
         return entry_post(
             reference=f"release:{reference}",

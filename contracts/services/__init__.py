@@ -1,8 +1,10 @@
-"""Writes for offers, contracts and milestones.
+"""Every write of the contracts domain: one action per thing a person (or the platform) does.
 
-Every state change follows the same steps: lock the row (`select_for_update`), check that the
-actor may act, run the django-fsm transition, save, write the audit event and schedule side
-effects with `transaction.on_commit`. Callers pass the acting user; nothing here trusts a view.
+Each action is `<entity>_<verb>(*, actor, ...)`: it locks what it changes (in the one lock order, see
+`record.py`), asks `contracts.policy` whether the actor may do it now and enforces the answer, runs the
+state-machine transition, writes the typed event (`contracts.events`) into the record and the thread, and
+leaves emails to after commit. Views, admin, tasks, the demo and tests call only these. The platform's own
+scheduled work acts as `contracts.policy.SYSTEM`; staff are users with `is_staff`.
 """
 
 from .changes import (
@@ -11,9 +13,19 @@ from .changes import (
     milestone_change_decide,
     milestone_change_propose,
     milestone_change_withdraw,
+    milestone_refund_request,
 )
-from .milestones import milestone_transition
+from .milestones import (
+    milestone_cancel,
+    milestone_dispute,
+    milestone_request_changes,
+    milestone_submit,
+    milestone_withdraw_submission,
+    release_overdue,
+    send_review_reminders,
+)
 from .money import (
+    bonus_quote,
     milestone_approve,
     milestone_bonus,
     milestone_refund,
@@ -32,16 +44,22 @@ from .record import FUNDED_NOTICE
 
 __all__ = [
     "FUNDED_NOTICE",
+    "bonus_quote",
     "contract_end",
     "milestone_add",
     "milestone_approve",
     "milestone_bonus",
+    "milestone_cancel",
     "milestone_change_decide",
     "milestone_change_propose",
     "milestone_change_withdraw",
+    "milestone_dispute",
     "milestone_refund",
+    "milestone_refund_request",
+    "milestone_request_changes",
     "milestone_resolve_dispute",
-    "milestone_transition",
+    "milestone_submit",
+    "milestone_withdraw_submission",
     "milestones_fund",
     "offer_accept",
     "offer_check_turn",
@@ -49,4 +67,14 @@ __all__ = [
     "offer_decline",
     "offer_propose_revision",
     "offer_withdraw",
+    "release_overdue",
+    "send_review_reminders",
 ]
+
+# The actions the shared milestone action page runs, by name (each takes milestone_id, actor, note).
+NOTE_ACTIONS = {
+    "request_changes": milestone_request_changes,
+    "withdraw_submission": milestone_withdraw_submission,
+    "dispute": milestone_dispute,
+    "cancel": milestone_cancel,
+}

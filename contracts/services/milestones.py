@@ -1,144 +1,188 @@
-"""The one way a milestone changes state: lock, check, transition, save, audit."""
+"""Milestone actions that move no money: submit work, withdraw it, request changes, dispute, cancel;
+and the review-period sweeps (automatic approval, reminders).
 
-from django.core.exceptions import PermissionDenied, ValidationError
+Each action: lock the milestone row, enforce the policy for the actor, run the transition, record the
+event (thread + notifications after commit). The sweeps are idempotent passes over the database, declared
+in marketplace/schedules.py: nothing waits 14 days in the broker. Each milestone is handled in its own
+transaction, its row locked with SKIP LOCKED and re-checked, so a sweep never blocks on (or races) a client
+acting on the same milestone, and running a sweep twice changes nothing.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed, can_proceed
 
-from contracts.models import Contract, Milestone, Submission
-from contracts.rules import MilestoneTerms, check_milestone_amount
+from contracts import policy
+from contracts.events import EventKind
+from contracts.models import Milestone, Submission, SubmissionFile, submission_upload_to
+from contracts.policy import SYSTEM
+from contracts.rules import check_links
 from marketplace.models import User
-from marketplace.money import platform_fee
+from marketplace.uploads import files_removed_on_failure, validate_uploads
 
-from .record import _record, _refresh_notice
+from .record import lock_milestone, record, run_transition
 
-# --- milestones ---
-
-
-def _lock_milestone(milestone_id: int) -> Milestone:
-    # Lock the milestone and read its contract in the same statement; `of=("self",)` keeps
-    # the lock on the milestone row only (PostgreSQL refuses FOR UPDATE on nullable joins).
-    return Milestone.objects.select_for_update(of=("self",)).select_related("contract").get(pk=milestone_id)
+S = Milestone.State
+REMINDER_DAYS = (7, 3, 1)
 
 
-def milestone_transition(
-    *,
-    milestone_id: int,
-    actor: User | None,
-    name: str,
-    note: str = "",
-    authorised: bool = False,
-    moves_money: bool = False,
-) -> Milestone:
-    """Run the named transition for `actor` (None: the system, e.g. the review-period sweep).
-
-    `authorised=True` is for services that have already authorised the actor for a larger
-    action (ending the contract, applying an agreed change); the actor is still recorded.
-    `moves_money=True` is for the escrow-backed services below, which write the ledger entry in the
-    same transaction; any other caller is refused a money transition.
-
-    Raises PermissionDenied when the actor may not take it, TransitionNotAllowed when the
-    milestone's state or a condition does not allow it, ValidationError for a missing note.
-    Money-moving callers wrap this in their own transaction, so that the state change and
-    the ledger entry commit together or not at all.
-    """
-    with transaction.atomic():
-        milestone = _lock_milestone(milestone_id)
-        method = getattr(milestone, name, None)
-        if method is None or not hasattr(method, "_django_fsm"):
-            raise TransitionNotAllowed(f"Unknown action {name!r}.")
-        if name in Milestone.MONEY_TRANSITIONS and not moves_money:
-            raise TransitionNotAllowed("Money moves only through the payment pages.")
-        contract = milestone.contract
-        check = actor is not None and not authorised
-        if check and contract.role_of(actor) is None and not actor.is_staff:
-            raise PermissionDenied("You are not a party to this contract.")
-        meta = method._django_fsm.get_transition(milestone.state)
-        label = Milestone.action_label(name).lower()
-        if meta is None:
-            state = milestone.get_state_display().lower()
-            raise TransitionNotAllowed(f"This milestone is {state}: you can't {label} now.")
-        if check and not meta.has_perm(milestone, actor):  # who may, checked before when (conditions)
-            raise PermissionDenied(f"You are not the one who can {label} on this milestone.")
-        if not can_proceed(method):
-            raise TransitionNotAllowed(_refusal(milestone, name, label))
-        if meta.custom.get("note_required") and not note.strip():
-            raise ValidationError("Please add a note explaining this.")
-        from_state = milestone.state
-        method()
-        milestone.state_changed_at = timezone.now()
-        milestone.save()
-        if from_state == Milestone.State.SUBMITTED:
-            _close_submission(milestone, automatic=actor is None)
-        _record(
-            contract=contract,
+def milestone_submit(*, milestone_id: int, actor: User, message: str, links: list[str], files=()) -> Submission:
+    """The freelancer submits work: a numbered, frozen submission that starts a full review period."""
+    files = list(files)
+    message = (message or "").strip()
+    if not message:
+        raise ValidationError("Describe what you are delivering.")
+    links = check_links(list(links))
+    uploads = validate_uploads(files)  # before any lock: reading large files takes a while
+    with files_removed_on_failure() as saved, transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        policy.milestone_may(actor, milestone, "submit").enforce()
+        number = (milestone.submissions.aggregate(last=Max("number"))["last"] or 0) + 1
+        deadline = timezone.now() + settings.REVIEW_PERIOD
+        run_transition(milestone, actor=actor, name="submit", data={"submission": number, "review_deadline": deadline})
+        submission = Submission.objects.create(
             milestone=milestone,
-            actor=actor,
-            kind=name,
-            from_state=from_state,
-            to_state=milestone.state,
-            note=note.strip(),
+            number=number,
+            submitted_by=actor,
+            message=message,
+            links=links,
+            review_deadline=deadline,
         )
-        _refresh_notice(contract)
-        return milestone
+        for upload, file in zip(uploads, files, strict=True):
+            file.seek(0)
+            stored = default_storage.save(submission_upload_to(submission, upload.name), file)
+            saved.append(stored)
+            SubmissionFile.objects.create(
+                submission=submission,
+                file=stored,
+                name=upload.name,
+                content_type=upload.content_type,
+                size=upload.size,
+                sha256=upload.sha256,
+            )
+        return submission
 
 
-# What happens to the submission under review when the milestone leaves `submitted`.
-SUBMISSION_OUTCOME = {
-    Milestone.State.FUNDED: Submission.Status.WITHDRAWN,
-    Milestone.State.CHANGES_REQUESTED: Submission.Status.CHANGES_REQUESTED,
-    Milestone.State.APPROVED: Submission.Status.APPROVED,
-    Milestone.State.REFUNDED: Submission.Status.CLOSED,
-    Milestone.State.DISPUTED: Submission.Status.CLOSED,
-}
+def _simple_action(*, milestone_id: int, actor, name: str, note: str = "") -> Milestone:
+    note = (note or "").strip()
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        verdict = policy.milestone_may(actor, milestone, name)
+        verdict.enforce()
+        if policy.MILESTONE_ACTIONS[name].note and not note:
+            raise ValidationError("Please add a note explaining this.")
+        return run_transition(milestone, actor=actor, name=name, note=note)
 
 
-def _close_submission(milestone: Milestone, *, automatic: bool) -> None:
-    """Stop the review clock: the submission is answered, withdrawn or overtaken (caller holds the lock)."""
-    status = SUBMISSION_OUTCOME[milestone.state]
-    if status == Submission.Status.APPROVED and automatic:
-        status = Submission.Status.AUTO_APPROVED
-    changes = {"status": status, "closed_at": timezone.now()}
-    if status == Submission.Status.WITHDRAWN:
-        changes["review_deadline"] = None  # withdrawn: the deadline is cleared
-    milestone.submissions.filter(status=Submission.Status.PENDING).update(**changes)
+def milestone_request_changes(*, milestone_id: int, actor: User, note: str) -> Milestone:
+    """The client asks for changes: the clock stops; the next submission starts a full new period."""
+    return _simple_action(milestone_id=milestone_id, actor=actor, name="request_changes", note=note)
 
 
-def _refusal(milestone: Milestone, name: str, label: str) -> str:
-    """Why a condition stops a transition, in words the user can act on."""
-    contract = milestone.contract
-    if not contract.is_active:
-        return "This contract has ended."
-    if name == "request_changes":
-        return (
-            f"All {contract.revision_rounds} revision round(s) agreed in the contract have been used. "
-            "You can approve the work or open a dispute."
+def milestone_withdraw_submission(*, milestone_id: int, actor: User, note: str = "") -> Milestone:
+    """The freelancer takes back a submission sent by mistake, before the client acts: the clock stops."""
+    return _simple_action(milestone_id=milestone_id, actor=actor, name="withdraw_submission", note=note)
+
+
+def milestone_dispute(*, milestone_id: int, actor: User, note: str) -> Milestone:
+    """Either party disputes a funded milestone: escrow freezes and automatic release pauses."""
+    return _simple_action(milestone_id=milestone_id, actor=actor, name="dispute", note=note)
+
+
+def milestone_cancel(*, milestone_id: int, actor: User, note: str = "") -> Milestone:
+    """Staff cancel a future milestone (parties remove one by agreement, or by ending the contract)."""
+    return _simple_action(milestone_id=milestone_id, actor=actor, name="cancel", note=note)
+
+
+# --- the sweeps (contracts.tasks runs them on the beat schedule) ---
+
+
+def release_overdue(*, now=None, batch_size: int = 50) -> tuple[int, bool]:
+    """Approve and release submitted milestones whose review deadline has passed, in one bounded batch.
+
+    Returns (how many were released, whether more may remain). Catches up after any downtime:
+    everything overdue is found, whatever its age. A disputed milestone is never released: its
+    state is no longer `submitted`.
+    """
+    from .money import approve_and_release  # money builds on these actions, not the other way
+
+    now = now or timezone.now()
+    candidates = list(
+        Submission.objects.filter(
+            status=Submission.Status.PENDING, review_deadline__lte=now, milestone__state=S.SUBMITTED
         )
-    return f"You can't {label} now."
-
-
-def _lock_contract(contract_id: int, actor: User) -> Contract:
-    contract = Contract.objects.select_for_update().get(pk=contract_id)
-    if contract.role_of(actor) is None:
-        raise PermissionDenied("You are not a party to this contract.")
-    if not contract.is_active:
-        raise ValidationError("This contract has ended; its milestones can no longer change.")
-    return contract
-
-
-def _next_position(contract: Contract) -> int:
-    return (contract.milestones.aggregate(last=Max("position"))["last"] or 0) + 1
-
-
-def _create_milestone(*, contract: Contract, terms: MilestoneTerms) -> Milestone:
-    check_milestone_amount(terms.amount)
-    return Milestone.objects.create(
-        contract=contract,
-        position=_next_position(contract),
-        title=terms.title,
-        deliverable=terms.deliverable,
-        due_date=terms.due_date,
-        amount=terms.amount,
-        fee=platform_fee(terms.amount, contract.fee_percent),
+        .order_by("review_deadline")
+        .values_list("milestone_id", flat=True)[:batch_size]
     )
+    released = 0
+    for milestone_id in candidates:
+        with transaction.atomic():
+            # Skip a milestone someone else holds right now (the client approving it, another sweep).
+            # `of=("self",)` and no ordering: lock this milestone row only, never its contract's.
+            locked = (
+                Milestone.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("contract")
+                .order_by()
+                .filter(pk=milestone_id)
+                .first()
+            )
+            if locked is None or not policy.milestone_may(SYSTEM, locked, "approve"):
+                continue
+            submission = locked.submissions.filter(status=Submission.Status.PENDING).first()
+            if submission is None or submission.review_deadline > now:
+                continue
+            approve_and_release(locked, actor=SYSTEM)
+            released += 1
+    return released, len(candidates) == batch_size
+
+
+def send_review_reminders(*, now=None) -> int:
+    """Remind the client 7, 3 and 1 days before automatic approval, each at most once per submission."""
+    now = now or timezone.now()
+    sent = 0
+    pending = list(
+        Submission.objects.filter(
+            status=Submission.Status.PENDING,
+            milestone__state=S.SUBMITTED,
+            review_deadline__gt=now,
+            review_deadline__lte=now + timedelta(days=max(REMINDER_DAYS)),
+        ).values_list("pk", flat=True)
+    )
+    for submission_id in pending:
+        with transaction.atomic():
+            submission = (
+                Submission.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("milestone__contract__offer__thread", "milestone__contract__client")
+                .order_by()
+                .filter(pk=submission_id, status=Submission.Status.PENDING)
+                .first()
+            )
+            if submission is None:
+                continue
+            left = submission.review_deadline - now
+            unsent = [
+                days
+                for days in REMINDER_DAYS
+                if left <= timedelta(days=days) and getattr(submission, f"reminded_{days}d_at") is None
+            ]
+            if not unsent:
+                continue
+            # After downtime only the nearest reminder goes out; the earlier ones are marked as passed.
+            for days in unsent:
+                setattr(submission, f"reminded_{days}d_at", now)
+            submission.save(update_fields=[f"reminded_{days}d_at" for days in unsent])
+            milestone = submission.milestone
+            record(
+                contract=milestone.contract,
+                milestone=milestone,
+                actor=SYSTEM,
+                kind=EventKind.REVIEW_REMINDER,
+                data={"review_deadline": submission.review_deadline, "days": min(unsent)},
+            )
+            sent += 1
+    return sent

@@ -1,34 +1,24 @@
-"""Money through escrow: funding, approval with release, bonuses, refunds and dispute decisions."""
+"""Money through escrow: funding, approval with release (and a bonus), refunds and dispute decisions.
 
-from django.core.exceptions import PermissionDenied, ValidationError
+The state change and its ledger entry commit together or not at all: each action runs the transition and
+the escrow service in one transaction, with the milestone row locked (lock order: contracts.services.record).
+"""
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django_fsm import TransitionNotAllowed
 
-from contracts.models import Contract, Milestone
+from contracts import policy
+from contracts.events import EventKind
+from contracts.models import Milestone
 from escrow.gateways import PaymentError
-from escrow.selectors import hold_balance
+from escrow.selectors import entry_split, hold_balance
 from escrow.services import HoldSpec, bonus_pay, hold_refund, hold_release, holds_fund
 from marketplace.models import User
-from marketplace.money import format_money, platform_fee
+from marketplace.money import platform_fee, to_money
 
-from .milestones import _lock_contract, _lock_milestone, milestone_transition
-from .record import _record
+from .record import as_user, lock_contract, lock_milestone, record, run_transition
 
-# --- money: funding, approval and release, refunds (through escrow) ---
-
-
-def _lock_milestones_for_funding(contract_id: int, milestone_ids: list[int], actor: User) -> tuple[Contract, list]:
-    contract = _lock_contract(contract_id, actor)
-    if contract.role_of(actor) != "client":
-        raise PermissionDenied("Only the client funds milestones.")
-    milestones = list(contract.milestones.select_for_update().filter(pk__in=milestone_ids).order_by("position", "id"))
-    if not milestones or len(milestones) != len(set(milestone_ids)):
-        raise ValidationError("Choose at least one milestone of this contract to fund.")
-    for milestone in milestones:
-        milestone.contract = contract
-        if milestone.state not in (Milestone.State.DRAFT, Milestone.State.FUNDED):
-            raise TransitionNotAllowed(f"“{milestone.title}” is {milestone.get_state_display().lower()}.")
-    return contract, milestones
+S = Milestone.State
 
 
 def milestones_fund(
@@ -48,7 +38,20 @@ def milestones_fund(
     """
     failure = None
     with transaction.atomic():
-        contract, milestones = _lock_milestones_for_funding(contract_id, milestone_ids, actor)
+        contract = lock_contract(contract_id)
+        milestones = list(
+            contract.milestones.select_for_update(of=("self",)).filter(pk__in=milestone_ids).order_by("position", "id")
+        )
+        if not milestones or len(milestones) != len(set(milestone_ids)):
+            policy.contract_may_view(actor, contract).enforce()
+            raise ValidationError("Choose at least one milestone of this contract to fund.")
+        for milestone in milestones:
+            milestone.contract = contract
+            verdict = policy.milestone_may(actor, milestone, "fund")
+            # A milestone already held is left to escrow: the same form again (same key) is a replay that
+            # returns the first result; any other funding of it is refused there as "already funded".
+            if not verdict and (verdict.kind == "who" or milestone.state not in Milestone.HELD_STATES):
+                verdict.enforce()
         specs = [
             HoldSpec(
                 reference=m.hold_reference,
@@ -68,103 +71,130 @@ def milestones_fund(
             failure = error  # let the failed charge commit, so a replay of this form shows the same error
         else:
             for milestone in milestones:
-                if milestone.state == Milestone.State.DRAFT:  # a replay finds them funded already
-                    milestone_transition(milestone_id=milestone.pk, actor=actor, name="fund", moves_money=True)
+                if milestone.state == S.DRAFT:  # a replay finds them funded already
+                    run_transition(milestone, actor=actor, name="fund", data={"amount": milestone.amount})
             return result
     raise failure
 
 
-def milestone_approve(*, milestone_id: int, actor: User | None, note: str = "") -> Milestone:
+def approve_and_release(milestone: Milestone, *, actor, note: str = "") -> Milestone:
+    """Approve and pay out what escrow holds for the milestone (caller holds the lock, policy enforced)."""
+    run_transition(milestone, actor=actor, name="approve", note=note)
+    entry = hold_release(reference=milestone.hold_reference, actor=as_user(actor))
+    return run_transition(milestone, actor=actor, name="release", data=_released(entry))
+
+
+def _released(entry) -> dict:
+    """What a release entry moved: out of escrow, the platform's fee, and what the freelancer received."""
+    split = entry_split(entry)
+    return {
+        "released": -split["escrow_hold"],
+        "fee": split.get("platform_fees", 0),
+        "received": split["user_available"],
+    }
+
+
+def milestone_approve(
+    *, milestone_id: int, actor, note: str = "", bonus=None, card=None, idempotency_key: str = ""
+) -> Milestone:
     """Approve submitted work and release the payment, in one transaction: released exactly once.
 
-    `actor=None` is the automatic approval when the review period ends.
+    With a `bonus`, the bonus is charged in the same transaction: if the card is declined, nothing is
+    approved and the PaymentError reaches the caller (the client fixes the card or drops the bonus).
     """
     with transaction.atomic():
-        milestone_transition(milestone_id=milestone_id, actor=actor, name="approve", note=note, moves_money=True)
-        milestone = milestone_transition(
-            milestone_id=milestone_id, actor=actor, name="release", authorised=True, moves_money=True
-        )
-        hold_release(reference=milestone.hold_reference, actor=actor)
+        milestone = lock_milestone(milestone_id)
+        policy.milestone_may(actor, milestone, "approve").enforce()
+        approve_and_release(milestone, actor=actor, note=(note or "").strip())
+        if bonus:
+            _pay_bonus(milestone, actor=actor, amount=bonus, card=card, idempotency_key=idempotency_key)
         return milestone
 
 
 def milestone_bonus(*, milestone_id: int, actor: User, amount, card, idempotency_key: str):
     """An optional bonus on top of a released milestone, charged to the client's card."""
-    milestone = Milestone.objects.select_related("contract").get(pk=milestone_id)
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        policy.milestone_may(actor, milestone, "bonus").enforce()
+        return _pay_bonus(milestone, actor=actor, amount=amount, card=card, idempotency_key=idempotency_key)
+
+
+def bonus_quote(amount, fee_percent) -> dict:
+    """What a bonus of `amount` costs the client and pays the freelancer (fee at the contract's rate)."""
+    amount = to_money(amount)
+    fee = platform_fee(amount, fee_percent)
+    return {"amount": amount, "fee": fee, "received": amount - fee}
+
+
+def _pay_bonus(milestone: Milestone, *, actor: User, amount, card, idempotency_key: str):
     contract = milestone.contract
-    if actor.pk != contract.client_id:
-        raise PermissionDenied("Only the client can pay a bonus.")
-    if milestone.state != Milestone.State.RELEASED:
-        raise ValidationError("A bonus can be paid once the milestone is approved.")
+    quote = bonus_quote(amount, contract.fee_percent)
+    if quote["amount"] <= 0:
+        raise ValidationError("Enter a bonus greater than zero.")
     entry = bonus_pay(
         payer=actor,
         payee=contract.freelancer,
-        amount=amount,
+        amount=quote["amount"],
         card=card,
         idempotency_key=idempotency_key,
-        reference=f"bonus:{milestone.hold_reference}:{idempotency_key}",
-        fee=platform_fee(amount, contract.fee_percent),
+        reference=f"{milestone.hold_reference}:{idempotency_key}",
+        fee=quote["fee"],
         actor=actor,
     )
-    _record(contract=contract, milestone=milestone, actor=actor, kind="bonus", note=f"Bonus {format_money(amount)}")
+    record(contract=contract, milestone=milestone, actor=actor, kind=EventKind.BONUS, data=quote)
     return entry
 
 
-def milestone_refund(*, milestone_id: int, actor: User, amount=None, authorised: bool = False) -> Milestone:
-    """Give the client back all (amount None) or part of a funded milestone's escrow.
+def milestone_refund(*, milestone_id: int, actor: User, amount=None) -> Milestone:
+    """The freelancer gives the client back all (amount None) or part of a funded milestone's escrow."""
+    with transaction.atomic():
+        milestone = lock_milestone(milestone_id)
+        policy.milestone_may(actor, milestone, "refund").enforce()
+        return refund_held(milestone, actor=actor, amount=amount)
+
+
+def refund_held(milestone: Milestone, *, actor: User, amount=None) -> Milestone:
+    """Refund all or part of what escrow holds (caller holds the lock and enforced "refund" for the actor).
 
     The money goes where the client chose in their settings (credit or card). A whole refund ends
     the milestone (refunded); a partial one leaves it funded with less in escrow.
     """
-    with transaction.atomic():
-        milestone = _lock_milestone(milestone_id)
-        contract = milestone.contract
-        reference = milestone.hold_reference
-        remaining = hold_balance(reference)
-        whole = amount is None or amount >= remaining
-        if whole:
-            milestone_transition(
-                milestone_id=milestone.pk, actor=actor, name="refund", authorised=authorised, moves_money=True
-            )
-        else:
-            meta = Milestone.refund._django_fsm.get_transition(milestone.state)
-            if meta is None:
-                raise TransitionNotAllowed(f"This milestone is {milestone.get_state_display().lower()}.")
-            if not (authorised or meta.has_perm(milestone, actor)):
-                raise PermissionDenied("Only the freelancer can refund a milestone.")
-        hold_refund(
-            reference=reference,
-            amount=None if whole else amount,
-            destination=contract.client.refund_to,
-            actor=actor,
-        )
-        if not whole:
-            _record(
-                contract=contract,
-                milestone=milestone,
-                actor=actor,
-                kind="partial_refund",
-                note=f"{format_money(amount)} refunded; {format_money(remaining - amount)} stays in escrow.",
-            )
-        milestone.refresh_from_db()
-        return milestone
+    remaining = hold_balance(milestone.hold_reference)
+    whole = amount is None or to_money(amount) >= remaining
+    value = remaining if whole else to_money(amount)
+    hold_refund(
+        reference=milestone.hold_reference,
+        amount=None if whole else value,
+        destination=milestone.contract.client.refund_to,
+        actor=actor,
+    )
+    if whole:
+        return run_transition(milestone, actor=actor, name="refund", data={"refunded": value})
+    record(
+        contract=milestone.contract,
+        milestone=milestone,
+        actor=actor,
+        kind=EventKind.PARTIAL_REFUND,
+        data={"refunded": value, "remaining": remaining - value},
+    )
+    return milestone
 
 
 def milestone_resolve_dispute(*, milestone_id: int, actor: User, outcome: str, note: str) -> Milestone:
     """Staff decide a dispute: release the escrow to the freelancer or refund it to the client."""
     if outcome not in ("release", "refund"):
         raise ValueError(f"Unknown outcome {outcome!r}.")
+    name = f"resolve_{outcome}"
+    note = (note or "").strip()
     with transaction.atomic():
-        milestone = milestone_transition(
-            milestone_id=milestone_id, actor=actor, name=f"resolve_{outcome}", note=note, moves_money=True
-        )
+        milestone = lock_milestone(milestone_id)
+        policy.milestone_may(actor, milestone, name).enforce()
+        if not note:
+            raise ValidationError("Please add a note explaining this.")
         if outcome == "release":
-            hold_release(reference=milestone.hold_reference, actor=actor)
+            data = _released(hold_release(reference=milestone.hold_reference, actor=actor))
         else:
-            hold_refund(
-                reference=milestone.hold_reference,
-                amount=None,
-                destination=milestone.contract.client.refund_to,
-                actor=actor,
-            )
-        return milestone
+            destination = milestone.contract.client.refund_to
+            entry = hold_refund(reference=milestone.hold_reference, amount=None, destination=destination, actor=actor)
+            data = {"refunded": -entry_split(entry)["escrow_hold"]}
+        return run_transition(milestone, actor=actor, name=name, note=note, data=data)

@@ -1,24 +1,26 @@
 """Offers and their revisions: propose, counter, accept (creating the contract), decline, withdraw."""
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from contracts import policy
+from contracts.events import EventKind
 from contracts.models import Contract, Milestone, Offer, OfferMilestone, OfferRevision
-from contracts.rules import MilestoneTerms, OfferTerms, check_milestones
+from contracts.rules import MilestoneTerms, OfferTerms, check_milestones, check_offer_terms
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 from messaging.services import thread_create, thread_set_link
 
-from .record import _offer_event, _record
+from .record import offer_event, record
 
 # --- offers ---
 
 
 def _lock_offer(offer_id: int) -> Offer:
-    return Offer.objects.select_for_update().get(pk=offer_id)
+    return Offer.objects.select_for_update(of=("self",)).get(pk=offer_id)
 
 
 def _latest_revision(offer: Offer) -> OfferRevision:
@@ -26,6 +28,7 @@ def _latest_revision(offer: Offer) -> OfferRevision:
 
 
 def _write_revision(*, offer, author, number, terms: OfferTerms, milestones: list[MilestoneTerms]) -> OfferRevision:
+    check_offer_terms(terms)
     check_milestones(milestones)
     revision = OfferRevision.objects.create(
         offer=offer,
@@ -66,7 +69,7 @@ def offer_create(*, client: User, freelancer: User, terms: OfferTerms, milestone
     )
     offer.save(update_fields=["thread"])
     total = format_money(sum((m.amount for m in milestones), 0))
-    _offer_event(
+    offer_event(
         offer,
         client,
         f"{client.name} sent a fixed-price offer: “{terms.title}”, {total} in {len(milestones)} milestone(s).",
@@ -75,16 +78,9 @@ def offer_create(*, client: User, freelancer: User, terms: OfferTerms, milestone
 
 
 def offer_check_turn(offer: Offer, actor: User, seen_revision: int | None = None) -> OfferRevision:
-    """The party who did not write the latest revision answers it."""
-    if actor.pk not in (offer.client_id, offer.freelancer_id):
-        raise PermissionDenied("You are not a party to this offer.")
-    if not offer.is_pending:
-        raise ValidationError(f"This offer is {offer.get_status_display().lower()}; it can no longer change.")
+    """The latest revision, if it is `actor`'s turn to answer it (policy.offer_may_answer); else the refusal."""
     latest = _latest_revision(offer)
-    if seen_revision is not None and latest.number != seen_revision:
-        raise ValidationError("The offer changed while you were looking at it. Review the latest revision.")
-    if latest.author_id == actor.pk:
-        raise PermissionDenied("The other party has to answer your latest revision first.")
+    policy.offer_may_answer(actor, offer, latest, seen_revision=seen_revision).enforce()
     return latest
 
 
@@ -99,7 +95,7 @@ def offer_propose_revision(
     offer.save(update_fields=["updated_at"])
     verb = "proposed changes" if actor.pk == offer.freelancer_id else "countered"
     note = f" Note: {terms.message}" if terms.message else ""
-    _offer_event(
+    offer_event(
         offer,
         actor,
         f"{actor.name} {verb}: revision {revision.number}.{note}",
@@ -141,38 +137,33 @@ def offer_accept(*, offer_id: int, actor: User, revision_number: int) -> Contrac
         )
         for m in revision.milestones.all()
     )
-    _offer_event(offer, actor, f"{actor.name} accepted revision {revision.number}.")
+    offer_event(offer, actor, f"{actor.name} accepted revision {revision.number}.")
     if offer.thread is not None:
         thread_set_link(thread=offer.thread, link_url=contract.get_absolute_url())
-    _record(contract=contract, actor=actor, kind="contract_started", note=f"Revision {revision.number} accepted.")
+    record(contract=contract, actor=actor, kind=EventKind.CONTRACT_STARTED, data={"revision": revision.number})
     return contract
 
 
 @transaction.atomic
 def offer_decline(*, offer_id: int, actor: User, reason: str) -> Offer:
     offer = _lock_offer(offer_id)
-    if actor.pk != offer.freelancer_id:
-        raise PermissionDenied("Only the freelancer can decline an offer.")
-    offer_check_turn(offer, actor)
+    policy.offer_may_decline(actor, offer, _latest_revision(offer)).enforce()
     if not reason.strip():
         raise ValidationError("Please tell the client why you are declining.")
     offer.status = Offer.Status.DECLINED
     offer.decline_reason = reason.strip()
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "decline_reason", "closed_at", "updated_at"])
-    _offer_event(offer, actor, f"{actor.name} declined the offer: {offer.decline_reason}")
+    offer_event(offer, actor, f"{actor.name} declined the offer: {offer.decline_reason}")
     return offer
 
 
 @transaction.atomic
 def offer_withdraw(*, offer_id: int, actor: User) -> Offer:
     offer = _lock_offer(offer_id)
-    if actor.pk != offer.client_id:
-        raise PermissionDenied("Only the client can withdraw an offer.")
-    if not offer.is_pending:
-        raise ValidationError(f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
+    policy.offer_may_withdraw(actor, offer).enforce()
     offer.status = Offer.Status.WITHDRAWN
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "closed_at", "updated_at"])
-    _offer_event(offer, actor, f"{actor.name} withdrew the offer.")
+    offer_event(offer, actor, f"{actor.name} withdrew the offer.")
     return offer

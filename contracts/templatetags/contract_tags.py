@@ -2,25 +2,19 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 
-from contracts.events import EVENT_LABELS
+from contracts import events, policy
 
 register = template.Library()
-
-# Actions with their own page (money confirmations, submitting files); the rest share one action page.
-OWN_PAGES = {
-    "submit": "contracts:milestone_submit",
-    "approve": "contracts:milestone_approve",
-    "refund": "contracts:milestone_refund",
-    "fund": "contracts:milestones_fund",
-}
 
 
 @register.simple_tag
 def milestone_action_url(contract, milestone, name: str) -> str:
+    """Where an action's button leads: its own page (money confirmations, submitting files) or the shared one."""
+    action = policy.MILESTONE_ACTIONS[name]
     if name == "fund":  # one page funds one or several milestones
-        return f"{reverse(OWN_PAGES['fund'], args=[contract.pk])}?milestone={milestone.pk}"
-    if name in OWN_PAGES:
-        return reverse(OWN_PAGES[name], args=[contract.pk, milestone.pk])
+        return f"{reverse(action.page, args=[contract.pk])}?milestone={milestone.pk}"
+    if action.page:
+        return reverse(action.page, args=[contract.pk, milestone.pk])
     return reverse("contracts:milestone_action", args=[contract.pk, milestone.pk, name])
 
 
@@ -68,5 +62,6 @@ def state_class(state: str) -> str:
 
 
 @register.filter
-def event_label(kind: str) -> str:
-    return EVENT_LABELS.get(kind, kind.replace("_", " "))
+def event_text(event) -> str:
+    """The event's full line: actor, what, which milestone, its amounts and note."""
+    return events.event_text(event)

@@ -112,3 +112,31 @@ def fund_milestones(contract: Contract, *milestones: Milestone, key: str | None 
         card=CardFactory(),
         idempotency_key=key or new_key(),
     )
+
+
+def act(*, milestone_id: int, actor, name: str, note: str = ""):
+    """Take the milestone action `name` through its real action in contracts.services (tests' shorthand)."""
+    if name == "submit":
+        return services.milestone_submit(milestone_id=milestone_id, actor=actor, message=note or "Done", links=[])
+    if name == "approve":
+        return services.milestone_approve(milestone_id=milestone_id, actor=actor, note=note)
+    if name == "refund":
+        return services.milestone_refund(milestone_id=milestone_id, actor=actor)
+    if name in ("resolve_release", "resolve_refund"):
+        outcome = name.removeprefix("resolve_")
+        return services.milestone_resolve_dispute(milestone_id=milestone_id, actor=actor, outcome=outcome, note=note)
+    if name == "fund":
+        milestone = Milestone.objects.select_related("contract").get(pk=milestone_id)
+        from escrow.tests.factories import CardFactory, new_key
+
+        services.milestones_fund(
+            contract_id=milestone.contract_id,
+            milestone_ids=[milestone_id],
+            actor=actor,
+            card=CardFactory(),
+            idempotency_key=new_key(),
+        )
+        return Milestone.objects.get(pk=milestone_id)
+    if name in services.NOTE_ACTIONS:
+        return services.NOTE_ACTIONS[name](milestone_id=milestone_id, actor=actor, note=note)
+    raise ValueError(f"No action {name!r}")

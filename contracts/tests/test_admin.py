@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from contracts import services
 from contracts.models import ContractEvent, Milestone
-from contracts.tests.factories import fund_milestones, make_contract, make_offer
+from contracts.tests.factories import act, fund_milestones, make_contract, make_offer
 from marketplace.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,15 +62,14 @@ def test_admin_cannot_edit_or_delete_contract_records(staff_client):
 def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, decision, state):
     from decimal import Decimal
 
-    from contracts import services
     from escrow.selectors import user_balances
     from escrow.tests.helpers import assert_ledger_consistent
 
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
-    services.milestone_transition(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")
+    act(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
+    act(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")
     url = reverse("admin:contracts_milestone_transition", args=[milestone.pk, decision])
 
     assert "Written decision" in staff_client.get(url).content.decode()
@@ -112,13 +112,12 @@ def test_one_click_evidence_bundle_for_staff(staff_client, client):
 
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from contracts import review
     from messaging.services import message_post
 
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    review.milestone_submit(
+    services.milestone_submit(
         milestone_id=milestone.pk,
         actor=contract.freelancer,
         message="The files",

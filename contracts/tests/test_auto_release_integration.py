@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from contracts import review
+from contracts import services
 from contracts.models import Milestone, Submission
 from contracts.tests.factories import fund_milestones, make_contract
 from escrow.selectors import user_balances
@@ -26,7 +26,7 @@ def test_beat_and_worker_release_an_overdue_milestone(tmp_path, monkeypatch):
     contract = make_contract(count=1, amount="250.00")
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
     Submission.objects.filter(milestone=milestone).update(review_deadline=timezone.now() - timedelta(seconds=1))
 
     sync_periodic_jobs()

@@ -8,7 +8,7 @@ from django.db import connection
 
 from contracts import services
 from contracts.models import Milestone
-from contracts.tests.factories import fund_milestones, make_contract
+from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.models import Charge, Entry
 from escrow.selectors import user_balances
 from escrow.tests.factories import new_key
@@ -69,7 +69,7 @@ def test_approve_racing_refund_exactly_one_wins(assert_ledger_consistent):
     milestone = contract.milestones.get()
     fund_call(contract, milestone, new_key())()
     # Submitted work: the client approves it at the moment the freelancer decides to refund it.
-    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
+    act(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
 
     results = race(
         lambda: services.milestone_approve(milestone_id=milestone.pk, actor=contract.client),
@@ -94,18 +94,17 @@ def test_the_clients_approval_racing_the_sweep_releases_once(assert_ledger_consi
 
     from django.utils import timezone
 
-    from contracts import review
     from contracts.models import Submission
 
     contract = make_contract(count=1, amount="300.00")
     milestone = contract.milestones.get()
     fund_call(contract, milestone, new_key())()
-    review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
     Submission.objects.filter(milestone=milestone).update(review_deadline=timezone.now() - timedelta(seconds=1))
 
     results = race(
-        lambda: review.milestone_review_approve(milestone_id=milestone.pk, actor=contract.client),
-        lambda: review.release_overdue(),
+        lambda: services.milestone_approve(milestone_id=milestone.pk, actor=contract.client),
+        lambda: services.release_overdue(),
     )
 
     assert Entry.objects.filter(reference=f"release:{milestone.hold_reference}").count() == 1

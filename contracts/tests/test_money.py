@@ -9,7 +9,7 @@ from django_fsm import TransitionNotAllowed
 from contracts import services
 from contracts.audit import milestone_checks
 from contracts.models import ContractEvent, Milestone
-from contracts.tests.factories import make_contract, set_state
+from contracts.tests.factories import act, make_contract, set_state
 from escrow.errors import AlreadyProcessed
 from escrow.gateways import CardDeclined
 from escrow.models import Account, Charge, Entry
@@ -37,7 +37,7 @@ def fund(contract, *milestones, key=None, card=None, use_credit=False):
 
 
 def submit(milestone):
-    return services.milestone_transition(milestone_id=milestone.pk, actor=milestone.contract.freelancer, name="submit")
+    return act(milestone_id=milestone.pk, actor=milestone.contract.freelancer, name="submit")
 
 
 def test_client_funds_a_milestone(contract, gateway, assert_ledger_consistent):

@@ -3,9 +3,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from contracts import services
 from contracts.models import Milestone
-from contracts.tests.factories import fund_milestones, make_contract
+from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.models import Charge
 from escrow.selectors import user_balances
 from escrow.tests.factories import DECLINED_CARD, GOOD_CARD, new_key
@@ -82,7 +81,7 @@ def test_freelancer_cannot_open_the_fund_page(client, contract):
 def test_approve_page_releases_and_the_freelancer_is_paid(client, contract, assert_ledger_consistent):
     first = contract.milestones.first()
     fund_milestones(contract, first)
-    services.milestone_transition(milestone_id=first.pk, actor=contract.freelancer, name="submit")
+    act(milestone_id=first.pk, actor=contract.freelancer, name="submit")
     client.force_login(contract.client)
     url = reverse("contracts:milestone_approve", args=[contract.pk, first.pk])
 

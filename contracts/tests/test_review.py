@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from contracts import review, services
+from contracts import services
 from contracts.models import Milestone, Submission, SubmissionFile
-from contracts.tests.factories import fund_milestones, make_contract
+from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.selectors import user_balances
 from escrow.tests.factories import CardFactory, new_key
 from messaging.models import Notification
@@ -37,7 +37,7 @@ def funded(contract):
 
 
 def submit(milestone, message="Here is the work.", files=()):
-    return review.milestone_submit(
+    return services.milestone_submit(
         milestone_id=milestone.pk, actor=milestone.contract.freelancer, message=message, links=[], files=files
     )
 
@@ -65,7 +65,7 @@ def test_an_unfunded_milestone_cannot_be_submitted(contract):
 
 def test_only_the_freelancer_submits(funded):
     with pytest.raises(PermissionDenied):
-        review.milestone_submit(milestone_id=funded.pk, actor=funded.contract.client, message="x", links=[])
+        services.milestone_submit(milestone_id=funded.pk, actor=funded.contract.client, message="x", links=[])
 
 
 def test_a_refused_file_stores_nothing(funded):
@@ -83,12 +83,12 @@ def test_not_released_one_minute_early_released_at_the_deadline(funded):
         submit(funded)
 
     with time_machine.travel(START + timedelta(days=13, hours=23, minutes=59), tick=False):
-        assert review.release_overdue() == (0, False)
+        assert services.release_overdue() == (0, False)
     funded.refresh_from_db()
     assert funded.state == S.SUBMITTED
 
     with time_machine.travel(START + timedelta(days=14), tick=False):
-        assert review.release_overdue() == (1, False)
+        assert services.release_overdue() == (1, False)
     funded.refresh_from_db()
     assert funded.state == S.RELEASED
     assert funded.submissions.get().status == Submission.Status.AUTO_APPROVED
@@ -101,8 +101,8 @@ def test_running_the_sweep_twice_releases_once(funded, assert_ledger_consistent)
     with time_machine.travel(START, tick=False):
         submit(funded)
     with time_machine.travel(START + timedelta(days=15), tick=False):
-        assert review.release_overdue()[0] == 1
-        assert review.release_overdue()[0] == 0
+        assert services.release_overdue()[0] == 1
+        assert services.release_overdue()[0] == 0
     assert_ledger_consistent()
 
 
@@ -110,39 +110,37 @@ def test_request_changes_stops_the_clock_and_resubmission_restarts_the_full_peri
     with time_machine.travel(START, tick=False):
         submit(funded)
     with time_machine.travel(START + timedelta(days=10), tick=False):
-        review.milestone_request_changes(milestone_id=funded.pk, actor=funded.contract.client, note="Bigger logo")
+        services.milestone_request_changes(milestone_id=funded.pk, actor=funded.contract.client, note="Bigger logo")
     with time_machine.travel(START + timedelta(days=20), tick=False):
-        assert review.release_overdue()[0] == 0  # the clock was stopped
+        assert services.release_overdue()[0] == 0  # the clock was stopped
         second = submit(funded, message="Bigger logo now.")
     assert second.number == 2
     assert second.review_deadline == START + timedelta(days=20) + settings.REVIEW_PERIOD
     with time_machine.travel(START + timedelta(days=33), tick=False):
-        assert review.release_overdue()[0] == 0
+        assert services.release_overdue()[0] == 0
     with time_machine.travel(START + timedelta(days=34), tick=False):
-        assert review.release_overdue()[0] == 1
+        assert services.release_overdue()[0] == 1
 
 
 def test_withdrawal_clears_the_deadline(funded):
     with time_machine.travel(START, tick=False):
         submit(funded)
-    services.milestone_transition(milestone_id=funded.pk, actor=funded.contract.freelancer, name="withdraw_submission")
+    act(milestone_id=funded.pk, actor=funded.contract.freelancer, name="withdraw_submission")
 
     submission = funded.submissions.get()
     assert (submission.status, submission.review_deadline) == (Submission.Status.WITHDRAWN, None)
     funded.refresh_from_db()
     assert funded.state == S.FUNDED
     with time_machine.travel(START + timedelta(days=30), tick=False):
-        assert review.release_overdue()[0] == 0
+        assert services.release_overdue()[0] == 0
 
 
 def test_a_disputed_milestone_is_never_auto_released(funded):
     with time_machine.travel(START, tick=False):
         submit(funded)
-        services.milestone_transition(
-            milestone_id=funded.pk, actor=funded.contract.client, name="dispute", note="Not what we agreed"
-        )
+        act(milestone_id=funded.pk, actor=funded.contract.client, name="dispute", note="Not what we agreed")
     with time_machine.travel(START + timedelta(days=30), tick=False):
-        assert review.release_overdue()[0] == 0
+        assert services.release_overdue()[0] == 0
     funded.refresh_from_db()
     assert funded.state == S.DISPUTED
 
@@ -164,8 +162,8 @@ def test_after_a_three_day_outage_everything_overdue_is_released_and_nothing_els
 
     # The workers were down from day 13 to day 16: the first sweep after the outage catches up.
     with time_machine.travel(START + timedelta(days=16), tick=False):
-        assert review.release_overdue(batch_size=1) == (1, True)  # a full batch: the task re-queues
-        assert review.release_overdue(batch_size=1) == (0, False)
+        assert services.release_overdue(batch_size=1) == (1, True)  # a full batch: the task re-queues
+        assert services.release_overdue(batch_size=1) == (0, False)
     early.refresh_from_db()
     late.refresh_from_db()
     assert (early.state, late.state) == (S.RELEASED, S.SUBMITTED)
@@ -181,14 +179,14 @@ def test_reminders_7_3_and_1_days_before_each_sent_once_and_restarted_by_resubmi
         submit(funded)
     for day, expected in [(6, 0), (7, 1), (7.5, 1), (11, 2), (13, 3), (13.5, 3)]:
         with time_machine.travel(START + timedelta(days=day), tick=False):
-            review.send_review_reminders()
+            services.send_review_reminders()
         assert reminders() == expected, day
 
     with time_machine.travel(START + timedelta(days=13, hours=12), tick=False):
-        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="One more thing")
+        services.milestone_request_changes(milestone_id=funded.pk, actor=client, note="One more thing")
         submit(funded, message="Done")
     with time_machine.travel(START + timedelta(days=20, hours=12), tick=False):
-        review.send_review_reminders()
+        services.send_review_reminders()
     assert reminders() == 4  # the new submission's own 7-day reminder
 
 
@@ -196,8 +194,8 @@ def test_after_downtime_only_the_nearest_reminder_is_sent(funded):
     with time_machine.travel(START, tick=False):
         submit(funded)
     with time_machine.travel(START + timedelta(days=12), tick=False):  # the 7- and 3-day marks both passed
-        assert review.send_review_reminders() == 1
-        assert review.send_review_reminders() == 0
+        assert services.send_review_reminders() == 1
+        assert services.send_review_reminders() == 0
     notes = list(Notification.objects.filter(kind="reminder").values_list("text", flat=True))
     assert len(notes) == 1 and "approved and paid automatically" in notes[0]
 
@@ -206,12 +204,12 @@ def test_request_changes_is_capped_by_revision_rounds_with_a_clear_message(funde
     client = funded.contract.client  # the contract allows 2 rounds
     for _ in range(2):
         submit(funded)
-        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Again")
+        services.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Again")
     submit(funded)
 
     with pytest.raises(TransitionNotAllowed, match="revision round"):
-        review.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Once more")
-    assert review.milestone_review_approve(milestone_id=funded.pk, actor=client).state == S.RELEASED
+        services.milestone_request_changes(milestone_id=funded.pk, actor=client, note="Once more")
+    assert services.milestone_approve(milestone_id=funded.pk, actor=client).state == S.RELEASED
 
 
 def test_the_clients_dashboard_shows_work_to_review_with_its_deadline(client, funded):
@@ -232,7 +230,7 @@ def test_reminders_give_the_release_time_in_the_clients_own_timezone(funded):
     with time_machine.travel(START.replace(hour=10, minute=0), tick=False):
         submit(funded)
     with time_machine.travel(START.replace(hour=10, minute=0) + timedelta(days=13), tick=False):
-        review.send_review_reminders()
+        services.send_review_reminders()
 
     text = Notification.objects.get(kind="reminder").text
     assert "19:00 JST" in text  # 10:00 UTC + 9 hours

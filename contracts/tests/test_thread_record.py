@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from contracts import review, services
+from contracts import services
 from contracts.rules import OfferTerms
 from contracts.services import FUNDED_NOTICE
 from contracts.tests.factories import fund_milestones, make_offer, milestone_terms, terms
@@ -32,10 +32,10 @@ def test_the_offer_thread_records_the_negotiation_and_the_whole_contract():
     contract = services.offer_accept(offer_id=offer.pk, actor=offer.client, revision_number=2)
     first = contract.milestones.first()
     fund_milestones(contract, first)
-    review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Done", links=[])
-    review.milestone_request_changes(milestone_id=first.pk, actor=contract.client, note="Bigger logo please")
-    review.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Bigger", links=[])
-    review.milestone_review_approve(milestone_id=first.pk, actor=contract.client)
+    services.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Done", links=[])
+    services.milestone_request_changes(milestone_id=first.pk, actor=contract.client, note="Bigger logo please")
+    services.milestone_submit(milestone_id=first.pk, actor=contract.freelancer, message="Bigger", links=[])
+    services.milestone_approve(milestone_id=first.pk, actor=contract.client)
     last = contract.milestones.last()
     change = services.milestone_change_propose(
         contract_id=contract.pk, actor=contract.client, kind="delete", milestone_id=last.pk
@@ -75,7 +75,7 @@ def test_while_a_milestone_is_funded_the_message_box_says_messages_start_no_revi
     thread.refresh_from_db()
     assert thread.notice == FUNDED_NOTICE
 
-    review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
     thread.refresh_from_db()
     assert thread.notice == ""
 

@@ -11,6 +11,7 @@ from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange
 from contracts.tests.factories import (
     ContractFactory,
     MilestoneFactory,
+    act,
     fund_milestones,
     make_contract,
     make_offer,
@@ -346,13 +347,12 @@ def test_user_text_is_rendered_inert(client):
 def test_submitted_files_are_downloads_for_the_parties_and_404_for_anyone_else(client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from contracts import review
     from contracts.models import SubmissionFile
 
     contract = make_contract(count=1)
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    review.milestone_submit(
+    services.milestone_submit(
         milestone_id=milestone.pk,
         actor=contract.freelancer,
         message="Files",
@@ -404,7 +404,7 @@ def test_a_disputed_milestone_says_the_money_is_frozen(client):
     contract = make_contract(count=1, amount="100.00")
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    services.milestone_transition(milestone_id=milestone.pk, actor=contract.freelancer, name="dispute", note="Unpaid")
+    act(milestone_id=milestone.pk, actor=contract.freelancer, name="dispute", note="Unpaid")
     client.force_login(contract.client)
 
     body = client.get(contract.get_absolute_url()).content.decode()

@@ -7,16 +7,14 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from django_fsm import TransitionNotAllowed
 
-from contracts import review, selectors, services
+from contracts import policy, selectors, services
 from contracts.forms import (
     ContractMilestoneForm,
     NoteForm,
 )
 from contracts.models import Contract, Milestone, MilestoneChange
-from contracts.templatetags.contract_tags import OWN_PAGES, milestone_action_url
-from escrow.selectors import hold_balance
+from contracts.templatetags.contract_tags import milestone_action_url
 
 from .common import refusals_as_pages
 
@@ -29,6 +27,7 @@ def contract_list(request):
     if status not in Contract.Status.values:
         status = None
     page = Paginator(selectors.contract_list(user=request.user, status=status), 20).get_page(request.GET.get("page"))
+    page.object_list = selectors.contracts_money(page.object_list)
     return render(request, "contracts/contract_list.html", {"page": page, "status": status})
 
 
@@ -40,44 +39,44 @@ def contract_detail(request, contract_id):
     )
 
 
-TRANSITION_NOTES = {
-    "request_changes": ("What should change?", "Be specific: the freelancer works from this description."),
-    "dispute": ("What is the problem?", "Staff will read the contract's record and decide."),
-}
-
-
 @login_required
 @refusals_as_pages
 def milestone_action(request, contract_id, milestone_id, name):
-    """One view runs any transition the user may take; transitions that need a note ask for it first."""
+    """The shared page of the actions that need only a note (request changes, withdraw, dispute)."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
-    label = Milestone.action_label(name) if hasattr(getattr(Milestone, name, None), "_django_fsm") else None
-    if label is None:
-        raise TransitionNotAllowed("Unknown action.")
-    if name in OWN_PAGES:
-        return redirect(milestone_action_url(contract, milestone, name))
-    note_label, note_help = TRANSITION_NOTES.get(name, ("Note (optional)", ""))
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    action = policy.MILESTONE_ACTIONS.get(name)
+    if action is None or name not in services.NOTE_ACTIONS:
+        if action is not None and action.page:  # an action with its own page
+            return redirect(milestone_action_url(contract, milestone, name))
+        raise Http404("Unknown action.")
+    policy.milestone_may(request.user, milestone, name).enforce()  # a GET is refused like the POST
+    note_label, note_help = action.note or ("Note (optional)", "")
     form = NoteForm(request.POST if request.method == "POST" else None)
     form.fields["note"].label = note_label
     form.fields["note"].help_text = note_help
-    form.fields["note"].required = name in TRANSITION_NOTES
+    form.fields["note"].required = action.note is not None
     if request.method == "POST" and form.is_valid():
-        note = form.cleaned_data["note"]
-        if name == "request_changes":  # also tells the freelancer what to change
-            review.milestone_request_changes(milestone_id=milestone.pk, actor=request.user, note=note)
-        else:
-            services.milestone_transition(milestone_id=milestone.pk, actor=request.user, name=name, note=note)
-        messages.success(request, f"{label}: done for “{milestone.title}”.")
+        services.NOTE_ACTIONS[name](milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"])
+        messages.success(request, DONE_MESSAGES[name].format(title=milestone.title))
         return redirect(milestone.get_absolute_url())
-    context = {"contract": contract, "milestone": milestone, "form": form, "label": label}
+    context = {"contract": contract, "milestone": milestone, "form": form, "label": action.label}
     return render(request, "contracts/milestone_action.html", context)
+
+
+DONE_MESSAGES = {
+    "request_changes": "You requested changes on “{title}”. The review clock is stopped until the next submission.",
+    "withdraw_submission": "You withdrew your submission of “{title}”. Submit again when it is ready.",
+    "dispute": "You opened a dispute on “{title}”. Its money stays in escrow until staff decide.",
+    "cancel": "“{title}” was cancelled.",
+}
 
 
 @login_required
 @refusals_as_pages
 def milestone_add(request, contract_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    policy.contract_may_add_milestone(request.user, contract, milestone_count=contract.milestones.count()).enforce()
     form = ContractMilestoneForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         result = services.milestone_add(contract_id=contract.pk, actor=request.user, terms=form.terms())
@@ -94,7 +93,8 @@ def milestone_add(request, contract_id):
 @refusals_as_pages
 def milestone_edit(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    policy.milestone_may(request.user, milestone, "propose_edit").enforce()
     initial = {f: getattr(milestone, f) for f in ("title", "deliverable", "due_date", "amount")}
     form = ContractMilestoneForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -131,11 +131,11 @@ def milestone_move(request, contract_id, milestone_id, direction):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     if direction not in ("up", "down"):
         raise Http404("Unknown direction.")
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    policy.milestone_may(request.user, milestone, "propose_move").enforce()
     order = list(
         contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position", "id").values_list("pk", flat=True)
     )
-    if milestone_id not in order:
-        raise ValidationError("Only future (not yet funded) milestones can be moved.")
     index = order.index(milestone_id)
     other = index - 1 if direction == "up" else index + 1
     if not 0 <= other < len(order):
@@ -154,13 +154,15 @@ def change_decide(request, contract_id, change_id, decision):
     """Answer a proposed change. Accepting a refund moves money, so it is confirmed on its own page first."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     change = get_object_or_404(contract.changes.select_related("milestone"), pk=change_id)
+    change.contract = contract
     if decision not in ("accept", "decline", "withdraw"):
         raise Http404("Unknown decision.")
     if request.method != "POST":
         if decision != "accept" or change.kind != MilestoneChange.Kind.REFUND:
             return HttpResponseNotAllowed(["POST"])
-        remaining = hold_balance(change.milestone.hold_reference)
-        context = {"contract": contract, "change": change, "remaining": remaining}
+        policy.change_may_answer(request.user, change).enforce()  # the confirmation page refuses like the POST
+        milestone = selectors.milestone_for_party(contract=contract, milestone_id=change.milestone_id)
+        context = {"contract": contract, "change": change, "milestone": milestone, "remaining": milestone.money.held}
         return render(request, "contracts/refund_confirm.html", context)
     if decision == "withdraw":
         services.milestone_change_withdraw(change_id=change.pk, actor=request.user)
@@ -180,4 +182,8 @@ def contract_end(request, contract_id):
         services.contract_end(contract_id=contract.pk, actor=request.user)
         messages.info(request, "The contract has ended. Future milestones were cancelled.")
         return redirect(contract)
-    return render(request, "contracts/contract_end.html", selectors.contract_page(contract=contract, user=request.user))
+    page = selectors.contract_page(contract=contract, user=request.user)
+    if not page["can_end"]:
+        open_money = sum(1 for m in page["milestones"] if m.state in Milestone.OPEN_MONEY_STATES)
+        policy.contract_may_end(request.user, contract, open_money=open_money).enforce()
+    return render(request, "contracts/contract_end.html", page)

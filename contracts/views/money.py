@@ -1,23 +1,24 @@
 """Money pages, each a confirmation first: fund, approve and release (with a bonus), refund."""
 
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from contracts import review, selectors, services
+from contracts import policy, selectors, services
 from contracts.forms import (
     ApproveForm,
     FundForm,
     RefundForm,
 )
-from contracts.models import Milestone, MilestoneChange
+from contracts.models import Milestone
 from escrow.errors import EscrowError
 from escrow.forms import CardForm
-from escrow.selectors import hold_balance, user_balances
+from escrow.selectors import user_balances
 from marketplace.money import format_money
 
 from .common import refusals_as_pages
@@ -34,8 +35,9 @@ def _new_key() -> str:
 def milestones_fund(request, contract_id):
     """Confirm amount and fees, then pay one or several draft milestones into escrow with one charge."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    if contract.role_of(request.user) != "client":
+    if policy.contract_role(contract, request.user) != "client":
         raise PermissionDenied("Only the client funds milestones.")
+    policy.contract_may_change(request.user, contract).enforce()
     drafts = contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position")
     posted = request.method == "POST"
     initial = {"milestones": request.GET.getlist("milestone") or list(drafts.values_list("pk", flat=True)[:1])}
@@ -81,46 +83,68 @@ def _funded_message(result) -> str:
 @login_required
 @refusals_as_pages
 def milestone_approve(request, contract_id, milestone_id):
+    """Confirm what escrow holds, the fee and what the freelancer receives; optionally add a bonus."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    policy.milestone_may(request.user, milestone, "approve").enforce()  # a GET is refused like the POST
     posted = request.method == "POST"
     form = ApproveForm(request.POST if posted else None, initial={"idempotency_key": _new_key()})
     card_form = CardForm(request.POST if posted else None)
     if posted and form.is_valid():
         bonus = form.cleaned_data["bonus"]
         if not bonus or card_form.is_valid():
-            review.milestone_review_approve(
-                milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"]
-            )
-            messages.success(
-                request, f"Approved. {format_money(milestone.receives)} was released to {contract.freelancer_name}."
-            )
-            if bonus:
-                try:
-                    services.milestone_bonus(
-                        milestone_id=milestone.pk,
-                        actor=request.user,
-                        amount=bonus,
-                        card=card_form.card_details(),
-                        idempotency_key=form.cleaned_data["idempotency_key"],
+            try:
+                services.milestone_approve(
+                    milestone_id=milestone.pk,
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                    bonus=bonus,
+                    card=card_form.card_details() if bonus else None,
+                    idempotency_key=form.cleaned_data["idempotency_key"],
+                )
+            except EscrowError as error:  # the bonus card failed: nothing was approved or charged
+                card_form.add_error(None, f"{error.user_message} Nothing was approved; try again or remove the bonus.")
+                form = ApproveForm(request.POST)
+                form.data = form.data.copy()
+                form.data["idempotency_key"] = _new_key()
+                form.is_valid()
+            else:
+                money = selectors.milestone_money(milestone)
+                text = f"Approved. {format_money(money.received)} was released to {contract.freelancer_name}."
+                if bonus:
+                    quote = services.bonus_quote(bonus, contract.fee_percent)
+                    text += (
+                        f" Bonus of {format_money(quote['amount'])} paid ({format_money(quote['received'])} to them)."
                     )
-                except EscrowError as error:
-                    messages.warning(request, f"The bonus was not paid: {error.user_message}")
-                else:
-                    messages.success(request, f"Bonus of {format_money(bonus)} paid. Thank you!")
-            return redirect(milestone.get_absolute_url())
-    context = {"contract": contract, "milestone": milestone, "form": form, "card_form": card_form}
+                messages.success(request, text)
+                return redirect(milestone.get_absolute_url())
+    context = {
+        "contract": contract,
+        "milestone": milestone,
+        "money": milestone.money,
+        "form": form,
+        "card_form": card_form,
+        "fee_percent": contract.fee_percent,
+        "bonus_quote": services.bonus_quote(_typed_bonus(form) or BONUS_EXAMPLE, contract.fee_percent),
+    }
     return render(request, "contracts/milestone_approve.html", context)
+
+
+BONUS_EXAMPLE = Decimal("50.00")
+
+
+def _typed_bonus(form):
+    """The bonus the client typed, once it parsed (to show what it pays), else None."""
+    return form.cleaned_data.get("bonus") if form.is_bound and hasattr(form, "cleaned_data") else None
 
 
 @login_required
 @refusals_as_pages
 def milestone_refund(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
-    if contract.role_of(request.user) != "freelancer":
-        raise PermissionDenied("Only the freelancer refunds a milestone; the client can ask for a refund.")
-    remaining = hold_balance(milestone.hold_reference)
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    policy.milestone_may(request.user, milestone, "refund").enforce()
+    remaining = milestone.money.held
     form = RefundForm(request.POST if request.method == "POST" else None, remaining=remaining)
     if request.method == "POST" and form.is_valid():
         amount = form.cleaned_data["amount"]
@@ -137,8 +161,7 @@ def milestone_refund(request, contract_id, milestone_id):
 def milestone_refund_request(request, contract_id, milestone_id):
     """The client asks the freelancer to refund a funded milestone (e.g. to end the contract)."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    services.milestone_change_propose(
-        contract_id=contract.pk, actor=request.user, kind=MilestoneChange.Kind.REFUND, milestone_id=milestone_id
-    )
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    services.milestone_refund_request(milestone_id=milestone.pk, actor=request.user)
     messages.success(request, "You asked for a refund. The money returns when the freelancer agrees.")
     return redirect(contract)

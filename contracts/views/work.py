@@ -3,10 +3,10 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 
-from contracts import review, selectors
+from contracts import policy, selectors, services
 from contracts.forms import (
     SubmitWorkForm,
 )
@@ -29,13 +29,12 @@ def milestone_detail(request, contract_id, milestone_id):
 @refusals_as_pages
 def milestone_submit(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = get_object_or_404(contract.milestones, pk=milestone_id)
-    if contract.role_of(request.user) != "freelancer":
-        raise PermissionDenied("Only the freelancer submits work.")
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    policy.milestone_may(request.user, milestone, "submit").enforce()  # a GET is refused like the POST
     form = SubmitWorkForm(request.POST if request.method == "POST" else None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            submission = review.milestone_submit(
+            submission = services.milestone_submit(
                 milestone_id=milestone.pk,
                 actor=request.user,
                 message=form.cleaned_data["message"],

@@ -4,8 +4,7 @@ the client approves, and the freelancer's wallet shows the payment less the fee 
 import pytest
 from playwright.sync_api import expect
 
-from contracts import services
-from contracts.tests.factories import make_contract
+from contracts.tests.factories import act, make_contract
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.helpers import log_in
@@ -51,9 +50,7 @@ def test_fund_approve_and_withdraw(new_page, screenshot, password):
     expect(card).to_contain_text("Funded — $400.00 is held in escrow. You can start.")
     screenshot(freelancer_page, "contract-funded-freelancer")
 
-    services.milestone_transition(
-        milestone_id=first.pk, actor=freelancer, name="submit"
-    )  # (the review issue adds files)
+    act(milestone_id=first.pk, actor=freelancer, name="submit")  # (the review issue adds files)
     client_page.goto(contract.get_absolute_url())
     client_page.locator(f"#milestone-{first.pk}").get_by_role("link", name="Approve work").click()
     client_page.get_by_role("button", name="Approve and release $400.00").click()

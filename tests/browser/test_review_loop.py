@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from contracts import review
+from contracts import services
 from contracts.models import Submission
 from contracts.tests.factories import fund_milestones, make_contract
 from escrow.tests.helpers import assert_ledger_consistent
@@ -85,10 +85,10 @@ def test_silence_releases_the_milestone_automatically(new_page, screenshot, pass
     contract = make_contract(client=client, freelancer=freelancer, count=1, amount="300.00")
     milestone = contract.milestones.get()
     fund_milestones(contract, milestone)
-    review.milestone_submit(milestone_id=milestone.pk, actor=freelancer, message="All done", links=[])
+    services.milestone_submit(milestone_id=milestone.pk, actor=freelancer, message="All done", links=[])
     Submission.objects.update(review_deadline=timezone.now() - timedelta(minutes=1))
 
-    review.release_overdue()  # what the beat schedule runs every minute
+    services.release_overdue()  # what the beat schedule runs every minute
 
     page = new_page(PHONE)
     log_in(page, freelancer.email, password)

@@ -1,0 +1,322 @@
+"""The one answer to "may this actor do this to this object now?" for the contracts domain.
+
+Every function returns a `Verdict` (allowed, a stable code, and a reason a person can act on). Actions
+in `contracts.services` call `.enforce()` before they change anything; selectors use the verdicts to choose
+the buttons a page shows; action pages refuse a GET with the same verdict; admin asks the same questions.
+Nothing else in the code base decides these things.
+
+Who takes a milestone transition and from which states stays declared on the state machine itself
+(`contracts.models.Milestone`, `permission=` and `source=`); this module reads it through django-fsm's
+public API (`can_proceed`, `has_transition_perm`) and adds what the machine cannot know: whether the actor
+is a party at all, whether the contract is active, and why not, in words.
+
+Actors are users, or `SYSTEM` (the review-period sweep). Staff are users with `is_staff`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+
+from .models import Contract, Milestone, MilestoneChange, Offer, OfferRevision
+
+S = Milestone.State
+
+
+class SystemActor:
+    """The platform itself acting on a schedule (automatic approval). Recorded as no user."""
+
+    pk = None
+    is_staff = False
+    is_authenticated = False
+    name = "Automatically"
+
+    def __repr__(self):
+        return "SYSTEM"
+
+
+SYSTEM = SystemActor()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    code: str = "ok"
+    reason: str = ""
+    # How a refusal is raised: "who" (the actor may never do this: 403), "when" (not in this state / not
+    # now: 409) or "input" (what was asked is invalid: 400).
+    kind: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def enforce(self) -> None:
+        """Raise the refusal (PermissionDenied, TransitionNotAllowed or ValidationError); nothing changed."""
+        if self.allowed:
+            return
+        if self.kind == "who":
+            raise PermissionDenied(self.reason)
+        if self.kind == "input":
+            raise ValidationError(self.reason)
+        raise TransitionNotAllowed(self.reason)
+
+
+ALLOW = Verdict(True)
+
+
+def _who(code: str, reason: str) -> Verdict:
+    return Verdict(False, code, reason, "who")
+
+
+def _when(code: str, reason: str) -> Verdict:
+    return Verdict(False, code, reason, "when")
+
+
+NOT_PARTY = _who("not_party", "You are not a party to this contract.")
+CONTRACT_ENDED = _when("contract_ended", "This contract has ended.")
+
+
+# --- who is who ---
+
+
+def contract_role(contract: Contract, actor) -> str | None:
+    """ "client", "freelancer", "staff", "system", or None for anyone else."""
+    if actor is SYSTEM:
+        return "system"
+    if actor.pk is not None and actor.pk == contract.client_id:
+        return "client"
+    if actor.pk is not None and actor.pk == contract.freelancer_id:
+        return "freelancer"
+    if getattr(actor, "is_staff", False):
+        return "staff"
+    return None
+
+
+def is_party(contract_or_offer, actor) -> bool:
+    return actor.pk is not None and actor.pk in (contract_or_offer.client_id, contract_or_offer.freelancer_id)
+
+
+# --- milestones ---
+
+
+@dataclass(frozen=True)
+class MilestoneAction:
+    name: str
+    label: str  # the button
+    transition: str = ""  # the state-machine transition it runs, if any
+    tone: str = "primary"
+    page: str = ""  # url name of its own page; "" = the shared action page
+    note: tuple[str, str] | None = None  # (label, help) when the action needs a written note
+    needs_active: bool = True
+
+
+# In the order pages offer them: the first allowed one is the page's main button.
+MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
+    a.name: a
+    for a in [
+        MilestoneAction("fund", "Fund milestone", "fund", page="contracts:milestones_fund"),
+        MilestoneAction("submit", "Submit work", "submit", page="contracts:milestone_submit"),
+        MilestoneAction("approve", "Approve and pay", "approve", tone="success", page="contracts:milestone_approve"),
+        MilestoneAction(
+            "request_changes",
+            "Request changes",
+            "request_changes",
+            note=("What should change?", "Be specific: the freelancer works from this description."),
+        ),
+        MilestoneAction("withdraw_submission", "Withdraw submission", "withdraw_submission", tone="secondary"),
+        MilestoneAction("refund", "Refund to client", "refund", tone="danger", page="contracts:milestone_refund"),
+        MilestoneAction(
+            "request_refund", "Ask for a refund", tone="secondary", page="contracts:milestone_refund_request"
+        ),
+        MilestoneAction(
+            "dispute",
+            "Open a dispute",
+            "dispute",
+            tone="danger",
+            note=("What is the problem?", "Staff will read the contract's record and decide."),
+            needs_active=False,
+        ),
+        # Staff, in admin.
+        MilestoneAction("cancel", "Cancel milestone", "cancel", tone="danger"),
+        MilestoneAction("resolve_release", "Resolve: release to freelancer", "resolve_release", needs_active=False),
+        MilestoneAction("resolve_refund", "Resolve: refund to client", "resolve_refund", needs_active=False),
+        # After release: a bonus on top (on the approve page, or later).
+        MilestoneAction("bonus", "Pay a bonus", needs_active=False),
+        # Future (draft) milestones change only by the other party's consent.
+        MilestoneAction("propose_edit", "Propose edit", tone="secondary", page="contracts:milestone_edit"),
+        MilestoneAction("propose_remove", "Propose removal", tone="secondary"),
+        MilestoneAction("propose_move", "Propose a new order", tone="secondary"),
+    ]
+}
+# What parties see as buttons on a milestone (the rest are staff's, or part of another page).
+PARTY_BUTTONS = ("fund", "submit", "approve", "request_changes", "withdraw_submission", "refund", "request_refund")
+PARTY_DANGER_BUTTONS = ("dispute",)
+STAFF_ACTIONS = ("cancel", "resolve_release", "resolve_refund")
+# Non-transition actions: who, and from which states.
+_OWN_RULES = {
+    "request_refund": ({"client"}, (S.FUNDED, S.CHANGES_REQUESTED)),
+    "bonus": ({"client"}, (S.RELEASED,)),
+    "propose_edit": ({"client", "freelancer"}, (S.DRAFT,)),
+    "propose_remove": ({"client", "freelancer"}, (S.DRAFT,)),
+    "propose_move": ({"client", "freelancer"}, (S.DRAFT,)),
+}
+
+
+def action_label(name: str) -> str:
+    action = MILESTONE_ACTIONS.get(name)
+    return action.label if action else name.replace("_", " ")
+
+
+def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_request: bool | None = None) -> Verdict:
+    """May `actor` take action `name` on `milestone` now?
+
+    `milestone.contract` must be loaded (it is, on every page and in every action). For "request_refund",
+    pass whether a refund request for this milestone is already pending if you know it (pages do, from
+    the changes they list); otherwise it is looked up.
+    """
+    action = MILESTONE_ACTIONS.get(name)
+    if action is None:
+        return _when("unknown_action", "Unknown action.")
+    contract = milestone.contract
+    role = contract_role(contract, actor)
+    if role is None:
+        return NOT_PARTY
+    label = action.label.lower()
+    state = milestone.get_state_display().lower()
+    method = getattr(milestone, action.transition) if action.transition else None
+    if method is not None:
+        if not can_proceed(method, check_conditions=False):
+            return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
+    else:
+        roles, states = _OWN_RULES[name]
+        if role not in roles:
+            return _who("not_your_role", f"You are not the one who can {label} on this milestone.")
+        if milestone.state not in states:
+            return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
+    # The machine's `conditions=` in words, before its `permission=` (which django-fsm checks together).
+    if action.needs_active and not contract.is_active:
+        return CONTRACT_ENDED
+    if name == "request_changes" and milestone.changes_requested_count >= contract.revision_rounds:
+        return _when(
+            "no_revision_rounds",
+            f"All {contract.revision_rounds} revision round(s) agreed in the contract have been used. "
+            "You can approve the work or open a dispute.",
+        )
+    if method is not None:
+        if role == "system":
+            if name != "approve":  # the sweep approves when the review period ends; nothing else
+                return _who("not_your_role", f"The platform does not {label} by itself.")
+        elif not has_transition_perm(method, actor):
+            return _who("not_your_role", f"You are not the one who can {label} on this milestone.")
+    if name == "request_refund":
+        if pending_refund_request is None:
+            pending_refund_request = MilestoneChange.objects.filter(
+                milestone=milestone, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
+            ).exists()
+        if pending_refund_request:
+            return _when("refund_already_requested", "You already asked for a refund; the freelancer has to answer.")
+    return ALLOW
+
+
+def milestone_actions(actor, milestone: Milestone, names=PARTY_BUTTONS, **kwargs) -> list[MilestoneAction]:
+    """The actions of `names` the actor may take now, in page order: what a page shows as buttons."""
+    return [MILESTONE_ACTIONS[n] for n in names if milestone_may(actor, milestone, n, **kwargs)]
+
+
+# --- contracts ---
+
+
+def contract_may_view(actor, contract: Contract) -> Verdict:
+    return ALLOW if is_party(contract, actor) else NOT_PARTY
+
+
+def contract_may_change(actor, contract: Contract) -> Verdict:
+    """Propose or apply changes to a contract's milestones (add, edit, reorder, answer proposals)."""
+    if not is_party(contract, actor):
+        return NOT_PARTY
+    if not contract.is_active:
+        return Verdict(False, "contract_ended", "This contract has ended; its milestones can no longer change.", "when")
+    return ALLOW
+
+
+def contract_may_add_milestone(actor, contract: Contract, *, milestone_count: int) -> Verdict:
+    verdict = contract_may_change(actor, contract)
+    if verdict and milestone_count >= settings.OFFER_MAX_MILESTONES:
+        return Verdict(
+            False, "too_many", f"A contract can have at most {settings.OFFER_MAX_MILESTONES} milestones.", "input"
+        )
+    return verdict
+
+
+def contract_may_end(actor, contract: Contract, *, open_money: int) -> Verdict:
+    """Either party ends an active contract once nothing is funded, under review or in dispute.
+
+    `open_money`: how many milestones are in `Milestone.OPEN_MONEY_STATES`.
+    """
+    verdict = contract_may_change(actor, contract)
+    if verdict and open_money:
+        return _when(
+            "money_in_escrow",
+            f"{open_money} milestone(s) are funded, under review or in dispute. "
+            "They must be paid, refunded or resolved before the contract can end.",
+        )
+    return verdict
+
+
+def change_may_answer(actor, change: MilestoneChange) -> Verdict:
+    """Accept or decline a proposed change: the other party, while it is pending."""
+    verdict = contract_may_change(actor, change.contract)
+    if not verdict:
+        return verdict
+    if change.status != MilestoneChange.Status.PENDING:
+        return _when("answered", "This proposal has already been answered.")
+    if change.proposed_by_id == actor.pk:
+        return _who("own_proposal", "The other party has to answer your proposal.")
+    return ALLOW
+
+
+def change_may_withdraw(actor, change: MilestoneChange) -> Verdict:
+    if not is_party(change.contract, actor):
+        return NOT_PARTY
+    if change.proposed_by_id != actor.pk:
+        return _who("not_proposer", "Only the person who proposed a change can withdraw it.")
+    if change.status != MilestoneChange.Status.PENDING:
+        return _when("answered", "This proposal has already been answered.")
+    return ALLOW
+
+
+# --- offers ---
+
+
+def offer_may_answer(actor, offer: Offer, latest: OfferRevision, *, seen_revision: int | None = None) -> Verdict:
+    """Accept, counter or propose changes: the party who did not write the latest revision, while pending."""
+    if not is_party(offer, actor):
+        return _who("not_party", "You are not a party to this offer.")
+    if not offer.is_pending:
+        return _when("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer change.")
+    if seen_revision is not None and latest.number != seen_revision:
+        return Verdict(
+            False, "stale", "The offer changed while you were looking at it. Review the latest revision.", "input"
+        )
+    if latest.author_id == actor.pk:
+        return _who("not_your_turn", "The other party has to answer your latest revision first.")
+    return ALLOW
+
+
+def offer_may_decline(actor, offer: Offer, latest: OfferRevision) -> Verdict:
+    if is_party(offer, actor) and actor.pk != offer.freelancer_id:
+        return _who("not_freelancer", "Only the freelancer can decline an offer.")
+    return offer_may_answer(actor, offer, latest)
+
+
+def offer_may_withdraw(actor, offer: Offer) -> Verdict:
+    if not is_party(offer, actor):
+        return _who("not_party", "You are not a party to this offer.")
+    if actor.pk != offer.client_id:
+        return _who("not_client", "Only the client can withdraw an offer.")
+    if not offer.is_pending:
+        return _when("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
+    return ALLOW
