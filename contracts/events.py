@@ -214,6 +214,8 @@ def notification_text(event) -> str:
     text = event_text(event)
     if found and found.extra:
         text += f" {found.extra}"
+    if event.kind == K.RELEASE and event.actor_id is None:
+        text += " The review period ended without an answer: it was approved and released automatically."
     if event.kind == K.SUBMIT and event.data.get("review_deadline"):
         text += f" Automatic approval in {settings.REVIEW_PERIOD.days} days."
     return text

@@ -75,6 +75,11 @@ def _when(code: str, reason: str) -> Verdict:
     return Verdict(False, code, reason, "when")
 
 
+def _invalid(code: str, reason: str) -> Verdict:
+    # A refusal about a contract, a proposal or an offer (not a milestone's state): a 400 with the reason.
+    return Verdict(False, code, reason, "input")
+
+
 NOT_PARTY = _who("not_party", "You are not a party to this contract.")
 CONTRACT_ENDED = _when("contract_ended", "This contract has ended.")
 
@@ -119,7 +124,7 @@ MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
     for a in [
         MilestoneAction("fund", "Fund milestone", "fund", page="contracts:milestones_fund"),
         MilestoneAction("submit", "Submit work", "submit", page="contracts:milestone_submit"),
-        MilestoneAction("approve", "Approve and pay", "approve", tone="success", page="contracts:milestone_approve"),
+        MilestoneAction("approve", "Approve work", "approve", tone="success", page="contracts:milestone_approve"),
         MilestoneAction(
             "request_changes",
             "Request changes",
@@ -238,7 +243,7 @@ def contract_may_change(actor, contract: Contract) -> Verdict:
     if not is_party(contract, actor):
         return NOT_PARTY
     if not contract.is_active:
-        return Verdict(False, "contract_ended", "This contract has ended; its milestones can no longer change.", "when")
+        return _invalid("contract_ended", "This contract has ended; its milestones can no longer change.")
     return ALLOW
 
 
@@ -258,7 +263,7 @@ def contract_may_end(actor, contract: Contract, *, open_money: int) -> Verdict:
     """
     verdict = contract_may_change(actor, contract)
     if verdict and open_money:
-        return _when(
+        return _invalid(
             "money_in_escrow",
             f"{open_money} milestone(s) are funded, under review or in dispute. "
             "They must be paid, refunded or resolved before the contract can end.",
@@ -272,7 +277,7 @@ def change_may_answer(actor, change: MilestoneChange) -> Verdict:
     if not verdict:
         return verdict
     if change.status != MilestoneChange.Status.PENDING:
-        return _when("answered", "This proposal has already been answered.")
+        return _invalid("answered", "This proposal has already been answered.")
     if change.proposed_by_id == actor.pk:
         return _who("own_proposal", "The other party has to answer your proposal.")
     return ALLOW
@@ -284,7 +289,7 @@ def change_may_withdraw(actor, change: MilestoneChange) -> Verdict:
     if change.proposed_by_id != actor.pk:
         return _who("not_proposer", "Only the person who proposed a change can withdraw it.")
     if change.status != MilestoneChange.Status.PENDING:
-        return _when("answered", "This proposal has already been answered.")
+        return _invalid("answered", "This proposal has already been answered.")
     return ALLOW
 
 
@@ -296,7 +301,7 @@ def offer_may_answer(actor, offer: Offer, latest: OfferRevision, *, seen_revisio
     if not is_party(offer, actor):
         return _who("not_party", "You are not a party to this offer.")
     if not offer.is_pending:
-        return _when("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer change.")
+        return _invalid("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer change.")
     if seen_revision is not None and latest.number != seen_revision:
         return Verdict(
             False, "stale", "The offer changed while you were looking at it. Review the latest revision.", "input"
@@ -318,5 +323,5 @@ def offer_may_withdraw(actor, offer: Offer) -> Verdict:
     if actor.pk != offer.client_id:
         return _who("not_client", "Only the client can withdraw an offer.")
     if not offer.is_pending:
-        return _when("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
+        return _invalid("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
     return ALLOW

@@ -42,8 +42,9 @@ def test_staff_transition_button_goes_through_the_service(staff_client):
     url = reverse("admin:contracts_milestone_change", args=[milestone.pk])
     assert "Cancel milestone" in staff_client.get(url).content.decode()
 
-    management = {"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}  # the read-only inline
-    staff_client.post(url, {"_fsm_transition_to": "cancel", **management})
+    action = reverse("admin:contracts_milestone_action", args=[milestone.pk, "cancel"])
+    assert staff_client.get(action).status_code == 200  # a confirmation page first
+    staff_client.post(action, {"note": "Duplicate milestone"})
 
     milestone.refresh_from_db()
     assert milestone.state == Milestone.State.CANCELLED
@@ -70,7 +71,7 @@ def test_staff_decide_a_dispute_in_admin_with_a_written_decision(staff_client, d
     fund_milestones(contract, milestone)
     act(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
     act(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Incomplete")
-    url = reverse("admin:contracts_milestone_transition", args=[milestone.pk, decision])
+    url = reverse("admin:contracts_milestone_action", args=[milestone.pk, decision])
 
     assert "Written decision" in staff_client.get(url).content.decode()
     staff_client.post(url, {"note": "The delivered files match the agreed scope."})

@@ -7,7 +7,7 @@ from django_fsm import TransitionNotAllowed
 
 from contracts import policy
 from contracts.models import Milestone
-from contracts.tests.factories import act, make_contract, set_state
+from contracts.tests.factories import act, fund_milestones, make_contract, set_state
 from marketplace.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,8 @@ class AttributeError_or_fsm:  # noqa: N801 - a tiny context manager for the prot
 def test_request_changes_is_capped_by_the_agreed_revision_rounds(contract):
     milestone = contract.milestones.get()  # the contract allows 2 rounds
     client, freelancer = contract.client, contract.freelancer
-    milestone = set_state(milestone, S.SUBMITTED)
+    fund_milestones(contract, milestone)
+    act(milestone_id=milestone.pk, actor=freelancer, name="submit")
     for _ in range(2):
         act(milestone_id=milestone.pk, actor=client, name="request_changes", note="Fix it")
         act(milestone_id=milestone.pk, actor=freelancer, name="submit")
@@ -49,7 +50,7 @@ def test_request_changes_is_capped_by_the_agreed_revision_rounds(contract):
         act(milestone_id=milestone.pk, actor=client, name="request_changes", note="Again")
     # approving stays available
     approved = act(milestone_id=milestone.pk, actor=client, name="approve")
-    assert approved.state == S.APPROVED
+    assert approved.state == S.RELEASED
 
 
 @pytest.mark.parametrize("name", ["request_changes", "dispute"])

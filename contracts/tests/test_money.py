@@ -197,9 +197,7 @@ def test_client_asks_for_a_refund_the_freelancer_agrees_and_the_contract_can_end
     with pytest.raises(ValidationError):
         services.contract_end(contract_id=contract.pk, actor=contract.client)
 
-    change = services.milestone_change_propose(
-        contract_id=contract.pk, actor=contract.client, kind="refund", milestone_id=first.pk
-    )
+    change = services.milestone_refund_request(milestone_id=first.pk, actor=contract.client)
     services.milestone_change_decide(change_id=change.pk, actor=contract.freelancer, accept=True)
     services.contract_end(contract_id=contract.pk, actor=contract.client)
 

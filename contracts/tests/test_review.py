@@ -242,7 +242,7 @@ def test_a_submission_that_fails_after_saving_its_files_leaves_no_file_behind(fu
     settings.MEDIA_ROOT = tmp_path
     files = [SimpleUploadedFile("a.png", PNG, content_type="image/png")]
 
-    failing = mock.patch("contracts.review.notify_parties", side_effect=RuntimeError("mail server down"))
+    failing = mock.patch("contracts.services.record.notify_parties", side_effect=RuntimeError("mail server down"))
     with failing, pytest.raises(RuntimeError):
         submit(funded, files=files)
 

@@ -42,7 +42,7 @@ def test_seed_demo_shows_an_active_contract_and_an_offer_to_answer(client):
     call_command("seed_demo")
     call_command("seed_demo")
 
-    assert Contract.objects.filter(status="active").count() == 1
+    assert Contract.objects.filter(status="active").count() == 2  # the website, and one in every state
     offer = Offer.objects.get(status="pending")
     assert offer.revisions.count() == 2
     client.login(username="client@demo.test", password=DEMO_PASSWORD)
