@@ -133,15 +133,9 @@ class Contract(models.Model):
     def is_active(self):
         return self.status == self.Status.ACTIVE
 
-    def role_of(self, user) -> str | None:
-        if user.pk == self.client_id:
-            return "client"
-        if user.pk == self.freelancer_id:
-            return "freelancer"
-        return None
-
 
 # --- Who may take a transition (django-fsm `permission=`) and when (`conditions=`) ---
+# contracts.policy reads these through django-fsm's public API and adds the reasons.
 
 
 def is_client(milestone, user) -> bool:

@@ -296,6 +296,11 @@ def change_may_withdraw(actor, change: MilestoneChange) -> Verdict:
 # --- offers ---
 
 
+def is_turn_of(actor, *, latest_author_id: int) -> bool:
+    """A negotiation alternates: the party who did not write the latest revision answers it."""
+    return latest_author_id != actor.pk
+
+
 def offer_may_answer(actor, offer: Offer, latest: OfferRevision, *, seen_revision: int | None = None) -> Verdict:
     """Accept, counter or propose changes: the party who did not write the latest revision, while pending."""
     if not is_party(offer, actor):
@@ -306,7 +311,7 @@ def offer_may_answer(actor, offer: Offer, latest: OfferRevision, *, seen_revisio
         return Verdict(
             False, "stale", "The offer changed while you were looking at it. Review the latest revision.", "input"
         )
-    if latest.author_id == actor.pk:
+    if not is_turn_of(actor, latest_author_id=latest.author_id):
         return _who("not_your_turn", "The other party has to answer your latest revision first.")
     return ALLOW
 

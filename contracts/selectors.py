@@ -195,7 +195,7 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     open_money = sum(1 for m in milestones if m.state in Milestone.OPEN_MONEY_STATES)
     return {
         "contract": contract,
-        "role": contract.role_of(user),
+        "role": policy.contract_role(contract, user),
         "milestones": active_milestones,
         "cancelled_milestones": [m for m in milestones if m.state == Milestone.State.CANCELLED],
         "drafts": [m for m in milestones if m.state == Milestone.State.DRAFT],
@@ -309,8 +309,8 @@ def dashboard(*, user: User) -> dict:
     )
     contracts = contracts_money(contract_list(user=user).select_related("client", "freelancer")[:50])
     return {
-        "offers_to_answer": [o for o in pending_offers if o.latest_author != user.pk],
-        "offers_waiting": [o for o in pending_offers if o.latest_author == user.pk],
+        "offers_to_answer": [o for o in pending_offers if policy.is_turn_of(user, latest_author_id=o.latest_author)],
+        "offers_waiting": [o for o in pending_offers if not policy.is_turn_of(user, latest_author_id=o.latest_author)],
         "milestones_to_act": milestones,
         "changes_to_answer": changes,
         "active_contracts": [c for c in contracts if c.status == Contract.Status.ACTIVE],

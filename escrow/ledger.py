@@ -39,7 +39,7 @@ def account_lock(kind: str, *, user=None, hold: Hold | None = None) -> Account:
     account = account_get(kind, user=user, hold=hold)
     # NO KEY UPDATE: spenders of this account queue behind each other, but writers that only add
     # postings to it (a release into earnings, a refund into credit) are never blocked by the lock.
-    return Account.objects.select_for_update(no_key=True).get(pk=account.pk)
+    return Account.objects.select_for_update(no_key=True, of=("self",)).get(pk=account.pk)
 
 
 def entry_post(

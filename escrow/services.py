@@ -289,7 +289,7 @@ def _charge_claim(*, payer, idempotency_key: str, amount: Decimal, description: 
         },
     )
     if not created:
-        charge = Charge.objects.select_for_update().get(pk=charge.pk)
+        charge = Charge.objects.select_for_update(of=("self",)).get(pk=charge.pk)
     return charge, created
 
 
@@ -332,7 +332,7 @@ def _charge_failed(charge: Charge | None, error: PaymentError) -> None:
 
 def _hold_lock(reference: str) -> Hold:
     try:
-        return Hold.objects.select_for_update(no_key=True).get(reference=reference)
+        return Hold.objects.select_for_update(no_key=True, of=("self",)).get(reference=reference)
     except Hold.DoesNotExist:
         raise HoldNotFound() from None
 
@@ -407,7 +407,7 @@ def hold_refund(
 
         if hold.funded_by_charge_id is None:
             raise EscrowError("This payment was made with credit, so it can only be refunded as credit.")
-        charge = Charge.objects.select_for_update().get(pk=hold.funded_by_charge_id)
+        charge = Charge.objects.select_for_update(of=("self",)).get(pk=hold.funded_by_charge_id)
         refundable = charge.amount - _card_refunded(charge)
         if value > refundable:
             raise InvalidAmount(
@@ -576,7 +576,7 @@ def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payo
     except PaymentError as error:
         message = f"The withdrawal failed: {error.user_message} The money is back in your available balance."
         with transaction.atomic():
-            payout = Payout.objects.select_for_update().get(pk=payout.pk)
+            payout = Payout.objects.select_for_update(of=("self",)).get(pk=payout.pk)
             payout.status, payout.failure_message = Payout.Status.FAILED, message[:300]
             payout.save(update_fields=["status", "failure_message"])
             entry_post(

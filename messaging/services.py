@@ -100,7 +100,7 @@ def _lock_thread(thread: Thread) -> None:
     """Serialise writes to one thread, so message ids commit in increasing order: a poll that asks
     for "newer than id N" can then never miss a message that committed late with a lower id.
     (It also makes the sender's rate-limit count exact within a thread.)"""
-    Thread.objects.select_for_update().filter(pk=thread.pk).values_list("pk", flat=True).first()
+    Thread.objects.select_for_update(of=("self",)).filter(pk=thread.pk).values_list("pk", flat=True).first()
 
 
 def _touch_thread(thread: Thread, message: Message) -> None:

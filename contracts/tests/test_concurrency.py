@@ -114,3 +114,61 @@ def test_the_clients_approval_racing_the_sweep_releases_once(assert_ledger_consi
     assert released == (0 if isinstance(approve_result, Milestone) else 1)
     assert user_balances(contract.freelancer)["available"] == Decimal("270.00")
     assert_ledger_consistent()
+
+
+def test_200_approvals_racing_4_sweeps_never_deadlock_and_release_each_once(assert_ledger_consistent):
+    """The deadlock found by the security review: approvals and the auto-release sweep took the same locks
+    in different orders (the sweep's unqualified FOR UPDATE also locked the contract row). With one lock
+    order and `of=("self",)` everywhere, no request fails and every milestone is released exactly once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_fsm import TransitionNotAllowed
+
+    from contracts.models import Submission
+
+    milestones = []
+    for _ in range(4):  # 4 contracts × 50 milestones (the most a contract may have)
+        contract = make_contract(count=50, amount="20.00")
+        batch = list(contract.milestones.order_by("position"))
+        fund_milestones(contract, *batch)
+        for milestone in batch:
+            services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+        milestones += [(m.pk, contract.client) for m in batch]
+    Submission.objects.update(review_deadline=timezone.now() - timedelta(minutes=1))
+
+    def approvals(share):
+        def run():
+            refused, failures = 0, []
+            for pk, client in share:
+                try:
+                    services.milestone_approve(milestone_id=pk, actor=client)
+                except TransitionNotAllowed:
+                    refused += 1  # the sweep got there first: a clean refusal, not an error
+                except Exception as error:  # a deadlock or anything else is a failure
+                    failures.append(error)
+            return refused, failures
+
+        return run
+
+    def sweep():
+        released = 0
+        while True:
+            count, more = services.release_overdue(batch_size=25)
+            released += count
+            if not more and count == 0:
+                return released
+
+    shares = [milestones[i::4] for i in range(4)]  # each approval thread walks a quarter, interleaved
+    results = race(*(approvals(share) for share in shares), *(sweep for _ in range(4)))
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert errors == []
+    failures = [failure for result in results[:4] for failure in result[1]]
+    assert failures == []
+    approved_by_client = sum(len(share) - result[0] for share, result in zip(shares, results[:4], strict=True))
+    released_by_sweeps = sum(results[4:])
+    assert approved_by_client + released_by_sweeps == 200
+    assert Milestone.objects.filter(state=Milestone.State.RELEASED).count() == 200
+    assert Entry.objects.filter(kind=Entry.Kind.RELEASE).count() == 200
+    assert_ledger_consistent()

@@ -85,7 +85,12 @@ def milestone_add(request, contract_id):
         else:
             messages.success(request, f"Milestone “{result.title}” added. Fund it when work should start.")
         return redirect(contract)
-    context = {"contract": contract, "form": form, "heading": "Add a milestone", "role": contract.role_of(request.user)}
+    context = {
+        "contract": contract,
+        "form": form,
+        "heading": "Add a milestone",
+        "role": policy.contract_role(contract, request.user),
+    }
     return render(request, "contracts/milestone_form.html", context)
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from contracts import selectors, services
+from contracts import policy, selectors, services
 from contracts.forms import (
     MilestoneFormSet,
     OfferTermsForm,
@@ -71,7 +71,7 @@ def offer_create(request):
 def offer_detail(request, offer_id, number=None):
     offer = selectors.offer_for_party(user=request.user, offer_id=offer_id)
     view = selectors.offer_revision_view(offer=offer, number=number)
-    my_turn = offer.is_pending and view.latest.author_id != request.user.pk
+    my_turn = bool(policy.offer_may_answer(request.user, offer, view.latest))
     context = {
         "offer": offer,
         "view": view,
