@@ -116,23 +116,48 @@ class MilestoneAction:
     page: str = ""  # url name of its own page; "" = the shared action page
     note: tuple[str, str] | None = None  # (label, help) when the action needs a written note
     needs_active: bool = True
+    verb: str = ""  # for reasons: "you can't {verb} now"
+
+    @property
+    def says(self) -> str:
+        return self.verb or self.label.lower()
 
 
 # In the order pages offer them: the first allowed one is the page's main button.
 MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
     a.name: a
     for a in [
-        MilestoneAction("fund", "Fund milestone", "fund", page="contracts:milestones_fund"),
+        MilestoneAction("fund", "Fund milestone", "fund", verb="fund this milestone", page="contracts:milestones_fund"),
         MilestoneAction("submit", "Submit work", "submit", page="contracts:milestone_submit"),
-        MilestoneAction("approve", "Approve work", "approve", tone="success", page="contracts:milestone_approve"),
+        MilestoneAction(
+            "approve",
+            "Approve work",
+            "approve",
+            verb="approve this work",
+            tone="success",
+            page="contracts:milestone_approve",
+        ),
         MilestoneAction(
             "request_changes",
             "Request changes",
             "request_changes",
             note=("What should change?", "Be specific: the freelancer works from this description."),
         ),
-        MilestoneAction("withdraw_submission", "Withdraw submission", "withdraw_submission", tone="secondary"),
-        MilestoneAction("refund", "Refund to client", "refund", tone="danger", page="contracts:milestone_refund"),
+        MilestoneAction(
+            "withdraw_submission",
+            "Withdraw submission",
+            "withdraw_submission",
+            verb="withdraw the submission",
+            tone="secondary",
+        ),
+        MilestoneAction(
+            "refund",
+            "Refund to client",
+            "refund",
+            verb="refund this milestone",
+            tone="danger",
+            page="contracts:milestone_refund",
+        ),
         MilestoneAction(
             "request_refund", "Ask for a refund", tone="secondary", page="contracts:milestone_refund_request"
         ),
@@ -145,15 +170,33 @@ MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
             needs_active=False,
         ),
         # Staff, in admin.
-        MilestoneAction("cancel", "Cancel milestone", "cancel", tone="danger"),
-        MilestoneAction("resolve_release", "Resolve: release to freelancer", "resolve_release", needs_active=False),
-        MilestoneAction("resolve_refund", "Resolve: refund to client", "resolve_refund", needs_active=False),
+        MilestoneAction("cancel", "Cancel milestone", "cancel", verb="cancel this milestone", tone="danger"),
+        MilestoneAction(
+            "resolve_release",
+            "Resolve: release to freelancer",
+            "resolve_release",
+            verb="decide this dispute",
+            needs_active=False,
+        ),
+        MilestoneAction(
+            "resolve_refund",
+            "Resolve: refund to client",
+            "resolve_refund",
+            verb="decide this dispute",
+            needs_active=False,
+        ),
         # After release: a bonus on top (on the approve page, or later).
-        MilestoneAction("bonus", "Pay a bonus", needs_active=False),
+        MilestoneAction("bonus", "Pay a bonus", verb="pay a bonus", needs_active=False),
         # Future (draft) milestones change only by the other party's consent.
-        MilestoneAction("propose_edit", "Propose edit", tone="secondary", page="contracts:milestone_edit"),
-        MilestoneAction("propose_remove", "Propose removal", tone="secondary"),
-        MilestoneAction("propose_move", "Propose a new order", tone="secondary"),
+        MilestoneAction(
+            "propose_edit",
+            "Propose edit",
+            verb="propose changes to this milestone",
+            tone="secondary",
+            page="contracts:milestone_edit",
+        ),
+        MilestoneAction("propose_remove", "Propose removal", verb="propose removing this milestone", tone="secondary"),
+        MilestoneAction("propose_move", "Propose a new order", verb="propose a new order", tone="secondary"),
     ]
 }
 # What parties see as buttons on a milestone (the rest are staff's, or part of another page).
@@ -175,6 +218,11 @@ def action_label(name: str) -> str:
     return action.label if action else name.replace("_", " ")
 
 
+def action_says(name: str) -> str:
+    action = MILESTONE_ACTIONS.get(name)
+    return action.says if action else name.replace("_", " ")
+
+
 def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_request: bool | None = None) -> Verdict:
     """May `actor` take action `name` on `milestone` now?
 
@@ -189,7 +237,7 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     role = contract_role(contract, actor)
     if role is None:
         return NOT_PARTY
-    label = action.label.lower()
+    label = action.says
     state = milestone.get_state_display().lower()
     method = getattr(milestone, action.transition) if action.transition else None
     if method is not None:
@@ -198,7 +246,7 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     else:
         roles, states = _OWN_RULES[name]
         if role not in roles:
-            return _who("not_your_role", f"You are not the one who can {label} on this milestone.")
+            return _who("not_your_role", f"You are not the one who can {label}.")
         if milestone.state not in states:
             return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
     # The machine's `conditions=` in words, before its `permission=` (which django-fsm checks together).
@@ -215,7 +263,7 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
             if name != "approve":  # the sweep approves when the review period ends; nothing else
                 return _who("not_your_role", f"The platform does not {label} by itself.")
         elif not has_transition_perm(method, actor):
-            return _who("not_your_role", f"You are not the one who can {label} on this milestone.")
+            return _who("not_your_role", f"You are not the one who can {label}.")
     if name == "request_refund":
         if pending_refund_request is None:
             pending_refund_request = MilestoneChange.objects.filter(

@@ -74,10 +74,7 @@ def _draft_milestone(contract: Contract, milestone_id: int | None, actor, action
     if milestone is None:
         raise ValidationError("That milestone is not part of this contract.")
     milestone.contract = contract
-    verdict = policy.milestone_may(actor, milestone, action)
-    if not verdict and verdict.code == "wrong_state":
-        raise ValidationError("Only future (not yet funded) milestones can be changed.")
-    verdict.enforce()
+    policy.milestone_may(actor, milestone, action).enforce()
     return milestone
 
 

@@ -13,7 +13,7 @@ from django_fsm import TransitionNotAllowed, can_proceed
 from contracts.events import SPECS, EventKind, event_link, event_recipients, event_text, notification_text
 from contracts.models import Contract, ContractEvent, Milestone, Offer, Submission
 from contracts.notifications import notify_parties
-from contracts.policy import SYSTEM, action_label
+from contracts.policy import SYSTEM, action_says
 from marketplace.models import User
 from messaging.services import event_post, thread_set_notice
 
@@ -102,7 +102,7 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
     method = getattr(milestone, name)
     if not can_proceed(method):
         state = milestone.get_state_display().lower()
-        raise TransitionNotAllowed(f"This milestone is {state}: you can't {action_label(name).lower()} now.")
+        raise TransitionNotAllowed(f"This milestone is {state}: you can't {action_says(name)} now.")
     from_state = milestone.state
     method()
     milestone.state_changed_at = timezone.now()

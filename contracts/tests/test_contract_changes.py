@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from contracts import services
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange
@@ -109,7 +110,7 @@ def test_reorder_must_list_every_future_milestone(contract):
 def test_funded_milestones_are_locked(contract, kind):
     first = set_state(contract.milestones.get(position=1), S.FUNDED)
 
-    with pytest.raises(ValidationError, match="Only future"):
+    with pytest.raises(TransitionNotAllowed, match="is funded: you can.t propose"):
         services.milestone_change_propose(
             contract_id=contract.pk, actor=contract.client, kind=kind, milestone_id=first.pk, terms=new_terms()
         )
@@ -122,7 +123,7 @@ def test_a_change_proposed_before_funding_cannot_apply_after_it(contract):
     )
     set_state(first, S.FUNDED)
 
-    with pytest.raises(ValidationError, match="Only future"):
+    with pytest.raises(TransitionNotAllowed, match="is funded: you can.t propose"):
         services.milestone_change_decide(change_id=change.pk, actor=contract.freelancer, accept=True)
     first.refresh_from_db()
     assert first.title == "Milestone 1"

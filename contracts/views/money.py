@@ -21,7 +21,7 @@ from escrow.forms import CardForm
 from escrow.selectors import user_balances
 from marketplace.money import format_money
 
-from .common import refusals_as_pages
+from .common import posted_int, refusals_as_pages
 
 # --- money pages: fund, approve and release, refund ---
 
@@ -35,11 +35,15 @@ def _new_key() -> str:
 def milestones_fund(request, contract_id):
     """Confirm amount and fees, then pay one or several draft milestones into escrow with one charge."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
+    posted = request.method == "POST"
+    asked = request.POST.getlist("milestones") if posted else request.GET.getlist("milestone")
+    for milestone in contract.milestones.filter(pk__in=[posted_int(pk) for pk in asked]):
+        milestone.contract = contract
+        policy.milestone_may(request.user, milestone, "fund").enforce()  # the GET refuses like the POST
     if policy.contract_role(contract, request.user) != "client":
         raise PermissionDenied("Only the client funds milestones.")
     policy.contract_may_change(request.user, contract).enforce()
     drafts = contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position")
-    posted = request.method == "POST"
     initial = {"milestones": request.GET.getlist("milestone") or list(drafts.values_list("pk", flat=True)[:1])}
     form = FundForm(request.POST if posted else None, drafts=drafts, initial={**initial, "idempotency_key": _new_key()})
     card_form = CardForm(request.POST if posted else None)

@@ -67,3 +67,47 @@ def test_seed_demo_has_a_review_that_ends_a_few_minutes_after_start():
     assert timezone.now() < pending.review_deadline <= timezone.now() + timedelta(minutes=5)
     assert pending.milestone.state == "submitted"
     assert_ledger_consistent()
+
+
+@pytest.mark.django_db
+def test_the_demo_has_a_milestone_in_every_state_and_every_demo_page_answers_200_for_both_parties(client):
+    from django.urls import reverse
+
+    from contracts import policy
+    from contracts.models import Contract, Milestone, MilestoneChange, Offer
+    from contracts.selectors import milestones_money
+    from messaging.models import Thread
+
+    call_command("seed_demo")
+
+    states = set(Milestone.objects.values_list("state", flat=True))
+    assert {"draft", "funded", "submitted", "changes_requested", "released", "refunded", "disputed"} <= states
+    money = milestones_money(Milestone.objects.all()).values()
+    assert any(m.partially_refunded and m.held for m in money)  # partially refunded, still funded
+    assert MilestoneChange.objects.filter(kind="refund", status="pending").exists()
+
+    urls = [
+        reverse("dashboard"),
+        reverse("contracts:contract_list"),
+        reverse("escrow:wallet"),
+        reverse("messaging:inbox"),
+    ]
+    for contract in Contract.objects.all():
+        urls.append(contract.get_absolute_url())
+        urls += [reverse("contracts:milestone_detail", args=[contract.pk, m.pk]) for m in contract.milestones.all()]
+        for m in contract.milestones.select_related("contract"):  # every action page a party is offered
+            for name in policy.PARTY_BUTTONS + ("dispute",):
+                action = policy.MILESTONE_ACTIONS[name]
+                for party in (contract.client, contract.freelancer):
+                    if action.page and name not in ("fund", "request_refund") and policy.milestone_may(party, m, name):
+                        urls.append((party.email, reverse(action.page, args=[contract.pk, m.pk])))
+    urls += [offer.get_absolute_url() for offer in Offer.objects.all()]
+    urls += [reverse("messaging:thread", args=[t.pk]) for t in Thread.objects.all()]
+    for email in ("client@demo.test", "freelancer@demo.test"):
+        assert client.login(username=email, password=DEMO_PASSWORD)
+        for url in urls:
+            if isinstance(url, tuple):
+                if url[0] != email:
+                    continue
+                url = url[1]
+            assert client.get(url).status_code == 200, (email, url)
