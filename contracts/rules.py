@@ -1,4 +1,4 @@
-"""The offer rules (PRODUCT.md "Offers and scope"), in one place for forms and services alike."""
+"""The offer and milestone rules, in one place: actions enforce them, forms reuse them to show errors early."""
 
 import uuid
 from dataclasses import dataclass, field

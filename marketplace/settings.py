@@ -167,7 +167,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
-# Product rules (PRODUCT.md). Numbers are settings with these defaults. Money is Decimal, never float.
+# Product rules (README "What you can do"). Numbers are settings with these defaults. Money is Decimal, never float.
 SITE_NAME = env("SITE_NAME", default="Milestone")
 REVIEW_PERIOD = timedelta(days=env.int("REVIEW_PERIOD_DAYS", default=14))
 CURRENCY = env("CURRENCY", default="USD")
