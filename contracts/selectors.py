@@ -301,6 +301,7 @@ def dashboard(*, user: User) -> dict:
         .annotate(review_deadline=_pending_review_deadline())
         .order_by("due_date", "contract_id", "position")[:DASHBOARD_LIMIT]
     )
+    milestones_money(milestones)  # one query: what is held, not the agreed amount
     changes = list(
         MilestoneChange.objects.filter(status=MilestoneChange.Status.PENDING)
         .filter(Q(contract__client=user) | Q(contract__freelancer=user))
