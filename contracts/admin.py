@@ -2,19 +2,34 @@
 transitions go through the same service as the site (lock, permission, audit row)."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django_fsm import TransitionNotAllowed
 
 from escrow.errors import EscrowError
+from escrow.selectors import hold_summaries
+from marketplace.money import format_money
 
-from . import policy, services
+from . import policy, selectors, services
 from .evidence import evidence_bundle
-from .models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision
+from .forms import DisputeDecisionForm
+from .models import (
+    Contract,
+    ContractEvent,
+    Dispute,
+    Milestone,
+    MilestoneChange,
+    Offer,
+    OfferMilestone,
+    OfferRevision,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -220,6 +235,136 @@ def refusal_text(error: Exception) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return error.user_message if isinstance(error, EscrowError) else str(error)
+
+
+class SlaFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "open"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Open (awaiting evidence or under review)"), ("no", "Ended")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(state__in=Dispute.OPEN_STATES)
+        if self.value() == "no":
+            return queryset.exclude(state__in=Dispute.OPEN_STATES)
+        return queryset
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Staff's queue: open disputes oldest first with an SLA indicator; one page per case with everything
+    needed to decide it, and the decision form (through the same actions as everywhere)."""
+
+    list_display = ["id", "age", "sla", "milestone_link", "opened_by", "state", "held", "assigned_to", "created_at"]
+    list_filter = [SlaFilter, "state"]
+    list_select_related = ["milestone__contract", "opened_by", "assigned_to"]
+    search_fields = ["milestone__title", "milestone__contract__title", "opened_by__email", "reason"]
+    ordering = ["created_at", "id"]
+    show_full_result_count = False
+    change_form_template = "admin/contracts/dispute/change_form.html"
+
+    def changelist_view(self, request, extra_context=None):
+        if "open" not in request.GET and "state__exact" not in request.GET and not request.GET.get("q"):
+            query = request.GET.copy()
+            query["open"] = "yes"  # the queue: open cases by default
+            request.GET = query
+            request.META["QUERY_STRING"] = query.urlencode()
+        return super().changelist_view(request, extra_context)
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        disputes = list(changelist.result_list)
+        held = hold_summaries([d.milestone.hold_reference for d in disputes])
+        for dispute in disputes:
+            dispute.held_now = held[dispute.milestone.hold_reference].held
+        return changelist
+
+    @admin.display(description="Age")
+    def age(self, obj):
+        return timesince(obj.created_at)
+
+    @admin.display(description="SLA")
+    def sla(self, obj):
+        if not obj.is_open:
+            return "—"
+        used = (timezone.now() - obj.created_at) / settings.DISPUTE_STAFF_SLA
+        text, colour = (
+            ("overdue", "#b02a37") if used >= 1 else ("due soon", "#997404") if used >= 0.5 else ("on time", "#146c43")
+        )
+        return format_html('<strong style="color:{}">{}</strong>', colour, text)
+
+    @admin.display(description="Milestone")
+    def milestone_link(self, obj):
+        return f"{obj.milestone.title} ({obj.milestone.contract.title})"
+
+    @admin.display(description="Held")
+    def held(self, obj):
+        return format_money(getattr(obj, "held_now", 0)) + f" {settings.CURRENCY}"
+
+    def get_urls(self):
+        urls = [
+            path(
+                "<int:dispute_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="contracts_dispute_decide",
+            ),
+            path(
+                "<int:dispute_id>/assign/",
+                self.admin_site.admin_view(self.assign_view),
+                name="contracts_dispute_assign",
+            ),
+        ]
+        return [*urls, *super().get_urls()]
+
+    def _dispute(self, dispute_id):
+        return get_object_or_404(
+            Dispute.objects.select_related("milestone__contract__offer__thread", "opened_by", "assigned_to"),
+            pk=dispute_id,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dispute = self._dispute(object_id)
+        page = selectors.dispute_staff_page(dispute=dispute)
+        held = page["money"].held
+        extra_context = {
+            **(extra_context or {}),
+            **page,
+            "show_save": False,
+            "show_save_and_continue": False,
+            "can_decide": bool(policy.dispute_may(request.user, dispute, "decide")),
+            "decision_form": DisputeDecisionForm(initial={"to_freelancer": held, "to_client": 0}),
+            "currency": settings.CURRENCY,
+            "evidence_bundle_url": reverse("admin:contracts_contract_evidence", args=[dispute.milestone.contract_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, dispute_id):
+        dispute = self._dispute(dispute_id)
+        back = reverse("admin:contracts_dispute_change", args=[dispute.pk])
+        form = DisputeDecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.dispute_decide(dispute_id=dispute.pk, actor=request.user, **form.cleaned_data)
+            except (TransitionNotAllowed, PermissionDenied, ValidationError, EscrowError) as error:
+                self.message_user(request, f"Decision refused: {refusal_text(error)}", messages.ERROR)
+            else:
+                self.message_user(request, "Decided. Both parties see the decision and the money.", messages.SUCCESS)
+        elif request.method == "POST":
+            self.message_user(request, f"Decision refused: {form.errors.as_text()}", messages.ERROR)
+        return redirect(back)
+
+    def assign_view(self, request, dispute_id):
+        dispute = self._dispute(dispute_id)
+        if request.method == "POST":
+            try:
+                services.dispute_assign(dispute_id=dispute.pk, actor=request.user, assignee=request.user)
+            except (TransitionNotAllowed, PermissionDenied, ValidationError) as error:
+                self.message_user(request, f"Assignment refused: {refusal_text(error)}", messages.ERROR)
+            else:
+                self.message_user(request, "The case is yours.", messages.SUCCESS)
+        return redirect(reverse("admin:contracts_dispute_change", args=[dispute.pk]))
 
 
 @admin.register(MilestoneChange)

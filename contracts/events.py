@@ -48,6 +48,15 @@ class EventKind(StrEnum):
     RESOLVE_RELEASE = "resolve_release"
     RESOLVE_REFUND = "resolve_refund"
     REVIEW_REMINDER = "review_reminder"
+    PARTIAL_RELEASE = "partial_release"
+    DISPUTE_EVIDENCE = "dispute_evidence"
+    DISPUTE_PROPOSAL = "dispute_proposal"
+    DISPUTE_PROPOSAL_DECLINED = "dispute_proposal_declined"
+    DISPUTE_UNDER_REVIEW = "dispute_under_review"
+    DISPUTE_ASSIGNED = "dispute_assigned"
+    SETTLE = "settle"
+    END_DISPUTE = "end_dispute"
+    RESOLVE_SPLIT = "resolve_split"
 
 
 class Notify(StrEnum):
@@ -109,6 +118,33 @@ SPECS: dict[EventKind, EventSpec] = {
         "resolved the dispute (released) on", Notify.BOTH, data=("released", "fee", "received")
     ),
     K.RESOLVE_REFUND: EventSpec("resolved the dispute (refunded) on", Notify.BOTH, data=("refunded",)),
+    K.PARTIAL_RELEASE: EventSpec(
+        "released part of the payment for", Notify.OTHER_PARTY, data=("released", "fee", "received", "remaining")
+    ),
+    K.DISPUTE_EVIDENCE: EventSpec("added evidence to the dispute on", Notify.OTHER_PARTY, data=("dispute", "files")),
+    K.DISPUTE_PROPOSAL: EventSpec(
+        "proposed a settlement of the dispute on",
+        Notify.OTHER_PARTY,
+        data=("dispute", "to_freelancer", "to_client"),
+        extra="Open the dispute to accept or decline it.",
+    ),
+    K.DISPUTE_PROPOSAL_DECLINED: EventSpec(
+        "declined the proposed settlement of", Notify.OTHER_PARTY, data=("dispute",)
+    ),
+    K.DISPUTE_UNDER_REVIEW: EventSpec(
+        "passed the dispute to staff for",
+        Notify.BOTH,
+        data=("dispute",),
+        extra="Staff will read the record and decide.",
+    ),
+    K.DISPUTE_ASSIGNED: EventSpec("took on the dispute of", Notify.NOBODY, data=("dispute",), in_thread=False),
+    K.SETTLE: EventSpec(
+        "settled the dispute on", Notify.OTHER_PARTY, data=("to_freelancer", "to_client", "fee", "received")
+    ),
+    K.END_DISPUTE: EventSpec("withdrew the dispute on", Notify.OTHER_PARTY, data=("dispute", "review_deadline")),
+    K.RESOLVE_SPLIT: EventSpec(
+        "resolved the dispute (split) on", Notify.BOTH, data=("to_freelancer", "to_client", "fee", "received")
+    ),
     K.REVIEW_REMINDER: EventSpec(
         "reminded the client about", Notify.CLIENT, category="reminder", data=("review_deadline",), in_thread=False
     ),
@@ -141,6 +177,21 @@ def event_detail(event) -> str:
     contract = event.contract
     if kind == K.FUND:
         return f"{_money(event, 'amount')} is now held in escrow"
+    if kind in (K.SETTLE, K.RESOLVE_SPLIT):
+        fee = _money(event, "fee")
+        after = f" after a {fee} platform fee" if fee and Decimal(event.data["fee"]) else ""
+        return (
+            f"{_money(event, 'received')} to {contract.freelancer_name}{after}, "
+            f"{_money(event, 'to_client')} back to {contract.client_name}"
+        )
+    if kind == K.DISPUTE_PROPOSAL:
+        return f"{_money(event, 'to_freelancer')} to {contract.freelancer_name}, {_money(event, 'to_client')} back"
+    if kind == K.PARTIAL_RELEASE:
+        fee = _money(event, "fee")
+        return (
+            f"{_money(event, 'received')} to {contract.freelancer_name} after a {fee} platform fee; "
+            f"{_money(event, 'remaining')} stays in escrow"
+        )
     if kind in (K.RELEASE, K.RESOLVE_RELEASE):
         fee = _money(event, "fee")
         after = f" after a {fee} platform fee" if fee and Decimal(event.data["fee"]) else ""

@@ -218,3 +218,42 @@ class SubmitWorkForm(forms.Form):
 
     def clean_links(self) -> list[str]:
         return check_links(self.cleaned_data["links"].splitlines())
+
+
+class ReleasePartForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Amount to release now",
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text="Less than what is held; the rest stays in escrow for a later release, a refund or a dispute.",
+    )
+    note = forms.CharField(label="Note to the freelancer (optional)", required=False, max_length=2000)
+
+
+class EvidenceForm(forms.Form):
+    text = forms.CharField(
+        label="Your evidence",
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What happened, with dates. Staff read this together with the contract's record.",
+    )
+    files = MultipleFileField(
+        label="Files (optional)",
+        required=False,
+        help_text="Up to 25 MB each. Each file's SHA-256 fingerprint is recorded; evidence can't be edited.",
+    )
+
+
+class SplitForm(forms.Form):
+    to_freelancer = forms.DecimalField(label="To the freelancer", max_digits=12, decimal_places=2, min_value=0)
+    to_client = forms.DecimalField(label="Back to the client", max_digits=12, decimal_places=2, min_value=0)
+
+
+class DisputeDecisionForm(SplitForm):
+    waive_fee = forms.BooleanField(
+        label="Waive the platform fee on the released part", required=False, help_text="Default: the usual fee."
+    )
+    note = forms.CharField(
+        label="Written reasons", widget=forms.Textarea(attrs={"rows": 5}), help_text="Both parties read this."
+    )

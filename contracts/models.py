@@ -12,7 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django_fsm import FSMField, FSMModelMixin, transition
+from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from marketplace.appendonly import AppendOnlyModel
 
@@ -330,6 +330,38 @@ class Milestone(FSMModelMixin, models.Model):
     @transition(
         field=state,
         source=State.DISPUTED,
+        target=State.RELEASED,
+        permission=is_staff,
+        custom={"label": "Resolve: split between both", "admin": True, "note_required": True},
+    )
+    def resolve_split(self):
+        """Part of the escrow to the freelancer, the rest back to the client: the payment is final."""
+
+    @transition(
+        field=state,
+        source=State.DISPUTED,
+        target=RETURN_VALUE(State.RELEASED, State.REFUNDED),
+        permission=is_party,
+        custom={"label": "Settle the dispute", "admin": False},
+    )
+    def settle(self, *, paid_to_freelancer: bool):
+        """The parties agreed a split: released if the freelancer gets anything, else refunded."""
+        return self.State.RELEASED if paid_to_freelancer else self.State.REFUNDED
+
+    @transition(
+        field=state,
+        source=State.DISPUTED,
+        target=RETURN_VALUE(State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED),
+        permission=is_party,
+        custom={"label": "Withdraw the dispute", "admin": False},
+    )
+    def end_dispute(self, *, previous: str):
+        """The dispute was withdrawn: the milestone returns to where it was."""
+        return previous
+
+    @transition(
+        field=state,
+        source=State.DISPUTED,
         target=State.REFUNDED,
         permission=is_staff,
         custom={"label": "Resolve: refund to client", "admin": True, "note_required": True},
@@ -456,3 +488,141 @@ class SubmissionFile(AppendOnlyModel):
 
     def __str__(self):
         return self.name
+
+
+class Dispute(FSMModelMixin, models.Model):
+    """A case about one funded milestone: its escrow is frozen and automatic release paused until it ends.
+
+    The opener's reason, both parties' evidence, settlement proposals, and the end: withdrawn (the milestone
+    returns to its state before, with the review time it had left), settled by the parties, or decided by
+    staff. Transition bodies only set fields; contracts.services.disputes runs them.
+    """
+
+    class State(models.TextChoices):
+        OPEN = "open", "Awaiting the other party’s evidence"
+        UNDER_REVIEW = "under_review", "Under review by staff"
+        DECIDED = "decided", "Decided by staff"
+        SETTLED = "settled", "Settled by the parties"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    OPEN_STATES = (State.OPEN, State.UNDER_REVIEW)
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="disputes")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(max_length=5000)
+    state = FSMField(default=State.OPEN, choices=State.choices, protected=True, db_index=True)
+    # Where the milestone was, and how much review time it had left, when the dispute opened.
+    previous_state = models.CharField(max_length=32)
+    review_remaining = models.DurationField(null=True, blank=True)
+    response_due_at = models.DateTimeField()
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_freelancer = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    to_client = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    fee_waived = models.BooleanField(default=False)
+    decision = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone"],
+                condition=Q(state__in=["open", "under_review"]),
+                name="one_open_dispute_per_milestone",
+            )
+        ]
+
+    def __str__(self):
+        return f"Dispute #{self.pk} on “{self.milestone.title}” ({self.get_state_display()})"
+
+    def get_absolute_url(self):
+        return reverse("contracts:dispute_detail", args=[self.milestone.contract_id, self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @transition(field=state, source=State.OPEN, target=State.UNDER_REVIEW)
+    def start_review(self):
+        pass
+
+    @transition(field=state, source=[State.OPEN, State.UNDER_REVIEW], target=State.DECIDED)
+    def decide(self):
+        pass
+
+    @transition(field=state, source=[State.OPEN, State.UNDER_REVIEW], target=State.SETTLED)
+    def settle(self):
+        pass
+
+    @transition(field=state, source=[State.OPEN, State.UNDER_REVIEW], target=State.WITHDRAWN)
+    def withdraw(self):
+        pass
+
+
+def evidence_upload_to(instance, filename):
+    return f"disputes/{uuid.uuid4().hex}/{filename}"
+
+
+class DisputeEvidence(AppendOnlyModel):
+    """What a party (or staff) put on the record of a dispute. Never edited."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="evidence")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField(max_length=10000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["dispute", "created_at", "id"]
+
+
+class DisputeEvidenceFile(AppendOnlyModel):
+    evidence = models.ForeignKey(DisputeEvidence, on_delete=models.PROTECT, related_name="files")
+    file = models.FileField(upload_to=evidence_upload_to, max_length=300)
+    name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["evidence", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class DisputeProposal(models.Model):
+    """A settlement one party proposes ("$X to the freelancer, $Y back to the client"); the other accepts."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the other party"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Replaced or withdrawn"
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="proposals")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    to_freelancer = models.DecimalField(max_digits=12, decimal_places=2)
+    to_client = models.DecimalField(max_digits=12, decimal_places=2)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dispute", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispute"], condition=Q(status="pending"), name="one_pending_proposal_per_dispute"
+            ),
+            models.CheckConstraint(
+                condition=Q(to_freelancer__gte=0) & Q(to_client__gte=0), name="dispute_proposal_amounts_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Proposal #{self.pk}: {self.to_freelancer} / {self.to_client} ({self.status})"

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
-from .models import Contract, Milestone, MilestoneChange, Offer, OfferRevision
+from .models import Contract, Dispute, DisputeProposal, Milestone, MilestoneChange, Offer, OfferRevision
 
 S = Milestone.State
 
@@ -162,6 +162,13 @@ MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
             "request_refund", "Ask for a refund", tone="secondary", page="contracts:milestone_refund_request"
         ),
         MilestoneAction(
+            "release_part",
+            "Release part now",
+            tone="secondary",
+            page="contracts:milestone_release_part",
+            verb="release part of the payment",
+        ),
+        MilestoneAction(
             "dispute",
             "Open a dispute",
             "dispute",
@@ -200,12 +207,22 @@ MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
     ]
 }
 # What parties see as buttons on a milestone (the rest are staff's, or part of another page).
-PARTY_BUTTONS = ("fund", "submit", "approve", "request_changes", "withdraw_submission", "refund", "request_refund")
+PARTY_BUTTONS = (
+    "fund",
+    "submit",
+    "approve",
+    "request_changes",
+    "withdraw_submission",
+    "release_part",
+    "refund",
+    "request_refund",
+)
 PARTY_DANGER_BUTTONS = ("dispute",)
 STAFF_ACTIONS = ("cancel", "resolve_release", "resolve_refund")
 # Non-transition actions: who, and from which states.
 _OWN_RULES = {
     "request_refund": ({"client"}, (S.FUNDED, S.CHANGES_REQUESTED)),
+    "release_part": ({"client"}, (S.FUNDED, S.SUBMITTED, S.CHANGES_REQUESTED)),
     "bonus": ({"client"}, (S.RELEASED,)),
     "propose_edit": ({"client", "freelancer"}, (S.DRAFT,)),
     "propose_remove": ({"client", "freelancer"}, (S.DRAFT,)),
@@ -241,6 +258,12 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     state = milestone.get_state_display().lower()
     method = getattr(milestone, action.transition) if action.transition else None
     if method is not None:
+        if name == "dispute" and milestone.state == S.RELEASED and role in ("client", "freelancer"):
+            return _when(
+                "released_is_final",
+                "This payment was released, and a released payment is final: it can't be disputed here. "
+                "Contact support if you believe the charge itself was wrong.",
+            )
         if not can_proceed(method, check_conditions=False):
             return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
     else:
@@ -377,4 +400,39 @@ def offer_may_withdraw(actor, offer: Offer) -> Verdict:
         return _who("not_client", "Only the client can withdraw an offer.")
     if not offer.is_pending:
         return _invalid("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
+    return ALLOW
+
+
+# --- disputes ---
+
+DISPUTE_ACTIONS = ("add_evidence", "propose", "withdraw", "assign", "decide")
+
+
+def dispute_may(actor, dispute: Dispute, name: str) -> Verdict:
+    """Evidence and proposals from either party, withdrawal by the opener, assignment and decision by staff;
+    all only while the dispute is open. `dispute.milestone.contract` must be loaded."""
+    contract = dispute.milestone.contract
+    role = contract_role(contract, actor)
+    if role is None or role == "system":
+        return NOT_PARTY
+    staff_only = name in ("assign", "decide")
+    if staff_only and role != "staff":
+        return _who("staff_only", "Only staff decide a dispute.")
+    if not staff_only and role not in ("client", "freelancer"):
+        return _who("parties_only", "Only the two parties add evidence, propose a settlement or withdraw.")
+    if name == "withdraw" and actor.pk != dispute.opened_by_id:
+        return _who("not_opener", "Only the person who opened the dispute can withdraw it.")
+    if not dispute.is_open:
+        return _when("dispute_closed", f"This dispute is {dispute.get_state_display().lower()}.")
+    return ALLOW
+
+
+def dispute_proposal_may_answer(actor, proposal: DisputeProposal) -> Verdict:
+    verdict = dispute_may(actor, proposal.dispute, "propose")
+    if not verdict:
+        return verdict
+    if proposal.status != DisputeProposal.Status.PENDING:
+        return _when("answered", "This proposal has already been answered.")
+    if proposal.proposed_by_id == actor.pk:
+        return _who("own_proposal", "The other party has to answer your proposal.")
     return ALLOW

@@ -17,7 +17,16 @@ from marketplace.money import format_money, platform_fee
 
 from . import policy
 from .diff import revision_diff
-from .models import Contract, Milestone, MilestoneChange, Offer, OfferMilestone, OfferRevision, Submission
+from .models import (
+    Contract,
+    Dispute,
+    Milestone,
+    MilestoneChange,
+    Offer,
+    OfferMilestone,
+    OfferRevision,
+    Submission,
+)
 from .rules import MilestoneTerms, fee_breakdown
 
 
@@ -169,6 +178,7 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     """Everything the contract page shows, in a constant number of queries."""
     milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
     money = milestones_money(milestones)  # one query
+    milestone_open_disputes(milestones)  # one query
     pending = {
         s.milestone_id: s
         for s in Submission.objects.filter(milestone__contract=contract, status=Submission.Status.PENDING)
@@ -316,4 +326,86 @@ def dashboard(*, user: User) -> dict:
         "changes_to_answer": changes,
         "active_contracts": [c for c in contracts if c.status == Contract.Status.ACTIVE],
         "ended_contracts": [c for c in contracts if c.status == Contract.Status.ENDED],
+    }
+
+
+# --- disputes ---
+
+
+def dispute_for_party(*, contract: Contract, dispute_id: int):
+    """A dispute on a contract the user is a party to (fetched with contract_for_party); 404 otherwise."""
+    dispute = get_object_or_404(
+        Dispute.objects.select_related("milestone", "opened_by", "assigned_to"),
+        pk=dispute_id,
+        milestone__contract=contract,
+    )
+    dispute.milestone.contract = contract
+    return dispute
+
+
+def dispute_page(*, dispute, user: User) -> dict:
+    """Everything the parties' dispute page shows, in a constant number of queries."""
+    milestone = dispute.milestone
+    contract = milestone.contract
+    money = milestone_money(milestone)
+    proposals = list(dispute.proposals.select_related("proposed_by").order_by("-created_at", "-id"))
+    for proposal in proposals:
+        proposal.dispute = dispute
+        proposal.can_answer = bool(policy.dispute_proposal_may_answer(user, proposal))
+    events = list(
+        contract.events.filter(milestone=milestone, created_at__gte=dispute.created_at)
+        .select_related("actor", "milestone", "contract")
+        .order_by("created_at", "id")
+    )
+    return {
+        "contract": contract,
+        "milestone": milestone,
+        "dispute": dispute,
+        "money": money,
+        "role": policy.contract_role(contract, user),
+        "evidence": list(dispute.evidence.select_related("author").prefetch_related("files")),
+        "proposals": proposals,
+        "pending_proposal": next((p for p in proposals if p.status == "pending"), None),
+        "events": events,
+        "can_add_evidence": bool(policy.dispute_may(user, dispute, "add_evidence")),
+        "can_propose": bool(policy.dispute_may(user, dispute, "propose")),
+        "can_withdraw": bool(policy.dispute_may(user, dispute, "withdraw")),
+    }
+
+
+def milestone_open_disputes(milestones) -> None:
+    """Set `open_dispute` on each milestone (one query)."""
+    by_milestone = {
+        d.milestone_id: d for d in Dispute.objects.filter(milestone__in=list(milestones), state__in=Dispute.OPEN_STATES)
+    }
+    for milestone in milestones:
+        milestone.open_dispute = by_milestone.get(milestone.pk)
+
+
+def dispute_staff_page(*, dispute) -> dict:
+    """Everything staff need to decide a dispute, on one page: terms, submissions with their files and
+    SHA-256, the thread, both parties' evidence, proposals and the milestone's record (fixed queries)."""
+    from messaging.models import Message
+
+    milestone = dispute.milestone
+    contract = milestone.contract
+    thread = contract.offer.thread
+    messages = []
+    if thread is not None:
+        messages = list(
+            Message.objects.filter(thread=thread)
+            .select_related("sender")
+            .prefetch_related("attachments")
+            .order_by("id")
+        )
+    return {
+        "dispute": dispute,
+        "milestone": milestone,
+        "contract": contract,
+        "money": milestone_money(milestone),
+        "submissions": list(milestone.submissions.select_related("submitted_by").prefetch_related("files")),
+        "evidence": list(dispute.evidence.select_related("author").prefetch_related("files")),
+        "proposals": list(dispute.proposals.select_related("proposed_by")),
+        "events": list(contract.events.filter(milestone=milestone).select_related("actor", "milestone", "contract")),
+        "thread_messages": messages,
     }

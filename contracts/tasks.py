@@ -18,3 +18,8 @@ def release_overdue_milestones(batch_size: int = 50) -> int:
 @shared_task
 def send_review_reminders() -> int:
     return services.send_review_reminders()
+
+
+@shared_task
+def review_unanswered_disputes() -> int:
+    return services.disputes_to_review()

@@ -53,6 +53,31 @@ urlpatterns = [
     ),
     path("contracts/<int:contract_id>/files/<int:file_id>/", views.submission_file, name="submission_file"),
     path(
+        "contracts/<int:contract_id>/milestones/<int:milestone_id>/release-part/",
+        views.milestone_release_part,
+        name="milestone_release_part",
+    ),
+    path("contracts/<int:contract_id>/disputes/<int:dispute_id>/", views.dispute_detail, name="dispute_detail"),
+    path(
+        "contracts/<int:contract_id>/disputes/<int:dispute_id>/evidence/",
+        views.dispute_evidence,
+        name="dispute_evidence",
+    ),
+    path(
+        "contracts/<int:contract_id>/disputes/<int:dispute_id>/propose/", views.dispute_propose, name="dispute_propose"
+    ),
+    path(
+        "contracts/<int:contract_id>/disputes/<int:dispute_id>/proposals/<int:proposal_id>/<str:decision>/",
+        views.dispute_proposal_answer,
+        name="dispute_proposal_answer",
+    ),
+    path(
+        "contracts/<int:contract_id>/disputes/<int:dispute_id>/withdraw/",
+        views.dispute_withdraw,
+        name="dispute_withdraw",
+    ),
+    path("contracts/<int:contract_id>/dispute-files/<int:file_id>/", views.dispute_file, name="dispute_file"),
+    path(
         "contracts/<int:contract_id>/milestones/<int:milestone_id>/<str:name>/",
         views.milestone_action,
         name="milestone_action",

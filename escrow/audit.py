@@ -76,18 +76,22 @@ def check_holds_funded_once() -> list[str]:
     return [f"Hold {reference} has {funds} funding entries; it must have exactly one." for reference, funds in rows]
 
 
+# A hold ends once: by one release of what is left, or by one settlement that splits it.
+ENDING_KINDS = (Entry.Kind.RELEASE, Entry.Kind.SETTLEMENT)
+
+
 def check_holds_released_once() -> list[str]:
     rows = (
-        Hold.objects.annotate(releases=Count("entries", filter=Q(entries__kind=Entry.Kind.RELEASE)))
+        Hold.objects.annotate(releases=Count("entries", filter=Q(entries__kind__in=ENDING_KINDS)))
         .filter(releases__gt=1)
         .order_by("id")
         .values_list("reference", "releases")
     )
-    return [f"Hold {reference} was released {releases} times." for reference, releases in rows]
+    return [f"Hold {reference} was released or settled {releases} times." for reference, releases in rows]
 
 
 def check_released_holds_are_empty() -> list[str]:
-    released = Entry.objects.filter(kind=Entry.Kind.RELEASE).values("hold_id")
+    released = Entry.objects.filter(kind__in=ENDING_KINDS).values("hold_id")
     rows = (
         Account.objects.filter(kind=Account.Kind.ESCROW_HOLD, hold_id__in=released)
         .annotate(balance=Sum("postings__amount", default=ZERO))
@@ -95,7 +99,8 @@ def check_released_holds_are_empty() -> list[str]:
         .order_by("id")
     )
     return [
-        f"Hold {account.reference} was released but still holds {format_money(account.balance)}." for account in rows
+        f"Hold {account.reference} was released or settled but still holds {format_money(account.balance)}."
+        for account in rows
     ]
 
 

@@ -111,6 +111,8 @@ class Entry(AppendOnlyModel):
         CREDIT_USE = "credit_use", "Credit used"
         FUND = "fund", "Escrow funded"
         RELEASE = "release", "Escrow released"
+        PARTIAL_RELEASE = "partial_release", "Escrow partly released"
+        SETTLEMENT = "settlement", "Escrow settled (split)"
         REFUND_CREDIT = "refund_credit", "Refund to credit"
         REFUND_CARD = "refund_card", "Refund to card"
         BONUS = "bonus", "Bonus"

@@ -119,6 +119,7 @@ class HoldSummary:
 
 
 _REFUND_KINDS = (Entry.Kind.REFUND_CREDIT, Entry.Kind.REFUND_CARD)
+_RELEASE_KINDS = (Entry.Kind.RELEASE, Entry.Kind.PARTIAL_RELEASE)
 
 
 def hold_summaries(references: list[str]) -> dict[str, HoldSummary]:
@@ -133,17 +134,27 @@ def hold_summaries(references: list[str]) -> dict[str, HoldSummary]:
     for row in rows:
         values = sums[row["entry__hold__reference"]]
         kind, account, total = row["entry__kind"], row["account__kind"], to_money(row["total"])
+
+        def add(name, amount, values=values):
+            values[name] = values.get(name, ZERO) + amount
+
         if account == Kind.ESCROW_HOLD:
             if kind == Entry.Kind.FUND:
-                values["funded"] = values.get("funded", ZERO) + total
+                add("funded", total)
             elif kind in _REFUND_KINDS:
-                values["refunded"] = values.get("refunded", ZERO) - total
-            elif kind == Entry.Kind.RELEASE:
-                values["released"] = values.get("released", ZERO) - total
-        elif kind == Entry.Kind.RELEASE and account == Kind.PLATFORM_FEES:
-            values["release_fee"] = total
-        elif kind == Entry.Kind.RELEASE and account == Kind.USER_AVAILABLE:
-            values["paid_to_payee"] = total
+                add("refunded", -total)
+            elif kind in _RELEASE_KINDS:
+                add("released", -total)
+        elif kind in _RELEASE_KINDS + (Entry.Kind.SETTLEMENT,) and account == Kind.PLATFORM_FEES:
+            add("release_fee", total)
+        elif kind in _RELEASE_KINDS + (Entry.Kind.SETTLEMENT,) and account == Kind.USER_AVAILABLE:
+            add("paid_to_payee", total)
+        elif kind == Entry.Kind.SETTLEMENT:  # the payer's part: to their credit or back to the card
+            add("refunded", total)
+    for values in sums.values():  # a settlement's released part is what the payee and the fee received
+        settled = values.get("paid_to_payee", ZERO) + values.get("release_fee", ZERO) - values.get("released", ZERO)
+        if settled > 0:
+            values["released"] = values.get("released", ZERO) + settled
     return {reference: HoldSummary(**values) for reference, values in sums.items()}
 
 

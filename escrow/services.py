@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from marketplace.money import ZERO, format_money, to_money
+from marketplace.money import ZERO, format_money, platform_fee, to_money
 
 from .errors import (
     AlreadyProcessed,
@@ -56,6 +56,8 @@ __all__ = [
     "bonus_pay",
     "hold_refund",
     "hold_release",
+    "hold_release_part",
+    "hold_settle",
     "holds_fund",
     "payout_request",
     "withdrawal_error",
@@ -405,35 +407,128 @@ def hold_refund(
                 hold=hold,
             )
 
-        if hold.funded_by_charge_id is None:
-            raise EscrowError("This payment was made with credit, so it can only be refunded as credit.")
-        charge = Charge.objects.select_for_update(of=("self",)).get(pk=hold.funded_by_charge_id)
-        refundable = charge.amount - _card_refunded(charge)
-        if value > refundable:
-            raise InvalidAmount(
-                f"At most {format_money(refundable)} can go back to the card; refund the rest as credit."
-            )
-        # Inside the transaction: if the provider refuses, nothing is recorded. The entry reference is
-        # the provider's idempotency key, so a retry after a crash cannot refund twice.
-        refund_id = get_gateway().refund(
-            charge_id=charge.gateway_charge_id, amount=value, idempotency_key=entry_reference
-        )
+        refund_id, card_leg, memo = _card_refund_leg(hold, value, entry_reference)
         return entry_post(
             reference=entry_reference,
             kind=Entry.Kind.REFUND_CARD,
-            memo=f"Refund to card ({charge.card_label}): {hold.label}",
-            postings=[(hold_account, -value), (account_get(Kind.GATEWAY), value)],
+            memo=f"{memo}: {hold.label}",
+            postings=[(hold_account, -value), card_leg],
             actor=actor,
             hold=hold,
             external_id=refund_id,
         )
 
 
+def _card_refund_leg(hold: Hold, value: Decimal, entry_reference: str):
+    """Refund `value` of the hold's funding charge to the card: (provider refund id, the posting, a memo).
+
+    Caller holds the hold's lock. Inside the transaction: if the provider refuses, nothing is recorded. The
+    entry reference is the provider's idempotency key, so a retry after a crash cannot refund twice.
+    """
+    if hold.funded_by_charge_id is None:
+        raise EscrowError("This payment was made with credit, so it can only be refunded as credit.")
+    charge = Charge.objects.select_for_update(of=("self",)).get(pk=hold.funded_by_charge_id)
+    refundable = charge.amount - _card_refunded(charge)
+    if value > refundable:
+        raise InvalidAmount(f"At most {format_money(refundable)} can go back to the card; refund the rest as credit.")
+    refund_id = get_gateway().refund(charge_id=charge.gateway_charge_id, amount=value, idempotency_key=entry_reference)
+    return refund_id, (account_get(Kind.GATEWAY), value), f"Refund to card ({charge.card_label})"
+
+
 def _card_refunded(charge: Charge) -> Decimal:
     total = Posting.objects.filter(
-        entry__kind=Entry.Kind.REFUND_CARD, entry__hold__funded_by_charge=charge, account__kind=Kind.GATEWAY
+        entry__kind__in=[Entry.Kind.REFUND_CARD, Entry.Kind.SETTLEMENT],
+        entry__hold__funded_by_charge=charge,
+        account__kind=Kind.GATEWAY,
     ).aggregate(total=Sum("amount", default=ZERO))["total"]
     return to_money(total)
+
+
+def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) -> Entry:
+    """Pay part of what the hold holds to the payee now (fee at the hold's own rate on that part).
+
+    The rest stays held for a later release, a refund or a dispute. Less than everything: releasing all of
+    it is `hold_release`, which happens once.
+    """
+    with transaction.atomic():
+        hold = _hold_lock(reference)
+        hold_account = account_get(Kind.ESCROW_HOLD, hold=hold)
+        remaining = account_balance(hold_account)
+        value = to_money(amount)
+        if value <= 0:
+            raise InvalidAmount("Enter an amount greater than zero.")
+        if value >= remaining:
+            raise InvalidAmount(
+                f"Release less than the {format_money(remaining)} held; to release everything, approve the work."
+            )
+        fee = _fee_on(hold, value)
+        number = Entry.objects.filter(hold=hold, kind=Entry.Kind.PARTIAL_RELEASE).count()
+        return entry_post(
+            reference=f"release-part:{reference}:{number + 1}",
+            kind=Entry.Kind.PARTIAL_RELEASE,
+            memo=f"Part released from escrow: {hold.label}",
+            postings=nonzero(
+                (hold_account, -value),
+                (account_get(Kind.USER_AVAILABLE, user=hold.payee), value - fee),
+                (account_get(Kind.PLATFORM_FEES), fee),
+            ),
+            actor=actor,
+            hold=hold,
+        )
+
+
+def _fee_on(hold: Hold, value: Decimal) -> Decimal:
+    """The platform fee on releasing `value` of this hold, at the hold's own rate."""
+    return min(platform_fee(value, percent=hold.fee * 100 / hold.amount), value)
+
+
+def hold_settle(
+    *,
+    reference: str,
+    to_payee: Decimal,
+    to_payer: Decimal,
+    destination: Literal["credit", "card"],
+    actor: User | None,
+    waive_fee: bool = False,
+) -> Entry:
+    """Split everything the hold holds: `to_payee` released (fee on that part only, unless waived) and
+    `to_payer` refunded, in ONE entry. The amounts must add up to what is held; once per hold.
+    """
+    if destination not in ("credit", "card"):
+        raise ValueError(f"Unknown refund destination {destination!r}.")
+    to_payee, to_payer = to_money(to_payee), to_money(to_payer)
+    with transaction.atomic():
+        hold = _hold_lock(reference)
+        hold_account = account_get(Kind.ESCROW_HOLD, hold=hold)
+        remaining = account_balance(hold_account)
+        if remaining <= 0:
+            raise EscrowError("Nothing is left in escrow to settle.")
+        if to_payee < 0 or to_payer < 0 or to_payee + to_payer != remaining:
+            raise InvalidAmount(f"The two amounts must add up to the {format_money(remaining)} held in escrow.")
+        entry_reference = f"settle:{reference}"
+        if Entry.objects.filter(reference=entry_reference).exists():
+            raise AlreadyProcessed("This escrow was already settled.")
+        fee = ZERO if waive_fee or not to_payee else _fee_on(hold, to_payee)
+        legs = [
+            (hold_account, -remaining),
+            (account_get(Kind.USER_AVAILABLE, user=hold.payee), to_payee - fee),
+            (account_get(Kind.PLATFORM_FEES), fee),
+        ]
+        external_id = ""
+        if to_payer and destination == "card":
+            external_id, card_leg, _memo = _card_refund_leg(hold, to_payer, entry_reference)
+            legs.append(card_leg)
+        else:
+            legs.append((account_get(Kind.USER_CREDIT, user=hold.payer), to_payer))
+        return entry_post(
+            reference=entry_reference,
+            kind=Entry.Kind.SETTLEMENT,
+            memo=f"Escrow settled: {format_money(to_payee)} released, {format_money(to_payer)} refunded: {hold.label}",
+            postings=nonzero(*legs),
+            actor=actor,
+            hold=hold,
+            external_id=external_id,
+        )
 
 
 # --- bonus -----------------------------------------------------------------------------------------

@@ -42,6 +42,13 @@ PERIODIC_JOBS = [
         every_seconds=600,
     ),
     PeriodicJob(
+        name="Pass unanswered disputes to staff",
+        task="contracts.tasks.review_unanswered_disputes",
+        why="The other party has DISPUTE_RESPONSE_DAYS to answer a dispute with evidence; when that time ends in "
+        "silence, the case goes to staff review. Hourly is precise enough for a days-long deadline.",
+        every_seconds=3600,
+    ),
+    PeriodicJob(
         name="Email unread messages",
         task="messaging.tasks.send_message_emails",
         why="A burst of messages makes one email, not one per message: once a participant's unread messages "

@@ -170,6 +170,11 @@ LOGGING = {
 # Product rules (README "What you can do"). Numbers are settings with these defaults. Money is Decimal, never float.
 SITE_NAME = env("SITE_NAME", default="Milestone")
 REVIEW_PERIOD = timedelta(days=env.int("REVIEW_PERIOD_DAYS", default=14))
+DISPUTE_RESPONSE_PERIOD = timedelta(days=env.int("DISPUTE_RESPONSE_DAYS", default=7))
+# A withdrawn dispute gives the review period back with the time it had left, but never less than this.
+DISPUTE_MIN_REVIEW_LEFT = timedelta(hours=24)
+# Staff aim to decide a dispute within this time of its opening (the queue marks older ones).
+DISPUTE_STAFF_SLA = timedelta(days=env.int("DISPUTE_STAFF_SLA_DAYS", default=5))
 CURRENCY = env("CURRENCY", default="USD")
 PLATFORM_FEE_PERCENT = Decimal(env("PLATFORM_FEE_PERCENT", default="10.00"))
 MILESTONE_MIN_AMOUNT = Decimal(env("MILESTONE_MIN_AMOUNT", default="5.00"))

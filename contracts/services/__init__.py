@@ -15,9 +15,20 @@ from .changes import (
     milestone_change_withdraw,
     milestone_refund_request,
 )
+from .disputes import (
+    dispute_add_evidence,
+    dispute_assign,
+    dispute_decide,
+    dispute_proposal_answer,
+    dispute_propose,
+    dispute_withdraw,
+    disputes_to_review,
+    milestone_dispute,
+    milestone_release_part,
+    milestone_resolve_dispute,
+)
 from .milestones import (
     milestone_cancel,
-    milestone_dispute,
     milestone_request_changes,
     milestone_submit,
     milestone_withdraw_submission,
@@ -29,7 +40,6 @@ from .money import (
     milestone_approve,
     milestone_bonus,
     milestone_refund,
-    milestone_resolve_dispute,
     milestones_fund,
 )
 from .offers import (
@@ -46,6 +56,13 @@ __all__ = [
     "FUNDED_NOTICE",
     "bonus_quote",
     "contract_end",
+    "dispute_add_evidence",
+    "dispute_assign",
+    "dispute_decide",
+    "dispute_proposal_answer",
+    "dispute_propose",
+    "dispute_withdraw",
+    "disputes_to_review",
     "milestone_add",
     "milestone_approve",
     "milestone_bonus",
@@ -56,6 +73,7 @@ __all__ = [
     "milestone_dispute",
     "milestone_refund",
     "milestone_refund_request",
+    "milestone_release_part",
     "milestone_request_changes",
     "milestone_resolve_dispute",
     "milestone_submit",

@@ -89,11 +89,6 @@ def milestone_withdraw_submission(*, milestone_id: int, actor: User, note: str =
     return _simple_action(milestone_id=milestone_id, actor=actor, name="withdraw_submission", note=note)
 
 
-def milestone_dispute(*, milestone_id: int, actor: User, note: str) -> Milestone:
-    """Either party disputes a funded milestone: escrow freezes and automatic release pauses."""
-    return _simple_action(milestone_id=milestone_id, actor=actor, name="dispute", note=note)
-
-
 def milestone_cancel(*, milestone_id: int, actor: User, note: str = "") -> Milestone:
     """Staff cancel a future milestone (parties remove one by agreement, or by ending the contract)."""
     return _simple_action(milestone_id=milestone_id, actor=actor, name="cancel", note=note)

@@ -178,23 +178,3 @@ def refund_held(milestone: Milestone, *, actor: User, amount=None) -> Milestone:
         data={"refunded": value, "remaining": remaining - value},
     )
     return milestone
-
-
-def milestone_resolve_dispute(*, milestone_id: int, actor: User, outcome: str, note: str) -> Milestone:
-    """Staff decide a dispute: release the escrow to the freelancer or refund it to the client."""
-    if outcome not in ("release", "refund"):
-        raise ValueError(f"Unknown outcome {outcome!r}.")
-    name = f"resolve_{outcome}"
-    note = (note or "").strip()
-    with transaction.atomic():
-        milestone = lock_milestone(milestone_id)
-        policy.milestone_may(actor, milestone, name).enforce()
-        if not note:
-            raise ValidationError("Please add a note explaining this.")
-        if outcome == "release":
-            data = _released(hold_release(reference=milestone.hold_reference, actor=actor))
-        else:
-            destination = milestone.contract.client.refund_to
-            entry = hold_refund(reference=milestone.hold_reference, amount=None, destination=destination, actor=actor)
-            data = {"refunded": -entry_split(entry)["escrow_hold"]}
-        return run_transition(milestone, actor=actor, name=name, note=note, data=data)

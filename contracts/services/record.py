@@ -18,9 +18,9 @@ from marketplace.models import User
 from messaging.services import event_post, thread_set_notice
 
 # --- the one lock order of the contracts domain ------------------------------------------------------
-# contract row -> milestone rows (by position, id) -> change rows -> escrow rows (hold, then accounts)
-# -> the messaging thread. Every select_for_update names `of=("self",)`, so a query that joins another
-# table (the default ordering of milestones joins the contract) never locks that table's rows as well.
+# contract row -> milestone rows (by position, id) -> change, dispute and proposal rows -> escrow rows
+# (hold, charge, then accounts) -> the messaging thread. Every select_for_update names `of=("self",)`, so
+# a query that joins another table (milestones' default ordering joins the contract) never locks its rows.
 
 
 def lock_contract(contract_id: int) -> Contract:
@@ -93,18 +93,18 @@ SUBMISSION_OUTCOME = {
 }
 
 
-def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", data: dict | None = None):
+def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", data: dict | None = None, **kwargs):
     """Run transition `name`, save, close the submission it ends, record the event.
 
     Precondition: the caller holds the milestone's row lock and has enforced the policy for `actor`.
     The machine's own state and conditions are checked again here, as a last guard.
     """
     method = getattr(milestone, name)
-    if not can_proceed(method):
+    if not can_proceed(method):  # (a transition whose target is its return value is checked here too)
         state = milestone.get_state_display().lower()
         raise TransitionNotAllowed(f"This milestone is {state}: you can't {action_says(name)} now.")
     from_state = milestone.state
-    method()
+    method(**kwargs)
     milestone.state_changed_at = timezone.now()
     milestone.save()
     if from_state == Milestone.State.SUBMITTED:

@@ -86,7 +86,7 @@ def test_available_actions_are_exactly_what_the_user_may_take(contract):
     def names(user):
         return sorted(a.name for a in policy.milestone_actions(user, milestone, policy.MILESTONE_ACTIONS))
 
-    assert names(contract.client) == ["approve", "dispute", "request_changes"]
+    assert names(contract.client) == ["approve", "dispute", "release_part", "request_changes"]
     assert names(contract.freelancer) == ["dispute", "refund", "withdraw_submission"]
     assert names(UserFactory()) == []
     assert names(UserFactory(is_staff=True)) == []

@@ -15,6 +15,15 @@ from .contracts import (  # noqa: F401
     milestone_move,
     milestone_remove,
 )
+from .disputes import (  # noqa: F401
+    dispute_detail,
+    dispute_evidence,
+    dispute_file,
+    dispute_proposal_answer,
+    dispute_propose,
+    dispute_withdraw,
+    milestone_release_part,
+)
 from .money import milestone_approve, milestone_refund, milestone_refund_request, milestones_fund  # noqa: F401
 from .offers import offer_accept, offer_create, offer_decline, offer_detail, offer_propose, offer_withdraw  # noqa: F401
 from .work import milestone_detail, milestone_submit, submission_file  # noqa: F401

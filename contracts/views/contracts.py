@@ -57,9 +57,11 @@ def milestone_action(request, contract_id, milestone_id, name):
     form.fields["note"].help_text = note_help
     form.fields["note"].required = action.note is not None
     if request.method == "POST" and form.is_valid():
-        services.NOTE_ACTIONS[name](milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"])
+        result = services.NOTE_ACTIONS[name](
+            milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"]
+        )
         messages.success(request, DONE_MESSAGES[name].format(title=milestone.title))
-        return redirect(milestone.get_absolute_url())
+        return redirect(result.get_absolute_url() if name == "dispute" else milestone.get_absolute_url())
     context = {"contract": contract, "milestone": milestone, "form": form, "label": action.label}
     return render(request, "contracts/milestone_action.html", context)
 
@@ -67,7 +69,8 @@ def milestone_action(request, contract_id, milestone_id, name):
 DONE_MESSAGES = {
     "request_changes": "You requested changes on “{title}”. The review clock is stopped until the next submission.",
     "withdraw_submission": "You withdrew your submission of “{title}”. Submit again when it is ready.",
-    "dispute": "You opened a dispute on “{title}”. Its money stays in escrow until staff decide.",
+    "dispute": "You opened a dispute on “{title}”. Its money stays in escrow until it is settled or decided: "
+    "add your evidence here, or propose a split to the other party.",
     "cancel": "“{title}” was cancelled.",
 }
 

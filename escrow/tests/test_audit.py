@@ -112,8 +112,8 @@ def test_a_second_release_under_another_reference_and_a_non_empty_released_hold_
 
     violations = run_audit()
 
-    assert "Hold m:1 was released 2 times." in violations
-    assert "Hold m:1 was released but still holds $20.00." in violations
+    assert "Hold m:1 was released or settled 2 times." in violations
+    assert "Hold m:1 was released or settled but still holds $20.00." in violations
 
 
 def test_charges_and_payouts_missing_from_the_ledger_are_reported(payer, payee):
