@@ -172,3 +172,31 @@ def test_200_approvals_racing_4_sweeps_never_deadlock_and_release_each_once(asse
     assert Milestone.objects.filter(state=Milestone.State.RELEASED).count() == 200
     assert Entry.objects.filter(kind=Entry.Kind.RELEASE).count() == 200
     assert_ledger_consistent()
+
+
+def test_a_staff_decision_racing_a_party_settlement_on_the_same_dispute_one_wins(assert_ledger_consistent):
+    from marketplace.tests.factories import UserFactory
+
+    contract = make_contract(count=1, amount="100.00")
+    milestone = contract.milestones.get()
+    fund_call(contract, milestone, new_key())()
+    dispute = services.milestone_dispute(milestone_id=milestone.pk, actor=contract.client, note="Not done")
+    proposal = services.dispute_propose(
+        dispute_id=dispute.pk, actor=contract.freelancer, to_freelancer=Decimal("70.00"), to_client=Decimal("30.00")
+    )
+    staff = UserFactory(is_staff=True)
+
+    results = race(
+        lambda: services.dispute_proposal_answer(proposal_id=proposal.pk, actor=contract.client, accept=True),
+        lambda: services.dispute_decide(
+            dispute_id=dispute.pk, actor=staff, to_freelancer=Decimal("0"), to_client=Decimal("100.00"), note="Refund"
+        ),
+    )
+
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert len(errors) == 1, results
+    assert "dispute is" in str(errors[0]) or "already" in str(errors[0])
+    assert Entry.objects.filter(kind=Entry.Kind.SETTLEMENT).count() == 1
+    milestone.refresh_from_db()
+    assert milestone.state in (Milestone.State.RELEASED, Milestone.State.REFUNDED)
+    assert_ledger_consistent()
