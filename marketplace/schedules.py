@@ -56,6 +56,20 @@ PERIODIC_JOBS = [
         "went, so a second run sends nothing and a missed run is caught up.",
         every_seconds=60,
     ),
+    PeriodicJob(
+        name="Expire job posts",
+        task="jobs.tasks.expire_jobs",
+        why="An open job that hired nobody in JOBS_EXPIRE_DAYS (30) days closes as expired, so the jobs list "
+        "shows live work; its proposals and the client are told. Hourly keeps the delay under an hour.",
+        crontab={"minute": "41"},
+    ),
+    PeriodicJob(
+        name="Email new jobs for saved searches",
+        task="jobs.tasks.send_saved_search_emails",
+        why="Freelancers get one batched email a day listing the new jobs that match their saved searches; each "
+        "search records how far it was sent, so a second run sends nothing and a missed day is caught up.",
+        crontab={"minute": "5", "hour": "7"},
+    ),
 ]
 
 

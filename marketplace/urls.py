@@ -16,6 +16,7 @@ urlpatterns = [
     path("wallet/", include("escrow.urls")),
     path("messages/", include("messaging.urls")),
     path("notifications/", include("messaging.notification_urls")),
+    path("jobs/", include("jobs.urls")),
     path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from contracts import selectors as contract_selectors
+from jobs import selectors as job_selectors
 
 from . import health
 from .forms import AccountSettingsForm, ProfileForm, SignUpForm
@@ -43,7 +44,9 @@ def signup(request):
 
 @login_required
 def dashboard(request):
-    return render(request, "marketplace/dashboard.html", contract_selectors.dashboard(user=request.user))
+    context = contract_selectors.dashboard(user=request.user)
+    context.update(job_selectors.dashboard(user=request.user))
+    return render(request, "marketplace/dashboard.html", context)
 
 
 @login_required

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from contracts import policy
 from contracts.events import EventKind
@@ -12,6 +13,7 @@ from contracts.models import Contract, Milestone, Offer, OfferMilestone, OfferRe
 from contracts.rules import MilestoneTerms, OfferTerms, check_milestones, check_offer_terms
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
+from messaging.models import Thread
 from messaging.services import thread_create, thread_set_link
 
 from .record import offer_event, record
@@ -57,16 +59,26 @@ def _write_revision(*, offer, author, number, terms: OfferTerms, milestones: lis
 
 
 @transaction.atomic
-def offer_create(*, client: User, freelancer: User, terms: OfferTerms, milestones: list[MilestoneTerms]) -> Offer:
+def offer_create(
+    *, client: User, freelancer: User, terms: OfferTerms, milestones: list[MilestoneTerms], thread: Thread | None = None
+) -> Offer:
+    """Send an offer. `thread`: an existing conversation of the two parties (e.g. about a job proposal) that
+    the offer, and then the contract, carries on; by default a new thread is started."""
     if client.pk == freelancer.pk:
         raise ValidationError("You cannot send an offer to yourself.")
     if not (freelancer.is_active and freelancer.wants_to_work):
         raise ValidationError("This person is not available for freelance work.")
     offer = Offer.objects.create(client=client, freelancer=freelancer)
     _write_revision(offer=offer, author=client, number=1, terms=terms, milestones=milestones)
-    offer.thread = thread_create(
-        participants=[client, freelancer], subject=terms.title, link_url=offer.get_absolute_url()
-    )
+    if thread is None:
+        thread = thread_create(
+            participants=[client, freelancer], subject=terms.title, link_url=offer.get_absolute_url()
+        )
+    elif set(thread.participants.values_list("user_id", flat=True)) != {client.pk, freelancer.pk}:
+        raise ValidationError("The offer's conversation must be between its two parties.")
+    else:
+        thread_set_link(thread=thread, link_url=offer.get_absolute_url())
+    offer.thread = thread
     offer.save(update_fields=["thread"])
     total = format_money(sum((m.amount for m in milestones), 0))
     offer_event(
@@ -141,7 +153,16 @@ def offer_accept(*, offer_id: int, actor: User, revision_number: int) -> Contrac
     if offer.thread is not None:
         thread_set_link(thread=offer.thread, link_url=contract.get_absolute_url())
     record(contract=contract, actor=actor, kind=EventKind.CONTRACT_STARTED, data={"revision": revision.number})
+    for hook in _accepted_hooks():
+        hook(offer=offer, contract=contract, actor=actor)
     return contract
+
+
+def _accepted_hooks():
+    """Apps built on offers (jobs: the hired proposal closes its job) register a function called with
+    `offer`, `contract` and `actor` inside the accepting transaction (setting CONTRACTS_OFFER_ACCEPTED_HOOKS),
+    so contracts never imports them."""
+    return [import_string(path) for path in getattr(settings, "CONTRACTS_OFFER_ACCEPTED_HOOKS", ())]
 
 
 @transaction.atomic
