@@ -30,7 +30,7 @@ def full_text(queryset, text: str):
         return queryset
     if connection.vendor == "postgresql":
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
-        return queryset.annotate(search=search_vector()).filter(search=query)
+        return queryset.alias(search=search_vector()).filter(search=query)
     for word in text.split():
         queryset = queryset.filter(Q(title__icontains=word) | Q(description__icontains=word))
     return queryset
