@@ -147,6 +147,7 @@ class Proposal(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    edited_at = models.DateTimeField(null=True, blank=True)  # the freelancer last changed it
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

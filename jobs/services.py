@@ -328,7 +328,8 @@ def proposal_update(
         proposal.cover_letter = cover_letter
         proposal.milestones = _payloads(milestones)
         proposal.total = _total(milestones)
-        proposal.save(update_fields=["cover_letter", "milestones", "total", "updated_at"])
+        proposal.edited_at = timezone.now()
+        proposal.save(update_fields=["cover_letter", "milestones", "total", "edited_at", "updated_at"])
         _save_files(ProposalAttachment, uploads, saved, proposal=proposal)
         record(job=proposal.job, kind=K.PROPOSAL_EDITED, actor=actor, proposal=proposal)
     return proposal

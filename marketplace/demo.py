@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from contracts.demo import seed_contracts
+from jobs.demo import seed_jobs
 
 from .models import Profile, User
 from .services import profile_update
@@ -39,6 +40,7 @@ def seed_demo() -> list[User]:
     seed_profiles()
     by_email = {user.email: user for user in users}
     seed_contracts(client=by_email["client@demo.test"], freelancer=by_email["freelancer@demo.test"])
+    seed_jobs(client=by_email["client@demo.test"])
     return users
 
 

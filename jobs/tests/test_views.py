@@ -116,6 +116,7 @@ def test_the_client_posts_a_job_through_the_form(client, client_user):
             "milestones-0-due_date": due,
             "milestones-0-amount": "200.00",
             "publish": "1",
+            "files": [SimpleUploadedFile("brief.txt", b"The brief", content_type="text/plain")],
         },
     )
     job = Job.objects.get()
@@ -123,6 +124,14 @@ def test_the_client_posts_a_job_through_the_form(client, client_user):
     assert job.status == Job.Status.OPEN and job.budget_max == Decimal("200.00") and job.is_fixed_budget
     assert set(job.skills.names()) == {"html", "css"}
     assert [m.amount for m in job.plan] == [Decimal("200.00")]
+    brief = job.attachments.get()
+    assert brief.original_name == "brief.txt"
+    assert b"".join(client.get(brief.get_absolute_url()).streaming_content) == b"The brief"
+    rejected = client.post(
+        f"/jobs/{job.pk}/edit/",
+        {**{k: v for k, v in response.wsgi_request.POST.items()}, "files": [SimpleUploadedFile("x.html", b"<script>")]},
+    )
+    assert "this file type is not allowed" in rejected.content.decode()
 
 
 def test_the_proposal_form_refuses_a_milestone_under_the_minimum(client, freelancer):

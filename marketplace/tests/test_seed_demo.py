@@ -111,3 +111,25 @@ def test_the_demo_has_a_milestone_in_every_state_and_every_demo_page_answers_200
                     continue
                 url = url[1]
             assert client.get(url).status_code == 200, (email, url)
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_open_jobs_with_proposals_and_an_invitation(client):
+    from jobs.models import Invitation, Job, Proposal
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent
+
+    open_jobs = Job.objects.filter(status=Job.Status.OPEN)
+    assert open_jobs.count() == 3 and Job.objects.filter(status=Job.Status.DRAFT).count() == 1
+    checkout = Job.objects.get(title="Checkout redesign for our Django shop")
+    assert Proposal.objects.filter(job=checkout).count() == 2 and checkout.proposal_count == 2
+    felix = User.objects.get(email="freelancer@demo.test")
+    assert Invitation.objects.filter(freelancer=felix, status=Invitation.Status.PENDING).exists()
+    client.force_login(User.objects.get(email="client@demo.test"))
+    assert client.get(checkout.get_absolute_url()).status_code == 200
+    assert client.get("/dashboard/").status_code == 200
+    client.force_login(felix)
+    page = client.get("/dashboard/").content.decode()
+    assert "Quarterly sales forecast" in page and "Checkout redesign" in page
+    assert client.get("/jobs/?skills=django").context["page"].paginator.count == 1
