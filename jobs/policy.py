@@ -126,7 +126,7 @@ def proposal_may_edit(actor, proposal: Proposal) -> Verdict:
 
 def proposal_may_withdraw(actor, proposal: Proposal) -> Verdict:
     verdict = _freelancer_open(actor, proposal, "withdraw")
-    if verdict and proposal.offer_id is not None:
+    if verdict and proposal.offer_id is not None and proposal.offer.is_pending:
         return _when("offered", "The client sent you an offer for this proposal: answer the offer instead.")
     return verdict
 

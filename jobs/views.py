@@ -60,6 +60,10 @@ def job_list(request):
         "jobs": page.object_list,
         "saved_form": SavedSearchForm(),
         "has_query": bool(services.clean_query(request.GET).replace("sort=newest", "")),
+        "more_filters": any(
+            request.GET.get(name) for name in ("budget_min", "budget_max", "posted_within", "proposals")
+        )
+        or request.GET.get("sort", "newest") != "newest",
     }
     return render(request, "jobs/job_list.html", context)
 

@@ -224,3 +224,21 @@ def test_the_proposal_page_runs_a_constant_number_of_queries(client, client_user
         make_contract(freelancer=big.freelancer)
     assert queries(client, big.get_absolute_url()) == few
     assert job_terms().title  # the factories' defaults are what the search tests rely on
+
+
+def test_a_freelancer_saves_a_search_from_the_list_and_deletes_it(client, freelancer):
+    client.force_login(freelancer)
+    page = client.get("/jobs/?q=shop&skills=django&page=2").content.decode()
+    assert "Save this search" in page
+    response = client.post("/jobs/saved/", {"name": "Django shops", "q": "shop", "skills": "django", "page": "2"})
+    assert response.status_code == 302
+    search = freelancer.saved_searches.get()
+    assert search.query == "q=shop&skills=django"  # no page number
+    assert search.get_absolute_url().replace("&", "&amp;") in client.get("/jobs/saved/").content.decode()
+    other = FreelancerFactory()
+    client.force_login(other)
+    client.post(f"/jobs/saved/{search.pk}/delete/")
+    assert freelancer.saved_searches.exists()  # not theirs: nothing deleted
+    client.force_login(freelancer)
+    client.post(f"/jobs/saved/{search.pk}/delete/")
+    assert not freelancer.saved_searches.exists()

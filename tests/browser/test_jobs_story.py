@@ -28,13 +28,15 @@ def fill_milestone(page, index, title, amount, days):
     row.get_by_label("Amount").fill(amount)
 
 
-def find_and_propose(page, cover_letter, milestones):
+def find_and_propose(page, cover_letter, milestones, shot=None):
     page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Find work").click()
     page.get_by_label("Search jobs").fill("shop")
     page.get_by_label("Skills").fill("django")
     page.get_by_role("button", name="Search").click()
     results = page.locator("#job-results")
     expect(results.get_by_role("link")).to_have_count(1)  # the decoy shop (no django skill) is filtered out
+    if shot:
+        shot(page)
     results.get_by_role("link", name="Online shop for ceramics").click()
     page.get_by_role("link", name="Send a proposal").click()
     page.get_by_label("Cover letter").fill(cover_letter)
@@ -79,7 +81,12 @@ def test_a_job_is_posted_found_proposed_on_and_filled(new_page, screenshot, pass
 
     log_in(priya_page, priya.email, password)
     priya_page.get_by_role("button", name="Toggle navigation").click()
-    find_and_propose(priya_page, "Design first: I would do it in two steps.", [("Everything", "1200.00", 20)])
+    find_and_propose(
+        priya_page,
+        "Design first: I would do it in two steps.",
+        [("Everything", "1200.00", 20)],
+        shot=lambda page: screenshot(page, "jobs-search-phone"),
+    )
     screenshot(priya_page, "jobs-proposal-form-phone")
     priya_page.get_by_role("button", name="Send proposal").click()
     expect(priya_page.get_by_text("Your proposal was sent to Clara Client.")).to_be_visible()
