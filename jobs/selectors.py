@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
+from django.utils import timezone
 
 from contracts.models import Contract
 from contracts.rules import fee_breakdown
@@ -130,10 +133,20 @@ def job_page(*, job: Job, user: User, tab: str = "all") -> dict:
         invitation = Invitation.objects.filter(job=job, freelancer=user).first()
     context.update(my_proposal=mine, invitation=invitation)
     if user.is_authenticated and mine is None:
-        context["can_propose"] = policy.proposal_may_create(
-            user, job, already_proposed=False, sent_today=0, invited=invitation is not None
-        )
+        context["can_propose"] = proposal_create_verdict(user=user, job=job)
     return context
+
+
+def proposal_create_verdict(*, user: User, job: Job):
+    """May `user` propose on `job` now? (The action asks again under the job's lock.)"""
+    since = timezone.now() - timedelta(days=1)
+    return policy.proposal_may_create(
+        user,
+        job,
+        already_proposed=Proposal.objects.filter(job=job, freelancer=user).exists(),
+        sent_today=Proposal.objects.filter(freelancer=user, created_at__gte=since).count(),
+        invited=Invitation.objects.filter(job=job, freelancer=user).exists(),
+    )
 
 
 def proposal_for_viewer(*, user: User, proposal_id: int) -> Proposal:

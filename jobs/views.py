@@ -194,6 +194,7 @@ def job_file(request, job_id, file_id):
 @refusals_as_pages
 def proposal_create(request, job_id):
     job = selectors.job_for_viewer(user=request.user, job_id=job_id)
+    selectors.proposal_create_verdict(user=request.user, job=job).enforce()
     form, formset = _with_rows(request, ProposalForm, MilestoneFormSet, rows=_plan_initial(job.plan) or [{}])
     if _submitted(request, form, formset):
         try:

@@ -242,3 +242,44 @@ def test_a_freelancer_saves_a_search_from_the_list_and_deletes_it(client, freela
     client.force_login(freelancer)
     client.post(f"/jobs/saved/{search.pk}/delete/")
     assert not freelancer.saved_searches.exists()
+
+
+def test_an_invited_freelancer_sees_the_private_job_and_declines_through_the_pages(client, client_user, freelancer):
+    job = make_job(client=client_user, visibility=Job.Visibility.INVITE_ONLY)
+    client.force_login(client_user)
+    response = client.post("/jobs/invite/", {"freelancer": freelancer.pk, "job": job.pk, "message": "Interested?"})
+    assert response["Location"] == job.get_absolute_url()
+    invitation = job.invitations.get()
+
+    client.force_login(freelancer)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "Clara Client invited you" in page and "Send a proposal" in page and "Interested?" in page
+    assert "Quarterly" not in client.get("/dashboard/").content.decode()
+    assert job.title in client.get("/dashboard/").content.decode()
+    assert client.get(f"/jobs/invitations/{invitation.pk}/decline/").status_code == 200
+    client.post(f"/jobs/invitations/{invitation.pk}/decline/", {"reason": "Booked up"})
+    invitation.refresh_from_db()
+    assert invitation.status == "declined" and invitation.decline_reason == "Booked up"
+    assert client.get(f"/jobs/invitations/{invitation.pk}/decline/").status_code == 409  # answered
+
+
+def test_a_closed_job_page_says_why_it_takes_no_proposals(client, client_user, freelancer):
+    job = make_job(client=client_user)
+    services.job_cancel(actor=client_user, job_id=job.pk)
+    client.force_login(freelancer)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "This job is cancelled: it no longer takes proposals." in page
+    assert client.get(f"/jobs/{job.pk}/propose/").status_code == 409  # the page refuses as the action does
+    response = client.post(
+        f"/jobs/{job.pk}/propose/",
+        {
+            "cover_letter": "Hi",
+            "milestones-TOTAL_FORMS": "1",
+            "milestones-INITIAL_FORMS": "0",
+            "milestones-0-title": "All",
+            "milestones-0-deliverable": "All",
+            "milestones-0-due_date": (timezone.localdate() + timedelta(days=3)).isoformat(),
+            "milestones-0-amount": "50.00",
+        },
+    )
+    assert response.status_code == 409 and not Proposal.objects.exists()
