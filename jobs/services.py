@@ -1,8 +1,9 @@
 """Every write of the jobs domain: one action `<entity>_<verb>(*, actor, …)` each.
 
-An action locks what it changes (job row -> proposal rows -> invitation rows -> the messaging thread; every
-`select_for_update` names `of=("self",)`), asks `jobs.policy` and enforces the verdict, writes, records a
-`JobEvent` and notifies the people the event's spec names (emails leave after commit, through messaging).
+An action locks what it changes (job row -> the proposing freelancer's user row -> proposal rows -> invitation
+rows -> the messaging thread; every `select_for_update` names `of=("self",)`), asks `jobs.policy` and enforces
+the verdict, writes, records a `JobEvent` and notifies the people the event's spec names (emails leave after
+commit, through messaging).
 Hiring reuses the offer machinery: `contracts.services.offer_create` sends the proposal's plan as an offer
 in the proposal's thread, and when the freelancer accepts it, `offer_accepted` (registered in the setting
 CONTRACTS_OFFER_ACCEPTED_HOOKS) closes the job as filled in the same transaction.
@@ -286,6 +287,8 @@ def proposal_create(
     uploads = validate_uploads(files)
     with files_removed_on_failure() as saved, transaction.atomic():
         job = _lock_job(job_id)
+        # The freelancer's own row serialises their proposals, so the daily limit holds across jobs too.
+        User.objects.select_for_update(of=("self",)).filter(pk=actor.pk).values_list("pk", flat=True).first()
         invitation = Invitation.objects.select_for_update(of=("self",)).filter(job=job, freelancer=actor).first()
         since = timezone.now() - timedelta(days=1)
         policy.proposal_may_create(
