@@ -162,3 +162,19 @@ def entry_split(entry: Entry) -> dict[str, Decimal]:
     """An entry's postings summed by account kind, e.g. {"escrow_hold": -100, "user_available": 90, ...}."""
     rows = entry.postings.values("account__kind").annotate(total=Sum("amount")).order_by()
     return {row["account__kind"]: to_money(row["total"]) for row in rows}
+
+
+def earnings_by_user(user_ids) -> dict[int, Decimal]:
+    """What each user has earned in total (everything that came into their earnings: releases, bonuses,
+    settlements, after fees; a failed payout coming back is not an earning), in one query. 0.00 for none."""
+    totals = {pk: ZERO for pk in user_ids}
+    rows = (
+        Posting.objects.filter(account__kind=Kind.USER_AVAILABLE, account__user_id__in=list(totals), amount__gt=0)
+        .exclude(entry__kind=Entry.Kind.PAYOUT_REVERSAL)
+        .values("account__user_id")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    for row in rows:
+        totals[row["account__user_id"]] = to_money(row["total"])
+    return totals

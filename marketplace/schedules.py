@@ -49,6 +49,23 @@ PERIODIC_JOBS = [
         every_seconds=3600,
     ),
     PeriodicJob(
+        name="Feedback windows: open, remind, publish",
+        task="feedback.tasks.feedback_sweep",
+        why="After a contract ends each party has FEEDBACK_WINDOW_DAYS to leave feedback: this sweep opens the "
+        "window, reminds whoever has not written on day 1 and day 10 (each once), and publishes both feedbacks "
+        "when the window closes. Every step is recorded on the window, so a second run does nothing.",
+        every_seconds=300,
+    ),
+    PeriodicJob(
+        name="Quiet contracts and overdue milestones",
+        task="contracts.tasks.quiet_contracts_sweep",
+        why="A contract with nothing in escrow and no activity for QUIET_CONTRACT_ASK_DAYS asks both parties "
+        "whether to end it, and ends itself after QUIET_CONTRACT_END_DAYS; a funded milestone with no submission "
+        "OVERDUE_MILESTONE_PROMPT_DAYS past its delivery date prompts both parties once. Each step is a recorded "
+        "contract event, which is what makes a second run do nothing.",
+        every_seconds=3600,
+    ),
+    PeriodicJob(
         name="Email unread messages",
         task="messaging.tasks.send_message_emails",
         why="A burst of messages makes one email, not one per message: once a participant's unread messages "

@@ -3,7 +3,11 @@
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from feedback.selectors import order_by_rating, with_ratings
+
 from .models import Profile, User
+
+SORTS = ("name", "rating")  # the directory's orders: by name (default), best rated first
 
 
 def _freelancers() -> QuerySet[User]:
@@ -11,22 +15,26 @@ def _freelancers() -> QuerySet[User]:
 
     A user without a Profile row is included; `user.profile` then raises (and renders as empty in templates).
     Skills are read through `user.profile.skills.all`, which uses the prefetched tags (one query per page).
+    The published rating is joined too (`rating_average`, `rating_count`; see feedback.selectors).
     """
-    return (
+    return with_ratings(
         User.objects.filter(wants_to_work=True, is_active=True)
         .select_related("profile")
         .prefetch_related("profile__skills")
     )
 
 
-def freelancer_list(*, query: str = "") -> QuerySet[User]:
-    """Freelancers whose name, headline or a skill contains `query` (any case), ordered by name."""
+def freelancer_list(*, query: str = "", sort: str = "name") -> QuerySet[User]:
+    """Freelancers whose name, headline or a skill contains `query` (any case), ordered by name, or
+    best rated first with `sort="rating"`."""
     freelancers = _freelancers()
     query = query.strip()
     if query:
         freelancers = freelancers.filter(
             Q(name__icontains=query) | Q(profile__headline__icontains=query) | Q(profile__skills__name__icontains=query)
         ).distinct()  # a freelancer with several matching skills is listed once
+    if sort == "rating":
+        return order_by_rating(freelancers)
     return freelancers.order_by("name", "id")
 
 

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "escrow",
     "messaging",
     "jobs",
+    "feedback",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,12 @@ OFFER_MAX_TOTAL = Decimal(env("OFFER_MAX_TOTAL", default="1000000.00"))
 PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="escrow.gateways.SandboxGateway")
 PAYOUT_METHOD = env("PAYOUT_METHOD", default="escrow.gateways.SandboxPayouts")
 ESCROW_AUDIT_CHECKS = ["contracts.audit.milestone_checks"]  # milestone-level ledger invariants
+
+# After a contract (feedback/, contracts/services/quiet.py).
+FEEDBACK_WINDOW = timedelta(days=env.int("FEEDBACK_WINDOW_DAYS", default=14))  # feedback after a contract ends
+QUIET_CONTRACT_ASK_AFTER = timedelta(days=env.int("QUIET_CONTRACT_ASK_DAYS", default=30))  # ask both to end it
+QUIET_CONTRACT_END_AFTER = timedelta(days=env.int("QUIET_CONTRACT_END_DAYS", default=60))  # then it ends itself
+OVERDUE_MILESTONE_PROMPT_AFTER = timedelta(days=env.int("OVERDUE_MILESTONE_PROMPT_DAYS", default=14))
 
 # Messaging and uploads (messaging/, marketplace/uploads.py).
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")  # absolute links in emails

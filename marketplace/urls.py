@@ -17,6 +17,7 @@ urlpatterns = [
     path("messages/", include("messaging.urls")),
     path("notifications/", include("messaging.notification_urls")),
     path("jobs/", include("jobs.urls")),
+    path("feedback/", include("feedback.urls")),
     path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,11 +9,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from contracts import selectors as contract_selectors
+from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
 from . import health
 from .forms import AccountSettingsForm, ProfileForm, SignUpForm
-from .selectors import freelancer_get, freelancer_list, profile_get_for_user
+from .selectors import SORTS, freelancer_get, freelancer_list, profile_get_for_user
 from .services import profile_update, user_create, user_role, user_update_settings
 
 DIRECTORY_PAGE_SIZE = 20
@@ -46,6 +47,7 @@ def signup(request):
 def dashboard(request):
     context = contract_selectors.dashboard(user=request.user)
     context.update(job_selectors.dashboard(user=request.user))
+    context["feedback_due"] = feedback_selectors.feedback_due(user=request.user)
     return render(request, "marketplace/dashboard.html", context)
 
 
@@ -73,9 +75,18 @@ def healthz(request):
 
 def directory(request):
     query = request.GET.get("q", "").strip()
-    page = Paginator(freelancer_list(query=query), DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
+    freelancers = freelancer_list(query=query, sort=sort)
+    page = Paginator(freelancers, DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = feedback_selectors.track_records(page.object_list)  # two queries for the page
     page_range = page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
-    context = {"page": page, "page_range": page_range, "query": query, "ellipsis": page.paginator.ELLIPSIS}
+    context = {
+        "page": page,
+        "page_range": page_range,
+        "query": query,
+        "sort": sort,
+        "ellipsis": page.paginator.ELLIPSIS,
+    }
     return render(request, "marketplace/directory.html", context)
 
 
@@ -85,6 +96,7 @@ def freelancer_detail(request, user_id):
     is_self = viewer.pk == freelancer.pk
     context = {
         "freelancer": freelancer,
+        "track_record": feedback_selectors.freelancer_track_record(freelancer),
         "is_self": is_self,
         "can_offer": viewer.is_authenticated and viewer.wants_to_hire and not is_self,
     }
