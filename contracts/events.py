@@ -9,7 +9,7 @@ bundle are all rendered from the event and this table; amounts come from the eve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
@@ -57,6 +57,11 @@ class EventKind(StrEnum):
     SETTLE = "settle"
     END_DISPUTE = "end_dispute"
     RESOLVE_SPLIT = "resolve_split"
+    # Quiet contracts and overdue milestones (contracts.services.quiet).
+    CONTRACT_QUIET = "contract_quiet"
+    CONTRACT_KEPT_OPEN = "contract_kept_open"
+    OVERDUE_FREELANCER = "overdue_freelancer"
+    OVERDUE_CLIENT = "overdue_client"
 
 
 class Notify(StrEnum):
@@ -148,7 +153,23 @@ SPECS: dict[EventKind, EventSpec] = {
     K.REVIEW_REMINDER: EventSpec(
         "reminded the client about", Notify.CLIENT, category="reminder", data=("review_deadline",), in_thread=False
     ),
+    K.CONTRACT_QUIET: EventSpec(
+        "asked both parties whether to end this quiet contract", Notify.BOTH, data=("quiet_since", "ends_at")
+    ),
+    K.CONTRACT_KEPT_OPEN: EventSpec("chose to keep the contract open", Notify.OTHER_PARTY),
+    K.OVERDUE_FREELANCER: EventSpec(
+        "reminded the freelancer about the overdue", Notify.FREELANCER, category="reminder", data=("due_date",)
+    ),
+    K.OVERDUE_CLIENT: EventSpec(
+        "reminded the client about the overdue",
+        Notify.CLIENT,
+        category="reminder",
+        data=("due_date",),
+        in_thread=False,
+    ),
 }
+# Kinds the platform records about a contract's silence itself: they are not activity (contracts.services.quiet).
+PROMPT_KINDS = (K.REVIEW_REMINDER, K.CONTRACT_QUIET, K.OVERDUE_FREELANCER, K.OVERDUE_CLIENT)
 
 # Notification categories this app sends (key -> what the email preference is called).
 NOTIFICATION_CATEGORIES = {"contract": "Contract updates", "reminder": "Review reminders"}
@@ -227,6 +248,8 @@ def event_text(event) -> str:
 
 
 def event_link(event) -> str:
+    if event.kind == K.CONTRACT_QUIET:
+        return reverse("contracts:contract_quiet", args=[event.contract_id])
     if event.milestone_id:
         return reverse("contracts:milestone_detail", args=[event.contract_id, event.milestone_id])
     return reverse("contracts:contract_detail", args=[event.contract_id])
@@ -253,6 +276,11 @@ def event_recipients(event) -> list:
     return chosen
 
 
+def _local(value: str, event) -> datetime:
+    """A stored ISO time in the timezone of the people told (the client's, as for review reminders)."""
+    return timezone.localtime(datetime.fromisoformat(value), event.contract.client.timezone)
+
+
 def notification_text(event) -> str:
     found = spec(event.kind)
     if event.kind == K.REVIEW_REMINDER:
@@ -262,9 +290,23 @@ def notification_text(event) -> str:
             f"Reminder: “{event.milestone.title}” is approved and paid automatically on "
             f"{deadline:%b %-d, %Y %H:%M %Z} unless you approve it or request changes before then."
         )
+    if event.kind == K.CONTRACT_QUIET:
+        ends = _local(event.data["ends_at"], event)
+        return (
+            f"Nothing has happened on “{event.contract.title}” for a while and nothing is in escrow. End it now, or "
+            f"keep it open? If neither of you answers, it ends by itself on {ends:%b %-d, %Y}."
+        )
+    if event.kind in (K.OVERDUE_FREELANCER, K.OVERDUE_CLIENT):
+        due = date.fromisoformat(event.data["due_date"])
+        late = f"“{event.milestone.title}” was due on {due:%b %-d, %Y}, is funded, and no work has been submitted."
+        if event.kind == K.OVERDUE_FREELANCER:
+            return f"{late} Submit the work, or refund the milestone to the client if you can't deliver it."
+        return f"{late} Message the freelancer, or open a dispute if the work won't come."
     text = event_text(event)
     if found and found.extra:
         text += f" {found.extra}"
+    if event.kind == K.CONTRACT_ENDED and event.actor_id is None:
+        text += f" Nothing had happened on it for {settings.QUIET_CONTRACT_END_AFTER.days} days after you were asked."
     if event.kind == K.RELEASE and event.actor_id is None:
         text += " The review period ended without an answer: it was approved and released automatically."
     if event.kind == K.SUBMIT and event.data.get("review_deadline"):

@@ -327,18 +327,65 @@ def contract_may_add_milestone(actor, contract: Contract, *, milestone_count: in
     return verdict
 
 
-def contract_may_end(actor, contract: Contract, *, open_money: int) -> Verdict:
-    """Either party ends an active contract once nothing is funded, under review or in dispute.
+def contract_is_quiet_enough_to_end(contract: Contract, *, last_activity, asked_at, now) -> bool:
+    """The platform ends a contract by itself only when it has been quiet for QUIET_CONTRACT_END_AFTER and both
+    parties were asked about this quiet stretch (after its last activity) long enough ago to have answered."""
+    notice = settings.QUIET_CONTRACT_END_AFTER - settings.QUIET_CONTRACT_ASK_AFTER
+    return (
+        last_activity is not None
+        and asked_at is not None
+        and asked_at >= last_activity
+        and now - last_activity >= settings.QUIET_CONTRACT_END_AFTER
+        and now - asked_at >= notice
+    )
+
+
+def contract_may_end(actor, contract: Contract, *, open_money: int, quiet: dict | None = None) -> Verdict:
+    """Either party ends an active contract once nothing is funded, under review or in dispute; the platform
+    (SYSTEM) ends one that stayed quiet (`quiet`: {"last_activity", "asked_at", "now"}, see
+    contracts.services.quiet).
 
     `open_money`: how many milestones are in `Milestone.OPEN_MONEY_STATES`.
     """
-    verdict = contract_may_change(actor, contract)
+    if actor is SYSTEM:
+        if not contract.is_active:
+            verdict = CONTRACT_ENDED
+        elif not (quiet and contract_is_quiet_enough_to_end(contract, **quiet)):
+            verdict = _who("not_quiet", "The platform ends only a contract that stayed quiet after both were asked.")
+        else:
+            verdict = ALLOW
+    else:
+        verdict = contract_may_change(actor, contract)
     if verdict and open_money:
         return _invalid(
             "money_in_escrow",
             f"{open_money} milestone(s) are funded, under review or in dispute. "
             "They must be paid, refunded or resolved before the contract can end.",
         )
+    return verdict
+
+
+def contract_may_ask_quiet(actor, contract: Contract, *, open_money: int, quiet: dict) -> Verdict:
+    """The platform asks both parties whether to end a contract with nothing in escrow and no activity for
+    QUIET_CONTRACT_ASK_AFTER, once per quiet stretch (not again until something happens)."""
+    if actor is not SYSTEM:
+        return _who("not_your_role", "Only the platform asks whether to end a quiet contract.")
+    if not contract.is_active:
+        return CONTRACT_ENDED
+    last_activity, asked_at, now = quiet["last_activity"], quiet["asked_at"], quiet["now"]
+    if open_money or now - last_activity < settings.QUIET_CONTRACT_ASK_AFTER:
+        return _when("not_quiet", "This contract is not quiet.")
+    if asked_at is not None and asked_at >= last_activity:
+        return _when("already_asked", "Both parties were already asked.")
+    return ALLOW
+
+
+def contract_may_keep_open(actor, contract: Contract, *, asked: bool) -> Verdict:
+    """A party answers the platform's "end this quiet contract?" with "keep it open" (`asked`: the question
+    is pending, i.e. asked since the contract's last activity)."""
+    verdict = contract_may_change(actor, contract)
+    if verdict and not asked:
+        return _invalid("not_asked", "Nobody asked to end this contract: there is nothing to answer.")
     return verdict
 
 

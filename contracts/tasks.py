@@ -23,3 +23,12 @@ def send_review_reminders() -> int:
 @shared_task
 def review_unanswered_disputes() -> int:
     return services.disputes_to_review()
+
+
+@shared_task
+def quiet_contracts_sweep(batch_size: int = 50) -> dict:
+    """Ask about quiet contracts, end those still quiet, prompt about overdue milestones; re-queue while full."""
+    counts, more = services.quiet_contracts_sweep(batch_size=batch_size)
+    if more:
+        quiet_contracts_sweep.delay(batch_size)
+    return counts

@@ -15,6 +15,8 @@ urlpatterns = [
     path("contracts/", views.contract_list, name="contract_list"),
     path("contracts/<int:contract_id>/", views.contract_detail, name="contract_detail"),
     path("contracts/<int:contract_id>/end/", views.contract_end, name="contract_end"),
+    path("contracts/<int:contract_id>/quiet/", views.contract_quiet, name="contract_quiet"),
+    path("contracts/<int:contract_id>/keep-open/", views.contract_keep_open, name="contract_keep_open"),
     path("contracts/<int:contract_id>/milestones/add/", views.milestone_add, name="milestone_add"),
     path("contracts/<int:contract_id>/fund/", views.milestones_fund, name="milestones_fund"),
     path(

@@ -50,12 +50,14 @@ from .offers import (
     offer_propose_revision,
     offer_withdraw,
 )
+from .quiet import contract_keep_open, quiet_contracts_sweep, quiet_question_pending
 from .record import FUNDED_NOTICE
 
 __all__ = [
     "FUNDED_NOTICE",
     "bonus_quote",
     "contract_end",
+    "contract_keep_open",
     "dispute_add_evidence",
     "dispute_assign",
     "dispute_decide",
@@ -85,6 +87,8 @@ __all__ = [
     "offer_decline",
     "offer_propose_revision",
     "offer_withdraw",
+    "quiet_contracts_sweep",
+    "quiet_question_pending",
     "release_overdue",
     "send_review_reminders",
 ]

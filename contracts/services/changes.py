@@ -14,7 +14,8 @@ from marketplace.models import User
 from marketplace.money import platform_fee
 
 from .money import refund_held
-from .record import lock_contract, lock_milestone, next_position, record, run_transition
+from .quiet import quiet_facts
+from .record import as_user, lock_contract, lock_milestone, next_position, record, run_transition
 
 S = Milestone.State
 PROPOSED = {
@@ -217,18 +218,20 @@ def milestone_change_withdraw(*, change_id: int, actor: User) -> MilestoneChange
 
 
 @transaction.atomic
-def contract_end(*, contract_id: int, actor: User) -> Contract:
-    """Either party ends a contract when no money is in escrow; future milestones are cancelled."""
+def contract_end(*, contract_id: int, actor) -> Contract:
+    """Either party ends a contract when no money is in escrow; future milestones are cancelled. The
+    platform (SYSTEM) ends one that stayed quiet after both parties were asked (contracts.services.quiet)."""
     contract = lock_contract(contract_id)
     open_money = contract.milestones.filter(state__in=Milestone.OPEN_MONEY_STATES).count()
-    policy.contract_may_end(actor, contract, open_money=open_money).enforce()
+    quiet = quiet_facts(contract) if actor is policy.SYSTEM else None
+    policy.contract_may_end(actor, contract, open_money=open_money, quiet=quiet).enforce()
     for milestone in contract.milestones.select_for_update(of=("self",)).filter(state=S.DRAFT).order_by("position"):
         milestone.contract = contract
         run_transition(milestone, actor=actor, name="cancel", note="The contract ended.")
     contract.changes.filter(status=MilestoneChange.Status.PENDING).update(status=MilestoneChange.Status.OBSOLETE)
     contract.status = Contract.Status.ENDED
     contract.ended_at = timezone.now()
-    contract.ended_by = actor
+    contract.ended_by = as_user(actor)
     contract.save(update_fields=["status", "ended_at", "ended_by"])
     record(contract=contract, actor=actor, kind=EventKind.CONTRACT_ENDED)
     return contract

@@ -26,4 +26,5 @@ from .disputes import (  # noqa: F401
 )
 from .money import milestone_approve, milestone_refund, milestone_refund_request, milestones_fund  # noqa: F401
 from .offers import offer_accept, offer_create, offer_decline, offer_detail, offer_propose, offer_withdraw  # noqa: F401
+from .quiet import contract_keep_open, contract_quiet  # noqa: F401
 from .work import milestone_detail, milestone_submit, submission_file  # noqa: F401
