@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from contracts.demo import seed_contracts
+from feedback.demo import seed_feedback
 from jobs.demo import seed_jobs
 
 from .models import Profile, User
@@ -41,6 +42,7 @@ def seed_demo() -> list[User]:
     by_email = {user.email: user for user in users}
     seed_contracts(client=by_email["client@demo.test"], freelancer=by_email["freelancer@demo.test"])
     seed_jobs(client=by_email["client@demo.test"])
+    seed_feedback(client=by_email["client@demo.test"])
     return users
 
 

@@ -127,13 +127,11 @@ def test_asked_late_it_still_gives_the_full_notice(contract):
 
 
 def test_the_platform_ends_only_a_quiet_contract_it_asked_about(contract):
-    with time_machine.travel(START + 90 * DAY, tick=False):
-        with pytest.raises(PermissionDenied, match="stayed quiet"):
-            services.contract_end(contract_id=contract.pk, actor=SYSTEM)  # never asked
+    with time_machine.travel(START + 90 * DAY, tick=False), pytest.raises(PermissionDenied, match="stayed quiet"):
+        services.contract_end(contract_id=contract.pk, actor=SYSTEM)  # never asked
     sweep(START + 30 * DAY)
-    with time_machine.travel(START + 59 * DAY, tick=False):
-        with pytest.raises(PermissionDenied):
-            services.contract_end(contract_id=contract.pk, actor=SYSTEM)  # not yet
+    with time_machine.travel(START + 59 * DAY, tick=False), pytest.raises(PermissionDenied):
+        services.contract_end(contract_id=contract.pk, actor=SYSTEM)  # not yet
     assert Contract.objects.get(pk=contract.pk).is_active
 
 

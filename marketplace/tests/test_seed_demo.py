@@ -133,3 +133,19 @@ def test_seed_demo_has_open_jobs_with_proposals_and_an_invitation(client):
     page = client.get("/dashboard/").content.decode()
     assert "Quarterly sales forecast" in page and "Checkout redesign" in page
     assert client.get("/jobs/?skills=django").context["page"].paginator.count == 1
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_ended_contracts_with_published_feedback(client):
+    from feedback.models import Feedback, FreelancerRating
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    felix = User.objects.get(email="freelancer@demo.test")
+    assert Feedback.objects.filter(window__published_at__isnull=False).count() == 4  # two contracts, both sides
+    assert FreelancerRating.objects.get(user=felix).count == 1
+    body = client.get(f"/freelancers/{felix.pk}/").content.decode()
+    assert "(1 rating)" in body and "shipped a week early" in body and "1 completed contract" in body
+    by_rating = client.get("/freelancers/", {"sort": "rating"})
+    assert [f.email for f in by_rating.context["page"]][:2] == ["freelancer@demo.test", "priya@demo.test"]
