@@ -12,6 +12,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from contracts.models import Contract, Milestone
+from contracts.policy import contract_role
 from escrow.selectors import earnings_by_user
 from marketplace.models import User
 
@@ -53,7 +54,7 @@ def _window_for(contract: Contract) -> FeedbackWindow:
 
 def contract_feedback_page(*, contract: Contract, user: User) -> dict:
     """Everything the feedback page of an ended contract shows to one of its parties (3 queries)."""
-    role = policy.party_role(FeedbackWindow(contract=contract), user)
+    role = contract_role(contract, user)
     if contract.is_active or contract.ended_at is None:
         return {"contract": contract, "role": role, "window": None}
     window = _window_for(contract)

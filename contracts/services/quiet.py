@@ -36,8 +36,8 @@ from .record import lock_contract, record
 S = Milestone.State
 
 
-def _latest(queryset):
-    return Subquery(queryset.order_by("-created_at").values("created_at")[:1])
+def _latest(queryset, order: str = "-created_at"):
+    return Subquery(queryset.order_by(order).values("created_at")[:1])
 
 
 def with_quiet_facts(contracts):
@@ -48,7 +48,7 @@ def with_quiet_facts(contracts):
         last_activity=Greatest(
             "created_at",
             Coalesce(_latest(events.exclude(kind__in=PROMPT_KINDS)), "created_at"),
-            Coalesce(_latest(messages), "created_at"),
+            Coalesce(_latest(messages, "-id"), "created_at"),  # the newest message: by the (thread, id) index
         ),
         asked_at=_latest(events.filter(kind=EventKind.CONTRACT_QUIET)),
         open_money=Exists(Milestone.objects.filter(contract=OuterRef("pk"), state__in=Milestone.OPEN_MONEY_STATES)),
