@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DEBUG ?= 1
 
-.PHONY: run test lint venv clean
+.PHONY: run test lint venv clean bench
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
+
+## Benchmark on a large generated dataset (PostgreSQL, Redis, wrk): pages, audit and sweep as ratios. See README.
+## e.g. make bench BENCH_ARGS="--scale 1 --overdue 100000"
+BENCH_ARGS ?=
+bench: export DEBUG = 0
+bench: $(VENV)/.installed
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

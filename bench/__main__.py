@@ -1,0 +1,451 @@
+"""`make bench`: generate a large platform on PostgreSQL, then measure pages, the audit and the sweep.
+
+    .venv/bin/python -m bench [--scale 0.2] [--overdue 3000] [--duration 5] [--skip-sweep] [--reuse]
+
+Every speed is a ratio to a ceiling measured in the same run, next to it, on the same machine:
+pages against a minimal login-required one-query view served by the same gunicorn (2 sync workers,
+DEBUG=0) under `wrk -c8`; the sweep against a loop of single-row committed UPDATEs. Other people's
+processes share the CPU, so absolute numbers move from run to run; the ratios move much less.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+LUA = Path(__file__).resolve().parent / "wrk_report.lua"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "0.2")),
+                        help="dataset size; 1.0 = 5,000 users, 20,000 contracts, 100,000 milestones, 500,000 messages")  # fmt: skip
+    parser.add_argument("--overdue", type=int, default=int(os.environ.get("BENCH_OVERDUE", "3000")),
+                        help="overdue milestones generated for the sweep")  # fmt: skip
+    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")),
+                        help="seconds of wrk per page (and per ceiling run)")  # fmt: skip
+    parser.add_argument("--sweep-seconds", type=int, default=90, help="time limit of each sweep phase")
+    parser.add_argument("--reuse", action="store_true", help="keep the existing dataset (skip generation)")
+    parser.add_argument("--skip-sweep", action="store_true")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8765")))
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def setup_environment() -> str:
+    database = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
+    os.environ["DATABASE_URL"] = database
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    os.environ["DEBUG"] = "0"
+    os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14"))
+    sys.path.insert(0, str(ROOT))
+    return database
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def run_measured(command: list[str]) -> dict:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    return {
+        "seconds": time.perf_counter() - started,
+        "returncode": result.returncode,
+        "stdout": result.stdout,
+        "stderr": result.stderr,
+    }
+
+
+def audit(label: str) -> dict:
+    """`manage.py escrow_audit` in its own process: seconds and peak RSS (MB, from /usr/bin/time)."""
+    command = ["/usr/bin/time", "-f", "MAXRSS_KB=%M", str(VENV_BIN / "python"), "manage.py", "escrow_audit"]
+    result = run_measured(command)
+    match = re.search(r"MAXRSS_KB=(\d+)", result["stderr"])
+    ok = result["returncode"] == 0
+    print(f"  audit ({label}): {'clean' if ok else 'VIOLATIONS'} in {result['seconds']:.2f} s, "
+          f"{int(match.group(1)) / 1024 if match else -1:.0f} MB peak")  # fmt: skip
+    if not ok:
+        print(result["stderr"][-3000:])
+    return {
+        "ok": ok,
+        "seconds": round(result["seconds"], 2),
+        "peak_mb": round(int(match.group(1)) / 1024, 1) if match else None,
+        "output": (result["stdout"] + result["stderr"])[-500:],
+    }
+
+
+# --- pages ---
+
+
+def pages_to_measure():
+    """(name, viewer email or None, url, key page?) for every page the issue names."""
+    from contracts.models import Contract, Milestone
+    from messaging.models import Thread
+
+    big = Contract.objects.order_by("pk").first()
+    milestone = Milestone.objects.filter(contract=big, state=Milestone.State.SUBMITTED).order_by("pk").first()
+    milestone = milestone or big.milestones.order_by("pk").first()
+    heavy_thread = Thread.objects.order_by("pk").first()
+    client, freelancer, staff = "client@bench.test", "freelancer@bench.test", "admin@bench.test"
+    return [
+        ("landing", None, "/", True),
+        ("directory", None, "/freelancers/", True),
+        ("directory search", client, "/freelancers/?q=django", True),
+        ("dashboard", client, "/dashboard/", True),
+        ("contract list", client, "/contracts/", False),
+        ("contract (50 milestones)", client, f"/contracts/{big.pk}/", True),
+        ("milestone", client, f"/contracts/{big.pk}/milestones/{milestone.pk}/", True),
+        ("thread", client, f"/messages/{heavy_thread.pk}/", True),
+        ("inbox", client, "/messages/", True),
+        ("badges", client, "/messages/badges/", False),
+        ("wallet", freelancer, "/wallet/", True),
+        ("statement CSV", freelancer, "/wallet/statement.csv", False),
+        ("admin: entries", staff, "/admin/escrow/entry/", False),
+        ("admin: postings", staff, "/admin/escrow/posting/", False),
+        ("admin: milestones", staff, "/admin/contracts/milestone/", False),
+        ("admin: messages", staff, "/admin/messaging/message/", False),
+        ("admin: contract page", staff, f"/admin/contracts/contract/{big.pk}/change/", False),
+    ]
+
+
+def sessions_and_query_counts(pages) -> tuple[dict, dict]:
+    """Log each viewer in once (a real session row, its cookie for wrk) and count each page's queries."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from marketplace.models import User
+
+    cookies, counts = {}, {}
+    clients = {}
+    for email in {viewer for _, viewer, _, _ in pages if viewer} | {"client@bench.test"}:
+        client = Client()
+        client.force_login(User.objects.get(email=email))
+        clients[email] = client
+        cookies[email] = client.cookies["sessionid"].value
+    for name, viewer, url, _key in pages:
+        client = clients[viewer] if viewer else Client()
+        client.get(url)  # warm caches the way a second visitor finds them
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+            if hasattr(response, "streaming_content"):
+                b"".join(response.streaming_content)
+        if response.status_code != 200:
+            raise SystemExit(f"{name} ({url}) answered {response.status_code}")
+        counts[name] = len(queries)
+    return cookies, counts
+
+
+def start_gunicorn(port: int) -> subprocess.Popen:
+    command = [
+        str(VENV_BIN / "gunicorn"), "marketplace.wsgi", "--workers", "2", "--worker-class", "sync",
+        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return process
+        except OSError:
+            time.sleep(0.3)
+    stop(process)
+    raise SystemExit("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def wrk(port: int, url: str, cookie: str | None, duration: int) -> dict:
+    command = [
+        "wrk",
+        "-t2",
+        "-c8",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}{url}",
+    ]
+    if cookie:
+        command[1:1] = ["-H", f"Cookie: sessionid={cookie}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
+    return json.loads(line[len("BENCH ") :])
+
+
+def measure_pages(args, pages, cookies, counts) -> list[dict]:
+    process = start_gunicorn(args.port)
+    rows = []
+    try:
+        ceiling_cookie = cookies["client@bench.test"]
+        for name, viewer, url, key in pages:
+            ceiling = wrk(args.port, "/bench/ceiling/", ceiling_cookie, args.duration)
+            page = wrk(args.port, url, cookies.get(viewer), args.duration)
+            row = {
+                "page": name,
+                "key": key,
+                "queries": counts[name],
+                "rps": round(page["rps"], 1),
+                "ceiling_rps": round(ceiling["rps"], 1),
+                "ratio": round(page["rps"] / ceiling["rps"], 3) if ceiling["rps"] else 0,
+                "p95_ms": round(page["p95_us"] / 1000, 1),
+                "errors": page["errors"],
+            }
+            rows.append(row)
+            print(f"  {name:26} {row['rps']:8.1f} req/s  ceiling {row['ceiling_rps']:7.1f}  ratio {row['ratio']:.3f}  "
+                  f"p95 {row['p95_ms']:7.1f} ms  {row['queries']} queries")  # fmt: skip
+    finally:
+        stop(process)
+    return rows
+
+
+# --- the sweep ---
+
+
+def single_row_ceiling(n: int = 3000) -> float:
+    """Committed single-row UPDATEs a second on this database, right now."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_counter (id int PRIMARY KEY, n bigint NOT NULL)")
+        cursor.execute("INSERT INTO bench_counter VALUES (1, 0) ON CONFLICT DO NOTHING")
+        started = time.perf_counter()
+        for _ in range(n):
+            cursor.execute("UPDATE bench_counter SET n = n + 1 WHERE id = 1")  # autocommit: one commit each
+        return n / (time.perf_counter() - started)
+
+
+def overdue_left() -> int:
+    from django.utils import timezone
+
+    from contracts.models import Submission
+
+    return Submission.objects.filter(status=Submission.Status.PENDING, review_deadline__lte=timezone.now()).count()
+
+
+def sweep_profile(sample: int = 20) -> dict:
+    """Queries and Python time per release, in this process, on `sample` overdue milestones."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from contracts import review
+
+    before = overdue_left()
+    started, cpu = time.perf_counter(), time.process_time()
+    with CaptureQueriesContext(connection) as queries:
+        review.release_overdue(batch_size=sample)
+    released = before - overdue_left()
+    return {
+        "released": released,
+        "queries_per_release": round(len(queries) / max(1, released), 1),
+        "ms_per_release": round((time.perf_counter() - started) * 1000 / max(1, released), 1),
+        "python_ms_per_release": round((time.process_time() - cpu) * 1000 / max(1, released), 1),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    total = 0
+    for child in [pid, *_children(pid)]:
+        try:
+            text = Path(f"/proc/{child}/status").read_text()
+        except OSError:
+            continue
+        total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1))
+    return round(total / 1024, 1)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
+def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
+    """Start `workers` Celery workers (one process each), kick the sweep task once per worker, and time
+    how fast the overdue milestones go."""
+    from marketplace.celery import app
+
+    app.control.purge()
+    processes = [
+        subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "marketplace",
+                "worker",
+                "--pool",
+                "solo",
+                "--loglevel",
+                "warning",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"bench{i}@%h",
+            ],
+            cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
+        for i in range(workers)
+    ]
+    try:
+        time.sleep(4)  # workers connect
+        memory_start = sum(rss_mb(p.pid) for p in processes)
+        start_left = overdue_left()
+        started = time.perf_counter()
+        for _ in range(workers):
+            app.send_task("contracts.tasks.release_overdue_milestones", kwargs={})
+        left, peak = start_left, memory_start
+        while left > stop_at_left and time.perf_counter() - started < seconds:
+            time.sleep(1)
+            left = overdue_left()
+            peak = max(peak, sum(rss_mb(p.pid) for p in processes))
+        elapsed = time.perf_counter() - started
+    finally:
+        for process in processes:
+            stop(process)
+        app.control.purge()
+    released = start_left - left
+    return {
+        "workers": workers,
+        "released": released,
+        "seconds": round(elapsed, 1),
+        "per_second": round(released / elapsed, 1),
+        "worker_rss_start_mb": memory_start,
+        "worker_rss_peak_mb": peak,
+    }
+
+
+def measure_sweep(args) -> dict:
+    ceiling = single_row_ceiling()
+    profile = sweep_profile()
+    left = overdue_left()
+    one = sweep_phase(1, stop_at_left=left // 2, seconds=args.sweep_seconds)
+    two = sweep_phase(2, stop_at_left=0, seconds=args.sweep_seconds)
+    result = {
+        "single_row_commits_per_second": round(ceiling, 1),
+        "profile": profile,
+        "one_worker": one,
+        "two_workers": two,
+        "ratio_one_worker": round(one["per_second"] / ceiling, 3),
+        "ratio_per_worker_two": round(two["per_second"] / 2 / ceiling, 3),
+        "minutes_for_100k_two_workers": round(100_000 / max(0.1, two["per_second"]) / 60, 1),
+    }
+    print(f"  single-row commits: {ceiling:.0f}/s; per release: {profile['queries_per_release']} queries, "
+          f"{profile['python_ms_per_release']} ms Python")  # fmt: skip
+    for phase in (one, two):
+        print(f"  {phase['workers']} worker(s): {phase['released']} released in {phase['seconds']} s = "
+              f"{phase['per_second']}/s; worker RSS {phase['worker_rss_start_mb']} -> {phase['worker_rss_peak_mb']} MB")  # fmt: skip
+    return result
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"Dataset: scale {results['scale']} ({results['rows']}).",
+        "",
+        "| page | queries | req/s | ceiling req/s | req/s ÷ ceiling | p95 ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in results["pages"]:
+        lines.append(
+            f"| {row['page']} | {row['queries']} | {row['rps']} | {row['ceiling_rps']} | {row['ratio']} | "
+            f"{row['p95_ms']} |"
+        )
+    audit_result = results["audit"]
+    lines += ["", f"escrow_audit: {audit_result['seconds']} s, {audit_result['peak_mb']} MB peak, "
+              f"{'clean' if audit_result['ok'] else 'VIOLATIONS'}"]  # fmt: skip
+    sweep = results.get("sweep")
+    if sweep:
+        lines += [
+            "",
+            "| sweep | released/s | ÷ single-row commits/s | worker RSS MB (start → peak) |",
+            "|---|---|---|---|",
+            f"| single-row commit loop | {sweep['single_row_commits_per_second']} | 1 | |",
+            f"| 1 worker | {sweep['one_worker']['per_second']} | {sweep['ratio_one_worker']} | "
+            f"{sweep['one_worker']['worker_rss_start_mb']} → {sweep['one_worker']['worker_rss_peak_mb']} |",
+            f"| 2 workers | {sweep['two_workers']['per_second']} | {sweep['ratio_per_worker_two']} per worker | "
+            f"{sweep['two_workers']['worker_rss_start_mb']} → {sweep['two_workers']['worker_rss_peak_mb']} |",
+            "",
+            f"Per release: {sweep['profile']['queries_per_release']} queries, "
+            f"{sweep['profile']['python_ms_per_release']} ms of Python. 100,000 overdue milestones with 2 workers: "
+            f"~{sweep['minutes_for_100k_two_workers']} min. Audit after the sweep: "
+            f"{'clean' if results['audit_after_sweep']['ok'] else 'VIOLATIONS'}.",
+        ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    database = setup_environment()
+    import django
+
+    if not args.reuse:
+        recreate_database(database)
+    django.setup()
+    from django.core.management import call_command
+
+    results = {"scale": args.scale, "overdue": args.overdue}
+    if not args.reuse:
+        call_command("migrate", verbosity=0)
+        from bench.dataset import generate
+
+        print(f"Generating the dataset (scale {args.scale}, {args.overdue} overdue milestones)…")
+        started = time.perf_counter()
+        counts = generate(scale=args.scale, overdue=args.overdue)
+        print(f"  {time.perf_counter() - started:.0f} s: {counts}")
+        results["generation_seconds"] = round(time.perf_counter() - started)
+    from contracts.models import Contract, Milestone
+    from escrow.models import Posting
+    from messaging.models import Message
+
+    results["rows"] = (
+        f"{Contract.objects.count()} contracts, {Milestone.objects.count()} milestones, "
+        f"{Message.objects.count()} messages, {Posting.objects.count()} postings"
+    )
+    print("Audit:")
+    results["audit"] = audit("before")
+    print("Pages (each next to the ceiling view, same gunicorn, same run):")
+    pages = pages_to_measure()
+    cookies, counts = sessions_and_query_counts(pages)
+    from django.db import connections
+
+    connections.close_all()
+    results["pages"] = measure_pages(args, pages, cookies, counts)
+    if not args.skip_sweep:
+        print("Sweep:")
+        results["sweep"] = measure_sweep(args)
+        results["audit_after_sweep"] = audit("after the sweep")
+    report = table(results)
+    print("\n" + report)
+    out = args.json or ROOT / "var" / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nResults: {out}")
+    return 0 if results["audit"]["ok"] and results.get("audit_after_sweep", {"ok": True})["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Settings for `make bench` only: the real settings (DEBUG off) plus the ceiling view's URL.
+
+The ceiling is a minimal login-required view that runs one query; it exists only here, never on the site.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-never-used-anywhere-else-0123456789")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # gunicorn serves plain HTTP to wrk on localhost
+os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+
+from marketplace.settings import *  # noqa: E402,F403
+from marketplace.settings import STORAGES  # noqa: E402
+
+ROOT_URLCONF = "bench.urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+# No collectstatic step: pages link static files by their plain names.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}
+# Emails are not what is measured; keep them in memory (the console backend floods the terminal).
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
