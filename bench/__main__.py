@@ -26,12 +26,24 @@ LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=float(os.environ.get("BENCH_SCALE", "0.2")),
-                        help="dataset size; 1.0 = 5,000 users, 20,000 contracts, 100,000 milestones, 500,000 messages")  # fmt: skip
-    parser.add_argument("--overdue", type=int, default=int(os.environ.get("BENCH_OVERDUE", "3000")),
-                        help="overdue milestones generated for the sweep")  # fmt: skip
-    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "5")),
-                        help="seconds of wrk per page (and per ceiling run)")  # fmt: skip
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("BENCH_SCALE", "0.2")),
+        help="dataset size; 1.0 = 5,000 users, 20,000 contracts, 100,000 milestones, 500,000 messages",
+    )
+    parser.add_argument(
+        "--overdue",
+        type=int,
+        default=int(os.environ.get("BENCH_OVERDUE", "3000")),
+        help="overdue milestones generated for the sweep",
+    )
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=int(os.environ.get("BENCH_DURATION", "5")),
+        help="seconds of wrk per page (and per ceiling run)",
+    )
     parser.add_argument("--sweep-seconds", type=int, default=90, help="time limit of each sweep phase")
     parser.add_argument("--reuse", action="store_true", help="keep the existing dataset (skip generation)")
     parser.add_argument("--skip-sweep", action="store_true")
@@ -77,8 +89,10 @@ def audit(label: str) -> dict:
     result = run_measured(command)
     match = re.search(r"MAXRSS_KB=(\d+)", result["stderr"])
     ok = result["returncode"] == 0
-    print(f"  audit ({label}): {'clean' if ok else 'VIOLATIONS'} in {result['seconds']:.2f} s, "
-          f"{int(match.group(1)) / 1024 if match else -1:.0f} MB peak")  # fmt: skip
+    print(
+        f"  audit ({label}): {'clean' if ok else 'VIOLATIONS'} in {result['seconds']:.2f} s, "
+        f"{int(match.group(1)) / 1024 if match else -1:.0f} MB peak"
+    )
     if not ok:
         print(result["stderr"][-3000:])
     return {
@@ -153,9 +167,19 @@ def sessions_and_query_counts(pages) -> tuple[dict, dict]:
 
 def start_gunicorn(port: int) -> subprocess.Popen:
     command = [
-        str(VENV_BIN / "gunicorn"), "marketplace.wsgi", "--workers", "2", "--worker-class", "sync",
-        "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--timeout", "120",
-    ]  # fmt: skip
+        str(VENV_BIN / "gunicorn"),
+        "marketplace.wsgi",
+        "--workers",
+        "2",
+        "--worker-class",
+        "sync",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "120",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
     for _ in range(100):
         try:
@@ -213,8 +237,10 @@ def measure_pages(args, pages, cookies, counts) -> list[dict]:
                 "errors": page["errors"],
             }
             rows.append(row)
-            print(f"  {name:26} {row['rps']:8.1f} req/s  ceiling {row['ceiling_rps']:7.1f}  ratio {row['ratio']:.3f}  "
-                  f"p95 {row['p95_ms']:7.1f} ms  {row['queries']} queries")  # fmt: skip
+            print(
+                f"  {name:26} {row['rps']:8.1f} req/s  ceiling {row['ceiling_rps']:7.1f}  ratio {row['ratio']:.3f}  "
+                f"p95 {row['p95_ms']:7.1f} ms  {row['queries']} queries"
+            )
     finally:
         stop(process)
     return rows
@@ -308,7 +334,7 @@ def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
             ],
             cwd=ROOT,
             start_new_session=True,
-        )  # fmt: skip
+        )
         for i in range(workers)
     ]
     try:
@@ -354,11 +380,15 @@ def measure_sweep(args) -> dict:
         "ratio_per_worker_two": round(two["per_second"] / 2 / ceiling, 3),
         "minutes_for_100k_two_workers": round(100_000 / max(0.1, two["per_second"]) / 60, 1),
     }
-    print(f"  single-row commits: {ceiling:.0f}/s; per release: {profile['queries_per_release']} queries, "
-          f"{profile['python_ms_per_release']} ms Python")  # fmt: skip
+    print(
+        f"  single-row commits: {ceiling:.0f}/s; per release: {profile['queries_per_release']} queries, "
+        f"{profile['python_ms_per_release']} ms Python"
+    )
     for phase in (one, two):
-        print(f"  {phase['workers']} worker(s): {phase['released']} released in {phase['seconds']} s = "
-              f"{phase['per_second']}/s; worker RSS {phase['worker_rss_start_mb']} -> {phase['worker_rss_peak_mb']} MB")  # fmt: skip
+        print(
+            f"  {phase['workers']} worker(s): {phase['released']} released in {phase['seconds']} s = "
+            f"{phase['per_second']}/s; worker RSS {phase['worker_rss_start_mb']} -> {phase['worker_rss_peak_mb']} MB"
+        )
     return result
 
 
@@ -375,8 +405,11 @@ def table(results: dict) -> str:
             f"{row['p95_ms']} |"
         )
     audit_result = results["audit"]
-    lines += ["", f"escrow_audit: {audit_result['seconds']} s, {audit_result['peak_mb']} MB peak, "
-              f"{'clean' if audit_result['ok'] else 'VIOLATIONS'}"]  # fmt: skip
+    lines += [
+        "",
+        f"escrow_audit: {audit_result['seconds']} s, {audit_result['peak_mb']} MB peak, "
+        f"{'clean' if audit_result['ok'] else 'VIOLATIONS'}",
+    ]
     sweep = results.get("sweep")
     if sweep:
         lines += [

@@ -46,19 +46,116 @@ K = Account.Kind
 CENT = Decimal("0.01")
 
 SKILLS = [
-    "python", "django", "postgresql", "react", "typescript", "copywriting", "seo", "figma", "illustration",
-    "video editing", "translation", "data analysis", "machine learning", "devops", "kubernetes", "aws", "php",
-    "wordpress", "shopify", "ios", "android", "flutter", "go", "rust", "java", "spring", "accounting", "excel",
-    "logo design", "ux research", "product management", "technical writing", "marketing", "sales", "voice over",
-    "3d modeling", "unity", "game design", "photography", "legal writing",
-]  # fmt: skip
-FIRST = ["Ada", "Ben", "Chloe", "Dmitri", "Eva", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Keiko", "Liam", "Maya",
-         "Nils", "Olga", "Pablo", "Qi", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wen", "Ximena", "Yusuf", "Zoe"]  # fmt: skip
-LAST = ["Andersen", "Bauer", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hansen", "Ivanova", "Jansen",
-        "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Schmidt", "Tanaka"]  # fmt: skip
+    "python",
+    "django",
+    "postgresql",
+    "react",
+    "typescript",
+    "copywriting",
+    "seo",
+    "figma",
+    "illustration",
+    "video editing",
+    "translation",
+    "data analysis",
+    "machine learning",
+    "devops",
+    "kubernetes",
+    "aws",
+    "php",
+    "wordpress",
+    "shopify",
+    "ios",
+    "android",
+    "flutter",
+    "go",
+    "rust",
+    "java",
+    "spring",
+    "accounting",
+    "excel",
+    "logo design",
+    "ux research",
+    "product management",
+    "technical writing",
+    "marketing",
+    "sales",
+    "voice over",
+    "3d modeling",
+    "unity",
+    "game design",
+    "photography",
+    "legal writing",
+]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dmitri",
+    "Eva",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Keiko",
+    "Liam",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pablo",
+    "Qi",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wen",
+    "Ximena",
+    "Yusuf",
+    "Zoe",
+]
+LAST = [
+    "Andersen",
+    "Bauer",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ivanova",
+    "Jansen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+]
 CITIES = ["Berlin", "Lisbon", "Toronto", "Austin", "Nairobi", "Manila", "Kraków", "Osaka", "Lima", "Cairo"]
-WORDS = ["website", "redesign", "landing page", "API", "mobile app", "brand", "catalogue", "dashboard", "migration",
-         "audit", "newsletter", "campaign", "checkout", "integration", "report", "prototype"]  # fmt: skip
+WORDS = [
+    "website",
+    "redesign",
+    "landing page",
+    "API",
+    "mobile app",
+    "brand",
+    "catalogue",
+    "dashboard",
+    "migration",
+    "audit",
+    "newsletter",
+    "campaign",
+    "checkout",
+    "integration",
+    "report",
+    "prototype",
+]
 
 
 @dataclass
@@ -133,7 +230,7 @@ def _name(rng) -> str:
 class Generator:
     def __init__(self, sizes: Sizes, seed: int = 42):
         self.sizes = sizes
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # noqa: S311 (repeatable test data, not secrets)
         self.ids = Ids()
         self.now = timezone.now()
         self.start = self.now - timedelta(days=365)
@@ -142,9 +239,21 @@ class Generator:
         t = Table
         self.t_user = t(
             User,
-            ["id", "password", "is_superuser", "is_staff", "is_active", "date_joined", "email", "name",
-             "wants_to_hire", "wants_to_work", "timezone", "refund_to"],
-        )  # fmt: skip
+            [
+                "id",
+                "password",
+                "is_superuser",
+                "is_staff",
+                "is_active",
+                "date_joined",
+                "email",
+                "name",
+                "wants_to_hire",
+                "wants_to_work",
+                "timezone",
+                "refund_to",
+            ],
+        )
         self.t_profile = t(Profile, ["id", "user_id", "headline", "bio", "location", "updated_at"])
         self.t_thread = t(
             Thread, ["id", "subject", "link_url", "notice", "created_at", "last_message_at", "last_message_id"]
@@ -156,51 +265,140 @@ class Generator:
         self.t_message = t(Message, ["id", "thread_id", "sender_id", "kind", "body", "link_url", "created_at"])
         self.t_offer = t(
             Offer,
-            ["id", "client_id", "freelancer_id", "status", "decline_reason", "created_at", "updated_at", "closed_at",
-             "thread_id"],
-        )  # fmt: skip
+            [
+                "id",
+                "client_id",
+                "freelancer_id",
+                "status",
+                "decline_reason",
+                "created_at",
+                "updated_at",
+                "closed_at",
+                "thread_id",
+            ],
+        )
         self.t_revision = t(
             OfferRevision,
-            ["id", "offer_id", "number", "author_id", "title", "scope", "acceptance_criteria", "revision_rounds",
-             "fee_percent", "message", "created_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "offer_id",
+                "number",
+                "author_id",
+                "title",
+                "scope",
+                "acceptance_criteria",
+                "revision_rounds",
+                "fee_percent",
+                "message",
+                "created_at",
+            ],
+        )
         self.t_offer_milestone = t(
             OfferMilestone, ["id", "revision_id", "key", "position", "title", "deliverable", "due_date", "amount"]
         )
         self.t_contract = t(
             Contract,
-            ["id", "offer_id", "agreed_revision_id", "client_id", "freelancer_id", "client_name", "freelancer_name",
-             "title", "scope", "acceptance_criteria", "revision_rounds", "fee_percent", "status", "created_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "offer_id",
+                "agreed_revision_id",
+                "client_id",
+                "freelancer_id",
+                "client_name",
+                "freelancer_name",
+                "title",
+                "scope",
+                "acceptance_criteria",
+                "revision_rounds",
+                "fee_percent",
+                "status",
+                "created_at",
+            ],
+        )
         self.t_milestone = t(
             Milestone,
-            ["id", "contract_id", "position", "title", "deliverable", "due_date", "amount", "fee", "state",
-             "changes_requested_count", "created_at", "state_changed_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "contract_id",
+                "position",
+                "title",
+                "deliverable",
+                "due_date",
+                "amount",
+                "fee",
+                "state",
+                "changes_requested_count",
+                "created_at",
+                "state_changed_at",
+            ],
+        )
         self.t_event = t(
             ContractEvent,
             ["id", "contract_id", "milestone_id", "actor_id", "kind", "from_state", "to_state", "note", "created_at"],
         )
         self.t_submission = t(
             Submission,
-            ["id", "milestone_id", "number", "submitted_by_id", "message", "links", "created_at", "review_deadline",
-             "status", "closed_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "milestone_id",
+                "number",
+                "submitted_by_id",
+                "message",
+                "links",
+                "created_at",
+                "review_deadline",
+                "status",
+                "closed_at",
+            ],
+        )
         self.t_hold = t(
             Hold,
-            ["id", "reference", "payer_id", "payee_id", "amount", "fee", "label", "link_url", "funding_key",
-             "funded_by_charge_id", "created_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "reference",
+                "payer_id",
+                "payee_id",
+                "amount",
+                "fee",
+                "label",
+                "link_url",
+                "funding_key",
+                "funded_by_charge_id",
+                "created_at",
+            ],
+        )
         self.t_charge = t(
             Charge,
-            ["id", "idempotency_key", "payer_id", "amount", "currency", "description", "status", "brand", "last4",
-             "gateway_charge_id", "failure_code", "failure_message", "created_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "idempotency_key",
+                "payer_id",
+                "amount",
+                "currency",
+                "description",
+                "status",
+                "brand",
+                "last4",
+                "gateway_charge_id",
+                "failure_code",
+                "failure_message",
+                "created_at",
+            ],
+        )
         self.t_payout = t(
             Payout,
-            ["id", "idempotency_key", "user_id", "amount", "currency", "status", "gateway_payout_id",
-             "failure_message", "created_at"],
-        )  # fmt: skip
+            [
+                "id",
+                "idempotency_key",
+                "user_id",
+                "amount",
+                "currency",
+                "status",
+                "gateway_payout_id",
+                "failure_message",
+                "created_at",
+            ],
+        )
         self.t_account = t(Account, ["id", "kind", "user_id", "reference", "hold_id"])
         self.t_entry = t(
             Entry, ["id", "reference", "kind", "memo", "hold_id", "external_id", "created_by_id", "created_at"]
@@ -208,11 +406,26 @@ class Generator:
         self.t_posting = t(Posting, ["id", "entry_id", "account_id", "amount"])
         self.t_notification = t(Notification, ["id", "user_id", "kind", "text", "url", "created_at", "read_at"])
         self.tables = [
-            self.t_user, self.t_profile, self.t_thread, self.t_participant, self.t_offer, self.t_revision,
-            self.t_offer_milestone, self.t_contract, self.t_milestone, self.t_message, self.t_event,
-            self.t_submission, self.t_charge, self.t_hold, self.t_account, self.t_entry, self.t_posting,
-            self.t_payout, self.t_notification,
-        ]  # fmt: skip
+            self.t_user,
+            self.t_profile,
+            self.t_thread,
+            self.t_participant,
+            self.t_offer,
+            self.t_revision,
+            self.t_offer_milestone,
+            self.t_contract,
+            self.t_milestone,
+            self.t_message,
+            self.t_event,
+            self.t_submission,
+            self.t_charge,
+            self.t_hold,
+            self.t_account,
+            self.t_entry,
+            self.t_posting,
+            self.t_payout,
+            self.t_notification,
+        ]
         self.threads: dict[int, dict] = {}  # id -> {"last_id", "last_at", "members"}
 
     # --- helpers ---
@@ -270,8 +483,11 @@ class Generator:
             cursor.executemany("INSERT INTO taggit_tag (id, name, slug) VALUES (%s, %s, %s)", tags)
         tagged_rows = []
         for pk in range(1, n + 1):
-            special = {1: ("admin@bench.test", "Bench Admin"), 2: ("client@bench.test", "Heavy Client"),
-                       3: ("freelancer@bench.test", "Heavy Freelancer")}  # fmt: skip
+            special = {
+                1: ("admin@bench.test", "Bench Admin"),
+                2: ("client@bench.test", "Heavy Client"),
+                3: ("freelancer@bench.test", "Heavy Freelancer"),
+            }
             email, name = special.get(pk, (f"user{pk}@bench.test", _name(self.rng)))
             hires = pk == 2 or (pk > 3 and (pk % 2 == 0 or pk % 10 == 5))
             works = pk == 3 or (pk > 3 and pk % 2 == 1)
@@ -340,9 +556,21 @@ class Generator:
         self.t_offer.add(offer, client, freelancer, Offer.Status.ACCEPTED, "", at, at, at, thread)
         self.t_revision.add(revision, offer, 1, client, title, scope, criteria, 2, Decimal("10.00"), "", at)
         self.t_contract.add(
-            cid, offer, revision, client, freelancer, self.user_names[client], self.user_names[freelancer], title,
-            scope, criteria, 2, Decimal("10.00"), Contract.Status.ACTIVE, at,
-        )  # fmt: skip
+            cid,
+            offer,
+            revision,
+            client,
+            freelancer,
+            self.user_names[client],
+            self.user_names[freelancer],
+            title,
+            scope,
+            criteria,
+            2,
+            Decimal("10.00"),
+            Contract.Status.ACTIVE,
+            at,
+        )
         contract = {"id": cid, "thread": thread, "url": url, "client": client, "freelancer": freelancer}
         self._message(thread, client, f"Hi! I'd like to hire you for {title}.", at)
         self._event(contract, None, freelancer, "contract_started", "", "", at + timedelta(minutes=5))
@@ -362,14 +590,29 @@ class Generator:
         else:
             roll = rng.random()
             state = (
-                S.RELEASED if roll < 0.5 else S.FUNDED if roll < 0.65 else S.SUBMITTED if roll < 0.75
-                else S.DRAFT if roll < 0.9 else S.REFUNDED if roll < 0.95 else S.CHANGES_REQUESTED
-            )  # fmt: skip
+                S.RELEASED
+                if roll < 0.5
+                else S.FUNDED
+                if roll < 0.65
+                else S.SUBMITTED
+                if roll < 0.75
+                else S.DRAFT
+                if roll < 0.9
+                else S.REFUNDED
+                if roll < 0.95
+                else S.CHANGES_REQUESTED
+            )
         due = (at + timedelta(days=30)).date()
         self.t_offer_milestone.add(
-            self.ids.next(OfferMilestone), revision, uuid.uuid4(), position, title, "The agreed deliverable.", due,
+            self.ids.next(OfferMilestone),
+            revision,
+            uuid.uuid4(),
+            position,
+            title,
+            "The agreed deliverable.",
+            due,
             amount,
-        )  # fmt: skip
+        )
         client, freelancer = contract["client"], contract["freelancer"]
         changed = at
         if state != S.DRAFT:
@@ -390,24 +633,43 @@ class Generator:
             }[state]
             decided = submitted + timedelta(days=2)
             self.t_submission.add(
-                self.ids.next(Submission), mid, 1, freelancer, "Here is the work.", "[]", submitted, deadline, status,
+                self.ids.next(Submission),
+                mid,
+                1,
+                freelancer,
+                "Here is the work.",
+                "[]",
+                submitted,
+                deadline,
+                status,
                 None if status == Submission.Status.PENDING else decided,
-            )  # fmt: skip
+            )
             changed = submitted
             if state == S.RELEASED:
                 self._release(contract, milestone, fee, decided)
                 changed = decided
             elif state == S.CHANGES_REQUESTED:
                 note = "Please adjust the layout."
-                self._event(contract, milestone, client, "request_changes", S.SUBMITTED, S.CHANGES_REQUESTED, decided,
-                            note)  # fmt: skip
+                self._event(
+                    contract, milestone, client, "request_changes", S.SUBMITTED, S.CHANGES_REQUESTED, decided, note
+                )
                 changed = decided
         elif state == S.REFUNDED:
             changed = self._refund(contract, milestone, changed + timedelta(days=2))
         self.t_milestone.add(
-            mid, contract["id"], position, title, "The agreed deliverable.", due, amount, fee, state,
-            1 if state == S.CHANGES_REQUESTED else 0, at, changed if state != S.DRAFT else None,
-        )  # fmt: skip
+            mid,
+            contract["id"],
+            position,
+            title,
+            "The agreed deliverable.",
+            due,
+            amount,
+            fee,
+            state,
+            1 if state == S.CHANGES_REQUESTED else 0,
+            at,
+            changed if state != S.DRAFT else None,
+        )
 
     def _fund(self, contract, milestone, fee, at):
         client, freelancer, mid, amount = (
@@ -420,22 +682,44 @@ class Generator:
         charge, hold = self.ids.next(Charge), self.ids.next(Hold)
         label = f"{milestone['title']} — contract #{contract['id']}"
         self.t_charge.add(
-            charge, f"bench:fund:{mid}", client, amount, "USD", f"Escrow: {label}", Charge.Status.SUCCEEDED, "Visa",
-            "4242", f"ch_bench_{charge}", "", "", at,
-        )  # fmt: skip
-        self.t_hold.add(hold, reference, client, freelancer, amount, fee, label, milestone["url"], f"bench:fund:{mid}",
-                        charge, at)  # fmt: skip
+            charge,
+            f"bench:fund:{mid}",
+            client,
+            amount,
+            "USD",
+            f"Escrow: {label}",
+            Charge.Status.SUCCEEDED,
+            "Visa",
+            "4242",
+            f"ch_bench_{charge}",
+            "",
+            "",
+            at,
+        )
+        self.t_hold.add(
+            hold, reference, client, freelancer, amount, fee, label, milestone["url"], f"bench:fund:{mid}", charge, at
+        )
         funding = self._account(K.USER_FUNDING, user=client)
         escrow = self._account(K.ESCROW_HOLD, hold=hold, reference=reference)
         gateway = self._account(K.GATEWAY)
         self._entry(
-            reference=f"charge:{charge}", kind=Entry.Kind.CHARGE, memo="Card payment (Visa •••• 4242)",
-            postings=[(gateway, -amount), (funding, amount)], at=at, actor=client, external_id=f"ch_bench_{charge}",
-        )  # fmt: skip
+            reference=f"charge:{charge}",
+            kind=Entry.Kind.CHARGE,
+            memo="Card payment (Visa •••• 4242)",
+            postings=[(gateway, -amount), (funding, amount)],
+            at=at,
+            actor=client,
+            external_id=f"ch_bench_{charge}",
+        )
         self._entry(
-            reference=f"fund:{reference}", kind=Entry.Kind.FUND, memo=f"Paid into escrow: {label}",
-            postings=[(funding, -amount), (escrow, amount)], at=at, actor=client, hold=hold,
-        )  # fmt: skip
+            reference=f"fund:{reference}",
+            kind=Entry.Kind.FUND,
+            memo=f"Paid into escrow: {label}",
+            postings=[(funding, -amount), (escrow, amount)],
+            at=at,
+            actor=client,
+            hold=hold,
+        )
         milestone.update(hold=hold, escrow=escrow, label=label)
         self._event(contract, milestone, client, "fund", S.DRAFT, S.FUNDED, at)
         return at
@@ -446,21 +730,37 @@ class Generator:
         self._event(contract, milestone, contract["client"], "release", S.APPROVED, S.RELEASED, at)
         available = self._account(K.USER_AVAILABLE, user=freelancer)
         self._entry(
-            reference=f"release:{Milestone.hold_reference_for(milestone['id'])}", kind=Entry.Kind.RELEASE,
+            reference=f"release:{Milestone.hold_reference_for(milestone['id'])}",
+            kind=Entry.Kind.RELEASE,
             memo=f"Released from escrow: {milestone['label']} (after a {format_money(fee)} platform fee)",
             postings=[(milestone["escrow"], -amount), (available, amount - fee), (self._account(K.PLATFORM_FEES), fee)],
-            at=at, actor=contract["client"], hold=milestone["hold"],
-        )  # fmt: skip
+            at=at,
+            actor=contract["client"],
+            hold=milestone["hold"],
+        )
         # Freelancers withdraw about half of what they earn, right away: payouts lengthen the statement.
         if self.rng.random() < 0.5:
             payout, value = self.ids.next(Payout), ((amount - fee) / 2).quantize(CENT)
-            self.t_payout.add(payout, f"bench:payout:{payout}", freelancer, value, "USD", Payout.Status.PAID,
-                              f"po_bench_{payout}", "", at)  # fmt: skip
+            self.t_payout.add(
+                payout,
+                f"bench:payout:{payout}",
+                freelancer,
+                value,
+                "USD",
+                Payout.Status.PAID,
+                f"po_bench_{payout}",
+                "",
+                at,
+            )
             self._entry(
-                reference=f"payout:{payout}", kind=Entry.Kind.PAYOUT, memo="Withdrawal to your bank account",
-                postings=[(available, -value), (self._account(K.PAYOUTS, user=freelancer), value)], at=at,
-                actor=freelancer, external_id=f"po_bench_{payout}",
-            )  # fmt: skip
+                reference=f"payout:{payout}",
+                kind=Entry.Kind.PAYOUT,
+                memo="Withdrawal to your bank account",
+                postings=[(available, -value), (self._account(K.PAYOUTS, user=freelancer), value)],
+                at=at,
+                actor=freelancer,
+                external_id=f"po_bench_{payout}",
+            )
         self._notify(contract["freelancer"], f"“{milestone['title']}” was approved.", milestone["url"], at)
 
     def _refund(self, contract, milestone, at):
@@ -468,11 +768,14 @@ class Generator:
         reference = Milestone.hold_reference_for(milestone["id"])
         self._event(contract, milestone, contract["freelancer"], "refund", S.FUNDED, S.REFUNDED, at)
         self._entry(
-            reference=f"refund:{reference}:1", kind=Entry.Kind.REFUND_CREDIT,
+            reference=f"refund:{reference}:1",
+            kind=Entry.Kind.REFUND_CREDIT,
             memo=f"Refunded to your credit: {milestone['label']}",
-            postings=[(milestone["escrow"], -amount), (self._account(K.USER_CREDIT, user=client), amount)], at=at,
-            actor=contract["freelancer"], hold=milestone["hold"],
-        )  # fmt: skip
+            postings=[(milestone["escrow"], -amount), (self._account(K.USER_CREDIT, user=client), amount)],
+            at=at,
+            actor=contract["freelancer"],
+            hold=milestone["hold"],
+        )
         return at
 
     def _notify(self, user, text, url, at) -> None:
@@ -515,12 +818,14 @@ class Generator:
 
     def threads_and_notifications(self) -> None:
         rng = self.rng
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {Thread._meta.db_table} t SET last_message_id = m.last_id, last_message_at = m.last_at "
-                f"FROM (SELECT thread_id, MAX(id) AS last_id, MAX(created_at) AS last_at "
-                f"FROM {Message._meta.db_table} GROUP BY thread_id) m WHERE m.thread_id = t.id"
+        with connection.cursor() as cursor:  # table names from the models, nothing from outside
+            threads, messages = Thread._meta.db_table, Message._meta.db_table
+            sql = (
+                f"UPDATE {threads} t SET last_message_id = m.last_id, last_message_at = m.last_at "  # noqa: S608
+                "FROM (SELECT thread_id, MAX(id) AS last_id, MAX(created_at) AS last_at "
+                f"FROM {messages} GROUP BY thread_id) m WHERE m.thread_id = t.id"
             )
+            cursor.execute(sql)
         for pk, info in self.threads.items():
             for user in info["members"]:
                 # Most threads are read; a fifth have something new.
@@ -540,14 +845,32 @@ class Generator:
         return self.counts
 
     def _reset_sequences(self) -> None:
-        models = [User, Profile, Thread, ThreadParticipant, Message, Offer, OfferRevision, OfferMilestone, Contract,
-                  Milestone, ContractEvent, Submission, Charge, Hold, Payout, Account, Entry, Posting, Notification]  # fmt: skip
+        models = [
+            User,
+            Profile,
+            Thread,
+            ThreadParticipant,
+            Message,
+            Offer,
+            OfferRevision,
+            OfferMilestone,
+            Contract,
+            Milestone,
+            ContractEvent,
+            Submission,
+            Charge,
+            Hold,
+            Payout,
+            Account,
+            Entry,
+            Posting,
+            Notification,
+        ]
         with connection.cursor() as cursor:
             for model in models:
                 table = model._meta.db_table
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
-                )
+                sequence = f"pg_get_serial_sequence('{table}', 'id')"
+                cursor.execute(f"SELECT setval({sequence}, COALESCE((SELECT MAX(id) FROM {table}), 1))")  # noqa: S608
             cursor.execute(
                 "SELECT setval(pg_get_serial_sequence('taggit_tag', 'id'), (SELECT MAX(id) FROM taggit_tag))"
             )
