@@ -6,13 +6,16 @@ Every function here runs a fixed number of queries, whatever the number of entri
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet, Sum, Window
+from django.contrib.auth import get_user_model
+from django.db.models import DecimalField, F, Func, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Coalesce
 
 from marketplace.money import ZERO, platform_fee, to_money
 
 from .models import Account, Entry, Posting
 
 Kind = Account.Kind
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 
 # The accounts a user sees on their statement: money they paid in, their credit, their earnings.
 STATEMENT_KINDS = (Kind.USER_FUNDING, Kind.USER_CREDIT, Kind.USER_AVAILABLE)
@@ -23,25 +26,37 @@ def account_balance(account: Account) -> Decimal:
     return to_money(total)
 
 
+def _sum_of_postings(accounts: QuerySet[Account]) -> Coalesce:
+    """The sum of the postings on `accounts` (a subquery), 0.00 when there are none."""
+    postings = (
+        Posting.objects.filter(account__in=accounts.values("pk"))
+        .order_by()
+        .values(total=Func("amount", function="SUM"))
+    )
+    return Coalesce(Subquery(postings[:1]), ZERO, output_field=MONEY_FIELD)
+
+
 def user_balances(user) -> dict[str, Decimal]:
     """{"available", "credit", "in_escrow_as_payer", "in_escrow_as_payee"} in one query.
 
     available: earnings the user can withdraw; credit: refunds kept for their next payment;
     in_escrow_as_payer: money they paid that is still held; in_escrow_as_payee: money held for them.
+
+    Each figure is its own subquery that starts from the user's accounts (the user's own, or the escrow
+    accounts of the holds they pay or receive, through the indexes on hold.payer/payee), so the cost
+    follows the user's own history, never the size of the platform's ledger.
     """
-    own = Q(account__user=user, account__kind__in=[Kind.USER_AVAILABLE, Kind.USER_CREDIT])
-    held = Q(account__kind=Kind.ESCROW_HOLD) & (Q(account__hold__payer=user) | Q(account__hold__payee=user))
-    totals = Posting.objects.filter(own | held).aggregate(
-        available=Sum("amount", filter=Q(account__user=user, account__kind=Kind.USER_AVAILABLE), default=ZERO),
-        credit=Sum("amount", filter=Q(account__user=user, account__kind=Kind.USER_CREDIT), default=ZERO),
-        in_escrow_as_payer=Sum(
-            "amount", filter=Q(account__kind=Kind.ESCROW_HOLD, account__hold__payer=user), default=ZERO
-        ),
-        in_escrow_as_payee=Sum(
-            "amount", filter=Q(account__kind=Kind.ESCROW_HOLD, account__hold__payee=user), default=ZERO
-        ),
-    )
-    return {name: to_money(value) for name, value in totals.items()}
+    accounts = Account.objects.filter(user=user)
+    holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
+    figures = {
+        "available": accounts.filter(kind=Kind.USER_AVAILABLE),
+        "credit": accounts.filter(kind=Kind.USER_CREDIT),
+        "in_escrow_as_payer": holds.filter(hold__payer=user),
+        "in_escrow_as_payee": holds.filter(hold__payee=user),
+    }
+    sums = {name: _sum_of_postings(queryset) for name, queryset in figures.items()}
+    row = get_user_model().objects.filter(pk=user.pk).values(**sums).first() if user.pk else None
+    return {name: to_money(row[name] if row else ZERO) for name in figures}
 
 
 def hold_balance(reference: str) -> Decimal:

@@ -102,6 +102,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Cache (marketplace/caching.py): what is the same for everyone who gets it, e.g. anonymous directory pages.
+# Per-process memory by default; in production a shared Redis (e.g. CACHE_URL=rediscache://host:6379/2).
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
 AUTH_USER_MODEL = "marketplace.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -13,6 +14,7 @@ from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
 from . import health
+from .caching import CachedCountPaginator, cache_key
 from .forms import AccountSettingsForm, ProfileForm, SignUpForm
 from .selectors import SORTS, freelancer_get, freelancer_list, profile_get_for_user
 from .services import profile_update, user_create, user_role, user_update_settings
@@ -77,15 +79,26 @@ def directory(request):
     query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
     freelancers = freelancer_list(query=query, sort=sort)
-    page = Paginator(freelancers, DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = feedback_selectors.track_records(page.object_list)  # two queries for the page
-    page_range = page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
+    # Anonymous visitors (search engines, people browsing) share one cached count and one cached rendering
+    # of each results page; anyone logged in sees the live list.
+    cache_results = not request.user.is_authenticated and set(request.GET) <= {"q", "page", "sort"}
+    if cache_results:
+        key = cache_key("directory-count", query)
+        paginator = CachedCountPaginator(freelancers, DIRECTORY_PAGE_SIZE, key=key)
+    else:
+        paginator = Paginator(freelancers, DIRECTORY_PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    # Read (with their track records: two queries) only when the page is rendered, not for a cached copy.
+    rows = page.object_list
+    page.object_list = SimpleLazyObject(lambda: feedback_selectors.track_records(rows))
+    page_range = paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1)
     context = {
         "page": page,
         "page_range": page_range,
         "query": query,
         "sort": sort,
-        "ellipsis": page.paginator.ELLIPSIS,
+        "ellipsis": paginator.ELLIPSIS,
+        "cache_results": cache_results,
     }
     return render(request, "marketplace/directory.html", context)
 

@@ -36,24 +36,37 @@ def _unread_in_outer_thread(user: User) -> QuerySet[Message]:
 
 
 def inbox(*, user: User) -> QuerySet[Thread]:
-    """Every thread of the user, most recent first, with `unread` (count), `members` (the
-    participants, prefetched with their users) and `latest` (a one-item list: the last message)."""
+    """Every thread of the user, most recent first, with `unread` (count) and `members` (the
+    participants, prefetched with their users). Paginate it, then `inbox_attach_latest` the page."""
     unread = _unread_in_outer_thread(user).order_by().values("thread").annotate(n=Count("pk")).values("n")[:1]
     return (
         Thread.objects.filter(Exists(ThreadParticipant.objects.filter(thread=OuterRef("pk"), user=user)))
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
         .prefetch_related(
             Prefetch("participants", queryset=ThreadParticipant.objects.select_related("user").order_by("pk")),
-            Prefetch(
-                "messages",
-                queryset=Message.objects.select_related("sender")
-                .annotate(file_count=Count("attachments"))
-                .order_by("-pk")[:1],
-                to_attr="latest",
-            ),
         )
         .order_by("-last_message_at", "-pk")
     )
+
+
+def inbox_attach_latest(threads) -> list[Thread]:
+    """Give each thread `latest`: a one-item list with its newest message (or an empty list), in one query.
+
+    Found through `Thread.last_message_id` (kept up to date by every post), so the query reads one row
+    per thread, however long the threads are; a sliced prefetch would sort every message of the page.
+    """
+    threads = list(threads)
+    ids = [thread.last_message_id for thread in threads if thread.last_message_id]
+    latest = {
+        message.pk: message
+        for message in Message.objects.filter(pk__in=ids).select_related("sender").annotate(
+            file_count=Count("attachments")
+        )
+    }
+    for thread in threads:
+        message = latest.get(thread.last_message_id)
+        thread.latest = [message] if message is not None and message.thread_id == thread.pk else []
+    return threads
 
 
 @dataclass

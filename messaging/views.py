@@ -47,6 +47,7 @@ def _safe_next(request, fallback: str) -> str:
 @login_required
 def inbox(request):
     page = Paginator(selectors.inbox(user=request.user), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = selectors.inbox_attach_latest(page.object_list)
     return render(request, "messaging/inbox.html", {"page": page})
 
 
