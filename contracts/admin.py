@@ -16,6 +16,7 @@ from django_fsm import TransitionNotAllowed
 from escrow.errors import EscrowError
 from escrow.selectors import hold_summaries
 from marketplace.money import format_money
+from marketplace.admin_paging import LargeTableAdmin, PaginatedInline, PaginatedInlinesAdmin
 
 from . import policy, selectors, services
 from .evidence import evidence_bundle
@@ -56,7 +57,7 @@ class OfferRevisionInline(ReadOnlyInline):
 
 
 @admin.register(Offer)
-class OfferAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OfferAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "client", "freelancer", "status", "created_at", "updated_at"]
     list_filter = ["status"]
     search_fields = ["client__email", "client__name", "freelancer__email", "freelancer__name", "revisions__title"]
@@ -78,12 +79,20 @@ class OfferRevisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [OfferMilestoneInline]
 
 
-class EventInline(ReadOnlyInline):
+class EventInline(PaginatedInline, ReadOnlyInline):
+    """The audit trail, newest first, a page at a time (a long contract has thousands of events)."""
+
     model = ContractEvent
+    fk_name = "contract"
+    list_select_related = ("actor", "milestone")
     fields = ["created_at", "actor", "kind", "milestone", "from_state", "to_state", "note"]
     readonly_fields = fields
     show_change_link = False
     ordering = ["-created_at", "-id"]
+
+
+class MilestoneEventInline(EventInline):
+    fk_name = "milestone"
 
 
 class MilestoneInline(ReadOnlyInline):
@@ -93,7 +102,7 @@ class MilestoneInline(ReadOnlyInline):
 
 
 @admin.register(Contract)
-class ContractAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ContractAdmin(PaginatedInlinesAdmin, LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "title", "client_name", "freelancer_name", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "client__email", "client_name", "freelancer__email", "freelancer_name"]
@@ -154,7 +163,7 @@ STAFF_ACTIONS = {
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(admin.ModelAdmin):
+class MilestoneAdmin(PaginatedInlinesAdmin, LargeTableAdmin, admin.ModelAdmin):
     """Read-only; the staff actions the policy allows now are buttons on the change page."""
 
     list_display = ["id", "title", "contract", "state", "amount", "due_date"]
@@ -162,7 +171,7 @@ class MilestoneAdmin(admin.ModelAdmin):
     search_fields = ["title", "contract__title", "contract__client__email", "contract__freelancer__email"]
     list_select_related = ["contract"]
     readonly_fields = [f.name for f in Milestone._meta.fields]
-    inlines = [EventInline]
+    inlines = [MilestoneEventInline]
     change_form_template = "admin/contracts/milestone/change_form.html"
 
     def has_add_permission(self, request):
@@ -375,7 +384,7 @@ class MilestoneChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ContractEvent)
-class ContractEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ContractEventAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "contract", "milestone", "actor", "kind", "from_state", "to_state"]
     list_filter = ["kind"]
     search_fields = ["contract__title", "note"]

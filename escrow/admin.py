@@ -5,10 +5,12 @@ The "Ledger audit" page (linked from the Entry list) shows the result of escrow.
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import DecimalField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from marketplace.admin_paging import LargeTableAdmin
 from marketplace.money import ZERO, format_money
 
 from .audit import run_audit
@@ -49,14 +51,19 @@ class PostingInline(admin.TabularInline):
 
 
 @admin.register(Account)
-class AccountAdmin(ReadOnlyAdmin):
+class AccountAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["__str__", "kind", "user", "reference", "balance_display"]
     list_filter = ["kind"]
     search_fields = ["reference", "user__email", "user__name"]
     list_select_related = ["user"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(balance=Sum("postings__amount", default=ZERO))
+        # A correlated subquery, computed for the page's rows only (a GROUP BY would sum the whole ledger).
+        total = Posting.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(t=Sum("amount"))
+        balance = Coalesce(
+            Subquery(total.values("t")[:1]), ZERO, output_field=DecimalField(max_digits=14, decimal_places=2)
+        )
+        return super().get_queryset(request).annotate(balance=balance)
 
     @admin.display(description="Balance", ordering="balance")
     def balance_display(self, account):
@@ -64,7 +71,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdmin):
+class EntryAdmin(LargeTableAdmin, ReadOnlyAdmin):
     change_list_template = "escrow/admin/entry_change_list.html"
     list_display = ["reference", "kind", "memo", "hold", "created_by", "created_at"]
     list_filter = ["kind", "postings__account__kind", "created_at"]
@@ -93,7 +100,7 @@ class EntryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Posting)
-class PostingAdmin(ReadOnlyAdmin):
+class PostingAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "entry", "account", "amount"]
     list_filter = ["account__kind", "entry__kind"]
     search_fields = ["entry__reference", "account__reference", "account__user__email", "entry__hold__reference"]
@@ -101,7 +108,7 @@ class PostingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Hold)
-class HoldAdmin(ReadOnlyAdmin):
+class HoldAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["reference", "label", "payer", "payee", "amount", "fee", "created_at"]
     search_fields = ["reference", "label", "payer__email", "payee__email"]
     list_select_related = ["payer", "payee"]
@@ -109,7 +116,7 @@ class HoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Charge)
-class ChargeAdmin(ReadOnlyAdmin):
+class ChargeAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "payer", "amount", "currency", "status", "brand", "last4", "failure_code", "created_at"]
     list_filter = ["status", "brand", "failure_code"]
     search_fields = ["idempotency_key", "gateway_charge_id", "payer__email", "holds__reference"]
@@ -117,7 +124,7 @@ class ChargeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Payout)
-class PayoutAdmin(ReadOnlyAdmin):
+class PayoutAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "user", "amount", "currency", "status", "gateway_payout_id", "created_at"]
     list_filter = ["status"]
     search_fields = ["user__email", "user__name", "gateway_payout_id", "idempotency_key"]

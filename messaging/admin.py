@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from marketplace.admin_paging import LargeTableAdmin, PaginatedInline, PaginatedInlinesAdmin
+
 from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
 
 
@@ -38,15 +40,24 @@ class ParticipantInline(ReadOnlyInline):
     fields = ["user", "joined_at", "last_read_message_id", "emailed_through_message_id"]
     readonly_fields = fields
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
 
-class MessageInline(ReadOnlyInline):
+
+class MessageInline(PaginatedInline, ReadOnlyInline):
+    """The thread's messages, newest first, a page at a time (a thread can hold tens of thousands)."""
+
     model = Message
+    fk_name = "thread"
+    ordering = ["-id"]
     fields = ["id", "created_at", "kind", "sender", "body", "files"]
     readonly_fields = fields
     show_change_link = True
 
+    list_select_related = ("sender",)
+
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("sender").prefetch_related("attachments")
+        return super().get_queryset(request).prefetch_related("attachments")
 
     @admin.display(description="files")
     def files(self, message):
@@ -55,7 +66,7 @@ class MessageInline(ReadOnlyInline):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ThreadAdmin(PaginatedInlinesAdmin, LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "subject", "people", "created_at", "last_message_at"]
     search_fields = ["subject", "participants__user__email", "participants__user__name"]
     readonly_fields = ["subject", "link_url", "notice", "created_at", "last_message_at", "last_message_id"]
@@ -81,7 +92,7 @@ class AttachmentInline(ReadOnlyInline):
 
 
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MessageAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "thread", "kind", "sender", "short_body", "created_at"]
     list_filter = ["kind"]
     search_fields = ["body", "thread__subject", "sender__email"]
@@ -96,7 +107,7 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class NotificationAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user", "kind", "text", "created_at", "read_at", "emailed_at"]
     list_filter = ["kind"]
     search_fields = ["user__email", "text"]

@@ -59,9 +59,9 @@ def inbox_attach_latest(threads) -> list[Thread]:
     ids = [thread.last_message_id for thread in threads if thread.last_message_id]
     latest = {
         message.pk: message
-        for message in Message.objects.filter(pk__in=ids).select_related("sender").annotate(
-            file_count=Count("attachments")
-        )
+        for message in Message.objects.filter(pk__in=ids)
+        .select_related("sender")
+        .annotate(file_count=Count("attachments"))
     }
     for thread in threads:
         message = latest.get(thread.last_message_id)
