@@ -3,64 +3,137 @@
 A milestone's escrow hold holds its amount (less partial refunds and parts released early) while the money
 is in escrow, and nothing once it is released, settled or refunded; a milestone that was never funded has no
 hold; a released milestone was paid by a release or a settlement, and nothing else was.
+
+One SQL statement: the per-hold figures are aggregated once each (hash joins, no per-milestone
+queries), the invariants are tested in the WHERE clause, and only the milestones that break one come
+back to Python, read in chunks. Time grows linearly with the ledger and memory stays flat.
 """
 
 from decimal import Decimal
 
-from escrow.models import Entry, Hold
-from escrow.selectors import hold_balances
+from django.db import connection
+
+from escrow.models import Account, Entry, Hold, Posting
+from marketplace.money import to_money
 
 from .models import Milestone
 
 S = Milestone.State
+REFERENCE_PREFIX = Milestone.hold_reference_for(0).removesuffix("0")  # "milestone:"
+assert Milestone.hold_reference_for(42) == f"{REFERENCE_PREFIX}42"
 
 
-def milestone_checks() -> list[str]:
-    milestones = list(Milestone.objects.values_list("pk", "state", "amount"))
-    references = {pk: Milestone.hold_reference_for(pk) for pk, _state, _amount in milestones}
-    holds = dict(Hold.objects.filter(reference__in=references.values()).values_list("reference", "amount"))
-    balances = hold_balances(list(holds))
-    # What left each hold before the end: refunds, and parts released early (each entry's escrow leg).
-    left_early = {}
-    for reference, amount in Entry.objects.filter(
-        hold__reference__in=holds,
-        kind__in=[Entry.Kind.REFUND_CREDIT, Entry.Kind.REFUND_CARD, Entry.Kind.PARTIAL_RELEASE],
-        postings__account__kind="escrow_hold",
-    ).values_list("hold__reference", "postings__amount"):
-        left_early[reference] = left_early.get(reference, Decimal("0.00")) - amount
-    # A milestone is paid by a release, or by a dispute's settlement that paid the freelancer something.
-    released = set(
-        Entry.objects.filter(kind=Entry.Kind.RELEASE, hold__reference__in=holds).values_list(
-            "hold__reference", flat=True
+def _sql() -> tuple[str, list]:
+    q = connection.ops.quote_name
+    milestone, hold, account = q(Milestone._meta.db_table), q(Hold._meta.db_table), q(Account._meta.db_table)
+    entry, posting = q(Entry._meta.db_table), q(Posting._meta.db_table)
+    held = list(Milestone.HELD_STATES)
+    never_funded = [S.DRAFT, S.CANCELLED]
+    marks = ", ".join(["%s"] * len(held))
+    never_marks = ", ".join(["%s"] * len(never_funded))
+    sql = f"""
+        WITH balances AS (
+            SELECT a.hold_id, SUM(p.amount) AS balance
+            FROM {posting} p JOIN {account} a ON a.id = p.account_id
+            WHERE a.kind = %s
+            GROUP BY a.hold_id
+        ), left_early AS (
+            -- What left each hold before the end: refunds and parts released early (their escrow legs).
+            SELECT e.hold_id, -SUM(p.amount) AS left_early
+            FROM {entry} e
+            JOIN {posting} p ON p.entry_id = e.id
+            JOIN {account} a ON a.id = p.account_id
+            WHERE e.kind IN (%s, %s, %s) AND a.kind = %s
+            GROUP BY e.hold_id
+        ), releases AS (
+            -- A milestone is paid by a release, or by a dispute's settlement that paid the freelancer something.
+            SELECT hold_id FROM {entry} WHERE kind = %s AND hold_id IS NOT NULL
+            UNION
+            SELECT e.hold_id
+            FROM {entry} e
+            JOIN {posting} p ON p.entry_id = e.id
+            JOIN {account} a ON a.id = p.account_id
+            WHERE e.kind = %s AND a.kind = %s AND e.hold_id IS NOT NULL
+        ), figures AS (
+            SELECT m.id, m.state, m.amount,
+                   h.id AS hold_id, h.amount AS funded,
+                   COALESCE(b.balance, 0) AS balance,
+                   COALESCE(r.left_early, 0) AS left_early,
+                   rel.hold_id IS NOT NULL AS released
+            FROM {milestone} m
+            LEFT JOIN {hold} h ON h.reference = %s || CAST(m.id AS TEXT)
+            LEFT JOIN balances b ON b.hold_id = h.id
+            LEFT JOIN left_early r ON r.hold_id = h.id
+            LEFT JOIN releases rel ON rel.hold_id = h.id
         )
-    ) | set(
-        Entry.objects.filter(
-            kind=Entry.Kind.SETTLEMENT, hold__reference__in=holds, postings__account__kind="user_available"
-        ).values_list("hold__reference", flat=True)
-    )
+        SELECT id, state, amount, hold_id, funded, balance, left_early, released
+        FROM figures
+        WHERE CASE
+            WHEN state IN ({never_marks}) THEN hold_id IS NOT NULL
+            WHEN hold_id IS NULL THEN 1 = 1
+            ELSE funded <> amount
+                 OR (state IN ({marks}) AND (balance <> amount - left_early OR balance <= 0))
+                 OR (state NOT IN ({marks}) AND balance <> 0)
+                 OR (state = %s AND NOT released)
+                 OR (state <> %s AND released)
+        END
+        ORDER BY id
+    """
+    params = [
+        Account.Kind.ESCROW_HOLD,
+        Entry.Kind.REFUND_CREDIT,
+        Entry.Kind.REFUND_CARD,
+        Entry.Kind.PARTIAL_RELEASE,
+        Account.Kind.ESCROW_HOLD,
+        Entry.Kind.RELEASE,
+        Entry.Kind.SETTLEMENT,
+        Account.Kind.USER_AVAILABLE,
+        REFERENCE_PREFIX,
+        *never_funded,
+        *held,
+        *held,
+        S.RELEASED,
+        S.RELEASED,
+    ]
+    return sql, params
 
+
+def _money(value) -> Decimal:
+    # PostgreSQL returns Decimal; SQLite's sums of NUMERIC columns may come back as int or float.
+    return to_money(str(value) if isinstance(value, float) else value)
+
+
+def _violations_of(pk, state, amount, hold_id, funded, balance, left_early, released) -> list[str]:
+    """The same rules as the SQL above, worded for one milestone the SQL flagged."""
+    label = f"Milestone #{pk} ({state})"
+    amount, balance, left_early = _money(amount), _money(balance), _money(left_early)
+    if state in (S.DRAFT, S.CANCELLED):
+        return [f"{label} has an escrow hold although it was never funded."] if hold_id is not None else []
+    if hold_id is None:  # every other state is reached through funding
+        return [f"{label} has no funding entry in escrow."]
+    found = []
+    funded = _money(funded)
+    if funded != amount:
+        found.append(f"{label} was funded {funded} for an amount of {amount}.")
+    if state in Milestone.HELD_STATES:
+        expected = amount - left_early
+        if balance != expected or balance <= 0:
+            found.append(f"{label} holds {balance} in escrow; expected {expected}.")
+    elif balance != 0:
+        found.append(f"{label} still holds {balance} in escrow.")
+    if state == S.RELEASED and not released:
+        found.append(f"{label} has no release entry.")
+    if state != S.RELEASED and released:
+        found.append(f"{label} was released in the ledger but not in the contract.")
+    return found
+
+
+def milestone_checks(chunk_size: int = 1000) -> list[str]:
+    sql, params = _sql()
     violations = []
-    for pk, state, amount in milestones:
-        reference = references[pk]
-        label = f"Milestone #{pk} ({state})"
-        if state in (S.DRAFT, S.CANCELLED):
-            if reference in holds:
-                violations.append(f"{label} has an escrow hold although it was never funded.")
-            continue
-        if reference not in holds:  # every other state is reached through funding
-            violations.append(f"{label} has no funding entry in escrow.")
-            continue
-        if holds[reference] != amount:
-            violations.append(f"{label} was funded {holds[reference]} for an amount of {amount}.")
-        balance = balances.get(reference, Decimal("0.00"))
-        if state in Milestone.HELD_STATES:
-            expected = amount - left_early.get(reference, Decimal("0.00"))
-            if balance != expected or balance <= 0:
-                violations.append(f"{label} holds {balance} in escrow; expected {expected}.")
-        elif balance != 0:
-            violations.append(f"{label} still holds {balance} in escrow.")
-        if state == S.RELEASED and reference not in released:
-            violations.append(f"{label} has no release entry.")
-        if state != S.RELEASED and reference in released:
-            violations.append(f"{label} was released in the ledger but not in the contract.")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            for row in rows:
+                violations.extend(_violations_of(*row))
     return violations

@@ -240,3 +240,37 @@ def test_the_audit_reports_a_milestone_whose_state_disagrees_with_the_ledger(con
     violations = milestone_checks()
 
     assert violations == [f"Milestone #{first.pk} (funded) has no funding entry in escrow."]
+
+
+def test_the_audit_reports_each_kind_of_milestone_disagreement(contract):
+    first, second, third = contract.milestones.all()[:3]
+    fund(contract, first, second)
+    set_state(first, S.RELEASED)  # released in the contract, never in the ledger
+    set_state(second, S.DRAFT)  # a hold for a milestone that says it was never funded
+    set_state(third, S.REFUNDED)  # refunded without ever being funded
+
+    violations = milestone_checks()
+
+    assert violations == [
+        f"Milestone #{first.pk} (released) still holds 200.00 in escrow.",
+        f"Milestone #{first.pk} (released) has no release entry.",
+        f"Milestone #{second.pk} (draft) has an escrow hold although it was never funded.",
+        f"Milestone #{third.pk} (refunded) has no funding entry in escrow.",
+    ]
+
+
+def test_the_audit_passes_partly_refunded_and_released_milestones(contract):
+    first, second = contract.milestones.all()[:2]
+    fund(contract, first, second)
+    submit(first)
+    services.milestone_approve(milestone_id=first.pk, actor=contract.client)
+
+    assert milestone_checks() == []
+    set_state(second, S.SUBMITTED)
+    assert milestone_checks() == []  # still held in full: a held state
+
+    set_state(first, S.FUNDED)
+    assert milestone_checks() == [
+        f"Milestone #{first.pk} (funded) holds 0.00 in escrow; expected 200.00.",
+        f"Milestone #{first.pk} (funded) was released in the ledger but not in the contract.",
+    ]
