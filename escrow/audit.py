@@ -9,14 +9,15 @@ queries, whatever the size of the ledger.
 
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, DecimalField, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
-from django.db.models.functions import Cast, Coalesce, Concat
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from marketplace.money import ZERO, format_money
+from marketplace.money import ZERO, format_money, to_money
 
 from .models import Account, Charge, Entry, Hold, Payout, Posting
 
@@ -43,26 +44,29 @@ def check_ledger_sums_to_zero() -> list[str]:
     return [] if total == 0 else [f"All postings together sum to {format_money(total)}, not zero."]
 
 
-def check_no_negative_balances() -> list[str]:
-    rows = (
-        Account.objects.filter(kind__in=Account.NON_NEGATIVE_KINDS)
-        .annotate(balance=Sum("postings__amount", default=ZERO))
-        .filter(balance__lt=0)
+def _accounts_whose_balance(kinds, condition: Q) -> QuerySet[Account]:
+    """Accounts of `kinds` whose balance meets `condition` (on `balance`), with `balance` annotated.
+
+    The postings are summed per account in one pass over the postings table alone (no join before the
+    aggregate); only the accounts found are then read, with their balance."""
+    balances = Posting.objects.order_by().values("account_id").annotate(balance=Sum("amount")).filter(condition)
+    balance = Posting.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(t=Sum("amount"))
+    return (
+        Account.objects.filter(kind__in=kinds, pk__in=balances.values("account_id"))
+        .annotate(balance=Subquery(balance.values("t")[:1]))
         .select_related("user")
         .order_by("id")
     )
+
+
+def check_no_negative_balances() -> list[str]:
+    rows = _accounts_whose_balance(Account.NON_NEGATIVE_KINDS, Q(balance__lt=0))
     return [f"{account} has a negative balance: {format_money(account.balance)}." for account in rows]
 
 
 def check_funding_accounts_settle() -> list[str]:
     # Money a client pays in goes on into holds (or a bonus) in the same transaction: at rest it is zero.
-    rows = (
-        Account.objects.filter(kind=Account.Kind.USER_FUNDING)
-        .annotate(balance=Sum("postings__amount", default=ZERO))
-        .exclude(balance=0)
-        .select_related("user")
-        .order_by("id")
-    )
+    rows = _accounts_whose_balance([Account.Kind.USER_FUNDING], ~Q(balance=0))
     return [f"{account} is not settled: {format_money(account.balance)} is left over." for account in rows]
 
 
@@ -104,77 +108,112 @@ def check_released_holds_are_empty() -> list[str]:
     ]
 
 
-def _sum_of(postings) -> Subquery:
-    """A correlated subquery: the sum of `postings` (already filtered on OuterRef), or 0.00."""
-    return Coalesce(
-        Subquery(postings.order_by().values("entry__kind").annotate(total=Sum("amount")).values("total")[:1]),
-        ZERO,
-        output_field=DecimalField(max_digits=14, decimal_places=2),
-    )
+def _tables() -> dict[str, str]:
+    q = connection.ops.quote_name
+    models = {"hold": Hold, "entry": Entry, "posting": Posting, "account": Account, "charge": Charge, "payout": Payout}
+    return {name: q(model._meta.db_table) for name, model in models.items()}
 
 
-def _reference_of(prefix: str) -> Concat:
-    """`<prefix><pk of the outer row>`, e.g. charge:17: the entry reference a Charge or Payout gets."""
-    return Concat(Value(prefix), Cast(OuterRef("pk"), output_field=CharField()), output_field=CharField())
+def _rows(sql: str, params: list, chunk_size: int = 1000):
+    """The rows of `sql`, fetched in chunks (only violations come back, but never all at once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
+
+
+def _money(value) -> Decimal:
+    # PostgreSQL returns Decimal; SQLite's sums of NUMERIC columns may come back as int or float.
+    return to_money(str(value) if isinstance(value, float) else value)
 
 
 def check_fund_entries_match_holds() -> list[str]:
     # The money moved into escrow is exactly the amount agreed for the hold.
-    put_in = Posting.objects.filter(
-        entry__hold=OuterRef("pk"), entry__kind=Entry.Kind.FUND, account__kind=Account.Kind.ESCROW_HOLD
-    )
-    rows = Hold.objects.annotate(funded=_sum_of(put_in)).exclude(funded=0).exclude(funded=F("amount")).order_by("id")
-    return [
-        f"Hold {hold.reference} is for {format_money(hold.amount)} but {format_money(hold.funded)} was put in escrow."
-        for hold in rows
-    ]
+    t = _tables()
+    sql = f"""
+        WITH funded AS (
+            SELECT e.hold_id, SUM(p.amount) AS funded
+            FROM {t["entry"]} e
+            JOIN {t["posting"]} p ON p.entry_id = e.id
+            JOIN {t["account"]} a ON a.id = p.account_id
+            WHERE e.kind = %s AND a.kind = %s
+            GROUP BY e.hold_id
+        )
+        SELECT h.reference, h.amount, f.funded
+        FROM {t["hold"]} h JOIN funded f ON f.hold_id = h.id
+        WHERE f.funded <> 0 AND f.funded <> h.amount
+        ORDER BY h.id
+    """  # noqa: S608 (table names from the models, values as parameters)
+    violations = []
+    for reference, amount, funded in _rows(sql, [Entry.Kind.FUND, Account.Kind.ESCROW_HOLD]):
+        amount, funded = _money(amount), _money(funded)
+        if funded != amount:
+            violations.append(
+                f"Hold {reference} is for {format_money(amount)} but {format_money(funded)} was put in escrow."
+            )
+    return violations
 
 
 def check_charges_recorded() -> list[str]:
     # A card payment that succeeded reached the ledger for exactly its amount; a failed one did not.
-    taken = Posting.objects.filter(
-        entry__reference=_reference_of("charge:"), entry__kind=Entry.Kind.CHARGE, account__kind=Account.Kind.GATEWAY
-    )
-    rows = (
-        Charge.objects.exclude(status=Charge.Status.PENDING)
-        .annotate(
-            posted=-_sum_of(taken),
-            expected=Case(When(status=Charge.Status.SUCCEEDED, then=F("amount")), default=Value(ZERO)),
+    t = _tables()
+    sql = f"""
+        WITH taken AS (
+            SELECT e.reference, -SUM(p.amount) AS posted
+            FROM {t["entry"]} e
+            JOIN {t["posting"]} p ON p.entry_id = e.id
+            JOIN {t["account"]} a ON a.id = p.account_id
+            WHERE e.kind = %s AND a.kind = %s
+            GROUP BY e.reference
         )
-        .exclude(posted=F("expected"))
-        .order_by("id")
-    )
-    return [
-        f"Charge #{charge.pk} ({charge.status}, {format_money(charge.amount)}) is recorded in the ledger "
-        f"as {format_money(charge.posted)}."
-        for charge in rows
-    ]
+        SELECT c.id, c.status, c.amount, COALESCE(taken.posted, 0) AS posted
+        FROM {t["charge"]} c LEFT JOIN taken ON taken.reference = %s || CAST(c.id AS TEXT)
+        WHERE c.status <> %s
+          AND COALESCE(taken.posted, 0) <> CASE WHEN c.status = %s THEN c.amount ELSE 0 END
+        ORDER BY c.id
+    """  # noqa: S608 (table names from the models, values as parameters)
+    params = [Entry.Kind.CHARGE, Account.Kind.GATEWAY, "charge:", Charge.Status.PENDING, Charge.Status.SUCCEEDED]
+    violations = []
+    for pk, status, amount, posted in _rows(sql, params):
+        amount, posted = _money(amount), _money(posted)
+        expected = amount if status == Charge.Status.SUCCEEDED else ZERO
+        if posted != expected:
+            violations.append(
+                f"Charge #{pk} ({status}, {format_money(amount)}) is recorded in the ledger as {format_money(posted)}."
+            )
+    return violations
 
 
 def check_payouts_recorded() -> list[str]:
     # Every payout took the money out of the user's earnings; a failed one gave it back.
-    rows = (
-        Payout.objects.annotate(
-            paid=Exists(Entry.objects.filter(reference=_reference_of("payout:"), kind=Entry.Kind.PAYOUT)),
-            reversed=Exists(
-                Entry.objects.filter(reference=_reference_of("payout-reversal:"), kind=Entry.Kind.PAYOUT_REVERSAL)
-            ),
-        )
-        .filter(
-            Q(paid=False)
-            | Q(reversed=True, status__in=[Payout.Status.PENDING, Payout.Status.PAID])
-            | Q(reversed=False, status=Payout.Status.FAILED)
-        )
-        .order_by("id")
-    )
+    t = _tables()
+    sql = f"""
+        SELECT po.id, po.amount, po.status, paid.id IS NOT NULL AS paid, back.id IS NOT NULL AS reversed
+        FROM {t["payout"]} po
+        LEFT JOIN {t["entry"]} paid ON paid.reference = %s || CAST(po.id AS TEXT) AND paid.kind = %s
+        LEFT JOIN {t["entry"]} back ON back.reference = %s || CAST(po.id AS TEXT) AND back.kind = %s
+        WHERE paid.id IS NULL
+           OR (back.id IS NOT NULL AND po.status IN (%s, %s))
+           OR (back.id IS NULL AND po.status = %s)
+        ORDER BY po.id
+    """  # noqa: S608 (table names from the models, values as parameters)
+    params = [
+        "payout:",
+        Entry.Kind.PAYOUT,
+        "payout-reversal:",
+        Entry.Kind.PAYOUT_REVERSAL,
+        Payout.Status.PENDING,
+        Payout.Status.PAID,
+        Payout.Status.FAILED,
+    ]
     violations = []
-    for payout in rows:
-        if not payout.paid:
-            violations.append(f"Payout #{payout.pk} ({format_money(payout.amount)}) has no ledger entry.")
-        elif payout.reversed:
-            violations.append(f"Payout #{payout.pk} is {payout.status} but was reversed in the ledger.")
+    for pk, amount, status, paid, reversed_ in _rows(sql, params):
+        if not paid:
+            violations.append(f"Payout #{pk} ({format_money(_money(amount))}) has no ledger entry.")
+        elif reversed_:
+            violations.append(f"Payout #{pk} is {status} but was reversed in the ledger.")
         else:
-            violations.append(f"Payout #{payout.pk} failed but its money was not returned in the ledger.")
+            violations.append(f"Payout #{pk} failed but its money was not returned in the ledger.")
     return violations
 
 
