@@ -61,7 +61,9 @@ class Message(AppendOnlyModel):
         MESSAGE = "message", "Message"
         EVENT = "event", "Event"
 
-    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages")
+    # No index of its own: the (thread, id) index below serves every lookup by thread, and a second one
+    # on thread alone tempts PostgreSQL into scanning a whole long thread to find its latest page.
+    thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages", db_index=False)
     # The author of a message; for an event, the user whose action it records (None for the system).
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -28,24 +28,32 @@ def is_participant(*, user: User, thread: Thread) -> bool:
     return user.is_authenticated and ThreadParticipant.objects.filter(thread=thread, user=user).exists()
 
 
-def _unread_in_outer_thread(user: User) -> QuerySet[Message]:
-    """Messages and events from others, in the thread of the outer query (`pk`), that `user`
-    has not read yet."""
-    last_read = ThreadParticipant.objects.filter(thread=OuterRef("thread"), user=user).values("last_read_message_id")
-    return Message.objects.filter(thread=OuterRef("pk"), pk__gt=Subquery(last_read[:1])).filter(~Q(sender=user))
-
-
 def inbox(*, user: User) -> QuerySet[Thread]:
     """Every thread of the user, most recent first, with `unread` (count) and `members` (the
-    participants, prefetched with their users). Paginate it, then `inbox_attach_latest` the page."""
-    unread = _unread_in_outer_thread(user).order_by().values("thread").annotate(n=Count("pk")).values("n")[:1]
+    participants, prefetched with their users). Paginate it, then `inbox_attach_latest` the page.
+
+    The query starts from the user's own memberships and sorts only their threads: ordering with
+    NULLS LAST keeps PostgreSQL from walking the platform-wide `last_message_at` index instead (which
+    reads every thread on the platform for a user with few). The unread count is a range scan on
+    (thread, id) above the user's read mark, so it costs what is unread, not the thread's length.
+    """
+    mine = ThreadParticipant.objects.filter(user=user, thread=OuterRef("pk"))
+    unread = (
+        Message.objects.filter(thread=OuterRef("pk"), pk__gt=OuterRef("last_read"))
+        .filter(~Q(sender=user))  # ~Q keeps NULL senders: system events count as unread too
+        .order_by()
+        .values("thread")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
     return (
-        Thread.objects.filter(Exists(ThreadParticipant.objects.filter(thread=OuterRef("pk"), user=user)))
+        Thread.objects.filter(pk__in=ThreadParticipant.objects.filter(user=user).values("thread_id"))
+        .annotate(last_read=Subquery(mine.values("last_read_message_id")[:1]))
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
         .prefetch_related(
             Prefetch("participants", queryset=ThreadParticipant.objects.select_related("user").order_by("pk")),
         )
-        .order_by("-last_message_at", "-pk")
+        .order_by(F("last_message_at").desc(nulls_last=True), "-pk")
     )
 
 
@@ -116,13 +124,25 @@ def unread_counts(*, user: User) -> UnreadCounts:
 
 
 def _messages(thread: Thread) -> QuerySet[Message]:
-    return thread.messages.select_related("sender").prefetch_related("attachments")
+    """The thread's messages, ordered (thread, id) so that only the (thread, id) index can serve the
+    ORDER BY … LIMIT. The thread is matched as a one-value range: with `thread_id = X` PostgreSQL drops
+    the constant from the ordering and may walk the primary key backwards through every newer message on
+    the platform to find an older, long thread's latest page (16 ms instead of 0.05 ms on 500k messages)."""
+    return (
+        Message.objects.filter(thread_id__gte=thread.pk, thread_id__lte=thread.pk)
+        .select_related("sender")
+        .prefetch_related("attachments")
+    )
+
+
+NEWEST_FIRST = ("-thread_id", "-pk")
+OLDEST_FIRST = ("thread_id", "pk")
 
 
 def thread_messages(*, thread: Thread, before: int | None = None, limit: int = PAGE_SIZE) -> tuple[list[Message], bool]:
     """The latest `limit` messages (or those before message id `before`), oldest first, and
     whether earlier ones exist."""
-    queryset = _messages(thread).order_by("-pk")
+    queryset = _messages(thread).order_by(*NEWEST_FIRST)
     if before:
         queryset = queryset.filter(pk__lt=before)
     page = list(queryset[: limit + 1])
@@ -132,7 +152,7 @@ def thread_messages(*, thread: Thread, before: int | None = None, limit: int = P
 
 def thread_messages_after(*, thread: Thread, after: int, limit: int = POLL_LIMIT) -> list[Message]:
     """Messages newer than id `after`, oldest first (what a poll appends)."""
-    return list(_messages(thread).filter(pk__gt=after).order_by("pk")[:limit])
+    return list(_messages(thread).filter(pk__gt=after).order_by(*OLDEST_FIRST)[:limit])
 
 
 @dataclass
