@@ -275,12 +275,12 @@ def sweep_profile(sample: int = 20) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from contracts import review
+    from contracts import services
 
     before = overdue_left()
     started, cpu = time.perf_counter(), time.process_time()
     with CaptureQueriesContext(connection) as queries:
-        review.release_overdue(batch_size=sample)
+        services.release_overdue(batch_size=sample)
     released = before - overdue_left()
     return {
         "released": released,

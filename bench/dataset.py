@@ -25,7 +25,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from contracts.events import EVENT_LABELS
+from contracts.events import event_label
 from contracts.models import (
     Contract,
     ContractEvent,
@@ -334,7 +334,18 @@ class Generator:
         )
         self.t_event = t(
             ContractEvent,
-            ["id", "contract_id", "milestone_id", "actor_id", "kind", "from_state", "to_state", "note", "created_at"],
+            [
+                "id",
+                "contract_id",
+                "milestone_id",
+                "actor_id",
+                "kind",
+                "from_state",
+                "to_state",
+                "note",
+                "data",
+                "created_at",
+            ],
         )
         self.t_submission = t(
             Submission,
@@ -456,12 +467,23 @@ class Generator:
         info["last_id"], info["last_at"] = pk, max(info["last_at"], at)
         return pk
 
-    def _event(self, contract: dict, milestone: dict | None, actor, kind, frm, to, at, note="") -> None:
+    def _event(self, contract: dict, milestone: dict | None, actor, kind, frm, to, at, note="", data=None) -> None:
+        """The audit row with its structured data (as contracts.services.record writes it) and its thread line."""
+        data = {key: str(value) for key, value in (data or {}).items()}
         self.t_event.add(
-            self.ids.next(ContractEvent), contract["id"], milestone and milestone["id"], actor, kind, frm, to, note, at
+            self.ids.next(ContractEvent),
+            contract["id"],
+            milestone and milestone["id"],
+            actor,
+            kind,
+            frm,
+            to,
+            note,
+            json.dumps(data),
+            at,
         )
         who = self.user_names[actor] if actor else "Automatically:"
-        text = f"{who} {EVENT_LABELS.get(kind, kind)}"
+        text = f"{who} {event_label(kind)}"
         link = contract["url"]
         if milestone is not None:
             text += f" “{milestone['title']}”"
@@ -573,7 +595,9 @@ class Generator:
         )
         contract = {"id": cid, "thread": thread, "url": url, "client": client, "freelancer": freelancer}
         self._message(thread, client, f"Hi! I'd like to hire you for {title}.", at)
-        self._event(contract, None, freelancer, "contract_started", "", "", at + timedelta(minutes=5))
+        self._event(
+            contract, None, freelancer, "contract_started", "", "", at + timedelta(minutes=5), data={"revision": 1}
+        )
         for position in range(1, count + 1):
             self._milestone(contract, revision, position, at + timedelta(hours=position), overdue=overdue)
 
@@ -619,13 +643,14 @@ class Generator:
             changed = self._fund(contract, milestone, fee, at + timedelta(hours=1))
         if state in (S.SUBMITTED, S.RELEASED, S.CHANGES_REQUESTED):
             submitted = changed + timedelta(days=1)
-            self._event(contract, milestone, freelancer, "submit", S.FUNDED, S.SUBMITTED, submitted)
             if overdue:
                 deadline = self.now - timedelta(hours=1) - timedelta(seconds=rng.randrange(86400 * 5))
             elif state == S.SUBMITTED:
                 deadline = self.now + timedelta(days=rng.uniform(0.5, 13.5))
             else:
                 deadline = submitted + timedelta(days=14)
+            submit = {"submission": 1, "review_deadline": deadline.isoformat()}
+            self._event(contract, milestone, freelancer, "submit", S.FUNDED, S.SUBMITTED, submitted, data=submit)
             status = {
                 S.SUBMITTED: Submission.Status.PENDING,
                 S.RELEASED: Submission.Status.APPROVED,
@@ -721,13 +746,14 @@ class Generator:
             hold=hold,
         )
         milestone.update(hold=hold, escrow=escrow, label=label)
-        self._event(contract, milestone, client, "fund", S.DRAFT, S.FUNDED, at)
+        self._event(contract, milestone, client, "fund", S.DRAFT, S.FUNDED, at, data={"amount": amount})
         return at
 
     def _release(self, contract, milestone, fee, at) -> None:
         amount, freelancer = milestone["amount"], contract["freelancer"]
         self._event(contract, milestone, contract["client"], "approve", S.SUBMITTED, S.APPROVED, at)
-        self._event(contract, milestone, contract["client"], "release", S.APPROVED, S.RELEASED, at)
+        received = {"released": amount, "fee": fee, "received": amount - fee}
+        self._event(contract, milestone, contract["client"], "release", S.APPROVED, S.RELEASED, at, data=received)
         available = self._account(K.USER_AVAILABLE, user=freelancer)
         self._entry(
             reference=f"release:{Milestone.hold_reference_for(milestone['id'])}",
@@ -766,7 +792,8 @@ class Generator:
     def _refund(self, contract, milestone, at):
         amount, client = milestone["amount"], contract["client"]
         reference = Milestone.hold_reference_for(milestone["id"])
-        self._event(contract, milestone, contract["freelancer"], "refund", S.FUNDED, S.REFUNDED, at)
+        refunded = {"refunded": amount}
+        self._event(contract, milestone, contract["freelancer"], "refund", S.FUNDED, S.REFUNDED, at, data=refunded)
         self._entry(
             reference=f"refund:{reference}:1",
             kind=Entry.Kind.REFUND_CREDIT,
