@@ -449,7 +449,9 @@ class Submission(models.Model):
     message = models.TextField(max_length=10000)
     links = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    review_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Indexed only while pending (Meta.indexes): the sweep and the reminders look for pending deadlines, and
+    # a plain index would also hold every closed submission ever, which the sweep would walk past.
+    review_deadline = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     reminded_7d_at = models.DateTimeField(null=True, blank=True)
@@ -464,6 +466,9 @@ class Submission(models.Model):
             models.UniqueConstraint(
                 fields=["milestone"], condition=Q(status="pending"), name="one_pending_submission_per_milestone"
             ),
+        ]
+        indexes = [
+            models.Index(fields=["review_deadline"], condition=Q(status="pending"), name="submission_pending_deadline"),
         ]
 
     def __str__(self):

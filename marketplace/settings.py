@@ -182,6 +182,9 @@ DISPUTE_RESPONSE_PERIOD = timedelta(days=env.int("DISPUTE_RESPONSE_DAYS", defaul
 DISPUTE_MIN_REVIEW_LEFT = timedelta(hours=24)
 # Staff aim to decide a dispute within this time of its opening (the queue marks older ones).
 DISPUTE_STAFF_SLA = timedelta(days=env.int("DISPUTE_STAFF_SLA_DAYS", default=5))
+# How many chains of automatic-release batches a backlog is spread over (contracts.tasks); at least the
+# number of Celery worker processes, so each can take batches.
+RELEASE_SWEEP_CHAINS = env.int("RELEASE_SWEEP_CHAINS", default=4)
 CURRENCY = env("CURRENCY", default="USD")
 PLATFORM_FEE_PERCENT = Decimal(env("PLATFORM_FEE_PERCENT", default="10.00"))
 MILESTONE_MIN_AMOUNT = Decimal(env("MILESTONE_MIN_AMOUNT", default="5.00"))

@@ -7,6 +7,7 @@ one task per notification, and a periodic sweep that sends one email per burst o
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -173,20 +174,71 @@ def _message_post(*, thread: Thread, sender: User, body: str, files, saved: list
 
 
 @transaction.atomic
-def event_post(*, thread: Thread, text: str, actor: User | None = None, link_url: str = "") -> Message:
-    """A system line in the thread ("Clara Client funded “Designs” ($300.00)"). Counts as unread
-    for the other participants; never emailed as a message (callers use `notify` for that)."""
+def _event_text(text: str) -> str:
     text = " ".join((text or "").split())
     if not text:
         raise ValidationError("An event needs a text.")
     if len(text) > settings.MESSAGE_MAX_LENGTH:
         raise ValidationError("The event text is too long.")
+    return text
+
+
+def event_post(*, thread: Thread, text: str, actor: User | None = None, link_url: str = "") -> Message:
+    """A system line in the thread ("Clara Client funded “Designs” ($300.00)"). Counts as unread
+    for the other participants; never emailed as a message (callers use `notify` for that)."""
+    text = _event_text(text)
     _lock_thread(thread)
     message = Message.objects.create(
         thread=thread, sender=actor, kind=Message.Kind.EVENT, body=text, link_url=check_link(link_url)
     )
     _touch_thread(thread, message)
     return message
+
+
+def threads_lock_available(*, thread_ids) -> set[int]:
+    """Lock those of the threads no one else holds right now (in id order, SKIP LOCKED); their ids.
+
+    For a batch that will post into many threads: taking them first, and only the free ones, keeps its
+    lock order the same as a single action's (thread before escrow) without ever waiting on anyone."""
+    rows = Thread.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=set(thread_ids))
+    return set(rows.order_by("pk").values_list("pk", flat=True))
+
+
+@dataclass(frozen=True)
+class EventLine:
+    thread_id: int
+    text: str
+    actor: User | None = None
+    link_url: str = ""
+
+
+def events_post(*, lines: list[EventLine]) -> list[Message]:
+    """Many event lines at once (a sweep's batch), in order: the threads locked in id order (as one
+    `event_post` would lock each), one INSERT for every line, one UPDATE for every thread's newest."""
+    if not lines:
+        return []
+    messages = [
+        Message(
+            thread_id=line.thread_id,
+            sender=line.actor,
+            kind=Message.Kind.EVENT,
+            body=_event_text(line.text),
+            link_url=check_link(line.link_url),
+        )
+        for line in lines
+    ]
+    thread_ids = sorted({line.thread_id for line in lines})
+    list(Thread.objects.select_for_update(of=("self",)).filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
+    messages = Message.objects.bulk_create(messages)
+    newest = {message.thread_id: message for message in messages}  # in insert order: the last one wins
+    Thread.objects.filter(pk__in=newest).update(
+        last_message_at=Case(*[When(pk=pk, then=Value(m.created_at)) for pk, m in newest.items()]),
+        last_message_id=Greatest(
+            F("last_message_id"),
+            Case(*[When(pk=pk, then=Value(m.pk)) for pk, m in newest.items()], output_field=BigIntegerField()),
+        ),
+    )
+    return messages
 
 
 # --- notifications ---

@@ -51,7 +51,7 @@ from .offers import (
     offer_withdraw,
 )
 from .quiet import contract_keep_open, quiet_contracts_sweep, quiet_question_pending
-from .record import FUNDED_NOTICE
+from .record import FUNDED_NOTICE, events_notify
 
 __all__ = [
     "FUNDED_NOTICE",
@@ -65,6 +65,7 @@ __all__ = [
     "dispute_propose",
     "dispute_withdraw",
     "disputes_to_review",
+    "events_notify",
     "milestone_add",
     "milestone_approve",
     "milestone_bonus",

@@ -3,11 +3,12 @@ and the review-period sweeps (automatic approval, reminders).
 
 Each action: lock the milestone row, enforce the policy for the actor, run the transition, record the
 event (thread + notifications after commit). The sweeps are idempotent passes over the database, declared
-in marketplace/schedules.py: nothing waits 14 days in the broker. Each milestone is handled in its own
-transaction, its row locked with SKIP LOCKED and re-checked, so a sweep never blocks on (or races) a client
-acting on the same milestone, and running a sweep twice changes nothing.
+in marketplace/schedules.py: nothing waits 14 days in the broker. Rows are locked with SKIP LOCKED and
+re-checked, so a sweep never blocks on (or races) a client acting on the same milestone, and running a
+sweep twice changes nothing.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,16 +17,21 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_fsm import TransitionNotAllowed
 
 from contracts import policy
 from contracts.events import EventKind
 from contracts.models import Milestone, Submission, SubmissionFile, submission_upload_to
 from contracts.policy import SYSTEM
 from contracts.rules import check_links
+from escrow.errors import EscrowError
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
+from messaging.services import threads_lock_available
 
-from .record import lock_milestone, record, run_transition
+from .record import lock_milestone, record, recording_in_bulk, run_transition
+
+logger = logging.getLogger(__name__)
 
 S = Milestone.State
 REMINDER_DAYS = (7, 3, 1)
@@ -97,43 +103,64 @@ def milestone_cancel(*, milestone_id: int, actor: User, note: str = "") -> Miles
 # --- the sweeps (contracts.tasks runs them on the beat schedule) ---
 
 
-def release_overdue(*, now=None, batch_size: int = 50) -> tuple[int, bool]:
+def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
     """Approve and release submitted milestones whose review deadline has passed, in one bounded batch.
 
     Returns (how many were released, whether more may remain). Catches up after any downtime:
     everything overdue is found, whatever its age. A disputed milestone is never released: its
     state is no longer `submitted`.
+
+    One statement finds and locks the batch: the milestone rows only (`of=("self",)`), SKIP LOCKED, so a
+    milestone someone holds right now (a client approving it, another worker's batch) is left to them;
+    the LIMIT counts only rows this sweep locked, so sweeps on several workers take disjoint batches.
+    Their threads are locked next (the free ones only), before any escrow row, as in a single approval.
+    Each milestone is then approved and released by the same action as a client's approval, as the
+    system actor, through the policy, in its own savepoint (one ledger entry each, as always); the
+    batch's events and thread lines are written in bulk and their notifications leave after commit.
+    The batch commits once: one commit per batch instead of one per milestone.
     """
     from .money import approve_and_release  # money builds on these actions, not the other way
 
     now = now or timezone.now()
-    candidates = list(
-        Submission.objects.filter(
-            status=Submission.Status.PENDING, review_deadline__lte=now, milestone__state=S.SUBMITTED
-        )
-        .order_by("review_deadline")
-        .values_list("milestone_id", flat=True)[:batch_size]
-    )
     released = 0
-    for milestone_id in candidates:
-        with transaction.atomic():
-            # Skip a milestone someone else holds right now (the client approving it, another sweep).
-            # `of=("self",)` and no ordering: lock this milestone row only, never its contract's.
-            locked = (
-                Milestone.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("contract")
-                .order_by()
-                .filter(pk=milestone_id)
-                .first()
+    with transaction.atomic(), recording_in_bulk() as batch:
+        locked = list(
+            Milestone.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("contract__offer__thread", "contract__client", "contract__freelancer")
+            .filter(
+                state=S.SUBMITTED,
+                submissions__status=Submission.Status.PENDING,
+                submissions__review_deadline__lte=now,
             )
-            if locked is None or not policy.milestone_may(SYSTEM, locked, "approve"):
+            .order_by("submissions__review_deadline")[:batch_size]
+        )
+        # The threads next, as a single approval takes them before the escrow rows (the one lock order),
+        # and only those free right now: a milestone whose thread someone holds waits for the next batch.
+        threads = threads_lock_available(thread_ids=[m.contract.offer.thread_id for m in locked])
+        # Read again now that the rows are locked: the join above may have seen a submission that a
+        # withdrawal (and a new submission) replaced just before the lock.
+        deadlines = dict(
+            Submission.objects.filter(milestone__in=locked, status=Submission.Status.PENDING).values_list(
+                "milestone_id", "review_deadline"
+            )
+        )
+        for milestone in locked:
+            deadline = deadlines.get(milestone.pk)
+            thread_id = milestone.contract.offer.thread_id
+            if deadline is None or deadline > now or (thread_id is not None and thread_id not in threads):
                 continue
-            submission = locked.submissions.filter(status=Submission.Status.PENDING).first()
-            if submission is None or submission.review_deadline > now:
+            if not policy.milestone_may(SYSTEM, milestone, "approve"):
                 continue
-            approve_and_release(locked, actor=SYSTEM)
+            mark = batch.mark()
+            try:
+                with transaction.atomic():
+                    approve_and_release(milestone, actor=SYSTEM)
+            except (EscrowError, TransitionNotAllowed) as error:
+                batch.discard_since(mark)  # its savepoint is rolled back; the next sweep tries again
+                logger.warning("Automatic release of milestone %s refused: %s", milestone.pk, error)
+                continue
             released += 1
-    return released, len(candidates) == batch_size
+    return released, len(locked) == batch_size
 
 
 def send_review_reminders(*, now=None) -> int:

@@ -3,7 +3,9 @@ people its kind names are notified (contracts.events.SPECS). Callers hold their 
 (emails) leave after commit through messaging.
 """
 
+import contextvars
 import json
+from contextlib import contextmanager
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
@@ -15,7 +17,8 @@ from contracts.models import Contract, ContractEvent, Milestone, Offer, Submissi
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
 from marketplace.models import User
-from messaging.services import event_post, thread_set_notice
+from messaging.models import Notification
+from messaging.services import EventLine, event_post, events_post, thread_set_notice
 
 # --- the one lock order of the contracts domain ------------------------------------------------------
 # contract row -> milestone rows (by position, id) -> change, dispute and proposal rows -> escrow rows
@@ -37,6 +40,82 @@ def as_user(actor) -> User | None:
     return None if actor is SYSTEM else actor
 
 
+class BulkRecord:
+    """The events recorded inside `recording_in_bulk()`, written together when the block ends."""
+
+    def __init__(self):
+        self.events: list[ContractEvent] = []
+
+    def mark(self) -> int:
+        return len(self.events)
+
+    def discard_since(self, mark: int) -> None:
+        """Drop what was recorded after `mark` (its savepoint rolled its other writes back)."""
+        del self.events[mark:]
+
+    def flush(self) -> list[ContractEvent]:
+        events = ContractEvent.objects.bulk_create(self.events)
+        self.events = []
+        lines = [
+            EventLine(thread_id=thread.pk, text=event_text(event), actor=event.actor, link_url=event_link(event))
+            for event in events
+            if SPECS[EventKind(event.kind)].in_thread and (thread := event.contract.offer.thread) is not None
+        ]
+        events_post(lines=lines)
+        to_notify = [event.pk for event in events if event_recipients(event)]
+        if to_notify:
+            from contracts.tasks import notify_events  # tasks import the services
+
+            notify_events.delay_on_commit(to_notify)
+        return events
+
+
+_bulk: contextvars.ContextVar[BulkRecord | None] = contextvars.ContextVar("contracts_bulk_record", default=None)
+
+
+@contextmanager
+def recording_in_bulk():
+    """Inside (a sweep's batch, in its transaction), `record` collects the events instead of writing each.
+
+    When the block ends without an error they are written at once: one INSERT for the events, one for
+    their thread lines (`messaging.services.events_post`), and their notifications are sent after commit
+    by a task (`notify_events`), off the sweep's path. Callers that roll one item back (a savepoint)
+    drop its events with `discard_since(mark)`. On an error nothing is written.
+    """
+    batch = BulkRecord()
+    token = _bulk.set(batch)
+    try:
+        yield batch
+    finally:
+        _bulk.reset(token)
+    batch.flush()
+
+
+def events_notify(*, event_ids: list[int]) -> int:
+    """Notify whom each event's kind names (the sweep's events, after commit). Safe to run twice: a
+    recipient who already has this notification is skipped."""
+    events = list(
+        ContractEvent.objects.filter(pk__in=event_ids)
+        .select_related("contract__client", "contract__freelancer", "milestone", "actor")
+        .order_by("pk")
+    )
+    if not events:
+        return 0
+    links = [event_link(event) for event in events]
+    since = min(event.created_at for event in events)
+    sent_before = set(
+        Notification.objects.filter(url__in=links, created_at__gte=since).values_list("user_id", "url", "text")
+    )
+    sent = 0
+    for event, link in zip(events, links, strict=True):
+        text = " ".join(notification_text(event).split())[: Notification._meta.get_field("text").max_length]
+        recipients = [user for user in event_recipients(event) if (user.pk, link, text) not in sent_before]
+        if recipients:
+            notify_parties(recipients=recipients, text=text, url=link, kind=SPECS[EventKind(event.kind)].category)
+            sent += len(recipients)
+    return sent
+
+
 def record(
     *,
     contract: Contract,
@@ -51,7 +130,7 @@ def record(
     """Write the audit row, post it into the parties' thread and notify whom its kind names."""
     # Stored as JSON (Decimals and datetimes as strings); the object in hand reads the same as a fetched one.
     data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))
-    event = ContractEvent.objects.create(
+    event = ContractEvent(
         contract=contract,
         milestone=milestone,
         actor=as_user(actor),
@@ -61,6 +140,11 @@ def record(
         note=note,
         data=data,
     )
+    batch = _bulk.get()
+    if batch is not None:
+        batch.events.append(event)  # written, posted and notified when the batch ends
+        return event
+    event.save()
     spec = SPECS[EventKind(kind)]
     link = event_link(event)
     thread = contract.offer.thread
@@ -119,7 +203,8 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
         note=note,
         data=data,
     )
-    refresh_notice(milestone.contract)
+    if {from_state, milestone.state} & NOTICE_STATES:  # only these change what the notice says
+        refresh_notice(milestone.contract)
     return milestone
 
 
@@ -139,12 +224,15 @@ FUNDED_NOTICE = (
 )
 
 
+NOTICE_STATES = {Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED}
+
+
 def refresh_notice(contract: Contract) -> None:
     """While a milestone is funded, the message box says that only Submit work starts a review."""
     thread = contract.offer.thread
     if thread is None:
         return
-    funded = contract.milestones.filter(state__in=[Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED])
+    funded = contract.milestones.filter(state__in=NOTICE_STATES)
     notice = FUNDED_NOTICE if funded.exists() else ""
     if thread.notice != notice:
         thread_set_notice(thread=thread, text=notice)
