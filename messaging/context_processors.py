@@ -12,4 +12,4 @@ def unread_counts(request):
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    return {"messaging_unread": SimpleLazyObject(lambda: selectors.unread_counts(user=user))}
+    return {"messaging_unread": SimpleLazyObject(lambda: selectors.unread_counts_cached(user=user))}

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -121,6 +122,27 @@ def unread_counts(*, user: User) -> UnreadCounts:
         .first()
     )
     return UnreadCounts(*row) if row else UnreadCounts()
+
+
+# The header badges are polled every 10 s on every open page: each user's counts are cached (per user,
+# never shared) until something changes them. messaging.services clears them when a message or event is
+# posted in one of the user's threads, when they get a notification, and when they read either; the
+# timeout only bounds what a change made outside those services could leave.
+BADGE_SECONDS = 60
+
+
+def badge_cache_key(user_id: int) -> str:
+    return f"messaging:badges:{user_id}"
+
+
+def unread_counts_cached(*, user: User) -> UnreadCounts:
+    key = badge_cache_key(user.pk)
+    cached = cache.get(key)
+    if cached is not None:
+        return UnreadCounts(*cached)
+    counts = unread_counts(user=user)
+    cache.set(key, (counts.threads, counts.notifications), BADGE_SECONDS)
+    return counts
 
 
 def _messages(thread: Thread) -> QuerySet[Message]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.mail import send_mail
@@ -25,6 +26,7 @@ from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
 from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+from .selectors import badge_cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -90,11 +92,19 @@ def thread_mark_read(*, thread: Thread, user: User, through_message_id: int | No
     through = through_message_id if through_message_id is not None else thread.last_message_id
     if not through:
         return False
-    return bool(
+    moved = bool(
         ThreadParticipant.objects.filter(thread=thread, user=user, last_read_message_id__lt=through).update(
             last_read_message_id=through
         )
     )
+    if moved:
+        _forget_badges(user.pk)
+    return moved
+
+
+def _forget_badges(*user_ids: int) -> None:
+    """The users' cached header counts are out of date (see selectors.BADGE_SECONDS)."""
+    cache.delete_many([badge_cache_key(pk) for pk in user_ids])
 
 
 def _lock_thread(thread: Thread) -> None:
@@ -111,6 +121,12 @@ def _touch_thread(thread: Thread, message: Message) -> None:
     )
     thread.last_message_at = message.created_at
     thread.last_message_id = max(thread.last_message_id, message.pk)
+    _forget_thread_badges([thread.pk])
+
+
+def _forget_thread_badges(thread_ids) -> None:
+    """Something new in these threads: their participants' cached header counts are out of date."""
+    _forget_badges(*ThreadParticipant.objects.filter(thread_id__in=thread_ids).values_list("user_id", flat=True))
 
 
 # --- messages ---
@@ -238,6 +254,7 @@ def events_post(*, lines: list[EventLine]) -> list[Message]:
             Case(*[When(pk=pk, then=Value(m.pk)) for pk, m in newest.items()], output_field=BigIntegerField()),
         ),
     )
+    _forget_thread_badges(list(newest))
     return messages
 
 
@@ -256,6 +273,7 @@ def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = Tru
         raise ValueError(f"Unknown notification kind {kind!r}; use one of {Notification.Kind.values}.")
     text = " ".join((text or "").split())[: Notification._meta.get_field("text").max_length]
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
+    _forget_badges(user.pk)
     if email and user.is_active and user.email and _preferences_allow(user, kind):
         from .tasks import send_notification_email
 
@@ -269,10 +287,13 @@ def notification_mark_read(*, user: User, notification: Notification) -> None:
     if notification.read_at is None:
         notification.read_at = timezone.now()
         Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
+        _forget_badges(user.pk)
 
 
 def notifications_mark_all_read(*, user: User) -> int:
-    return Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    marked = Notification.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+    _forget_badges(user.pk)
+    return marked
 
 
 def email_preferences_update(*, user: User, messages: bool, contract_updates: bool, reminders: bool) -> EmailPreference:

@@ -285,6 +285,26 @@ def test_unread_counts_come_from_one_query(thread, people, django_assert_num_que
     assert (counts.threads, counts.notifications) == (2, 1)
 
 
+def test_the_header_counts_are_cached_per_user_until_something_changes_them(thread, people, django_assert_num_queries):
+    clara, felix = people
+    post_messages(thread, clara, 1)
+    assert selectors.unread_counts_cached(user=felix).threads == 1
+    with django_assert_num_queries(0):
+        assert selectors.unread_counts_cached(user=felix).threads == 1  # from the cache
+    assert selectors.unread_counts_cached(user=clara).threads == 0  # per user, never shared
+
+    services.thread_mark_read(thread=thread, user=felix)
+    assert selectors.unread_counts_cached(user=felix).threads == 0  # her own read: at once
+    services.message_post(thread=thread, sender=clara, body="One more thing")
+    assert selectors.unread_counts_cached(user=felix).threads == 1  # a new message: at once
+    notification = services.notify(user=felix, kind="contract", text="Clara funded “Designs”", email=False)
+    assert selectors.unread_counts_cached(user=felix).notifications == 1
+    services.notification_mark_read(user=felix, notification=notification)
+    assert selectors.unread_counts_cached(user=felix).notifications == 0
+    services.events_post(lines=[services.EventLine(thread_id=thread.pk, text="Automatically: released")])
+    assert selectors.unread_counts_cached(user=clara).threads == 1  # a batch of events too
+
+
 def test_a_message_that_fails_after_saving_its_files_leaves_no_file_behind(settings, tmp_path):
     from unittest import mock
 
