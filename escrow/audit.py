@@ -157,13 +157,16 @@ def check_fund_entries_match_holds() -> list[str]:
 def check_charges_recorded() -> list[str]:
     # A card payment that succeeded reached the ledger for exactly its amount; a failed one did not.
     t = _tables()
+    # The gateway account by its id, not through a join on its kind: PostgreSQL then knows from its
+    # statistics that it holds a posting per charge, and hash-joins the charges (a join on the kind made
+    # it expect a handful of rows and loop over every charge for each one: minutes instead of a second).
+    gateway = Account.objects.filter(kind=Account.Kind.GATEWAY, user=None).values_list("pk", flat=True).first()
     sql = f"""
         WITH taken AS (
             SELECT e.reference, -SUM(p.amount) AS posted
             FROM {t["entry"]} e
             JOIN {t["posting"]} p ON p.entry_id = e.id
-            JOIN {t["account"]} a ON a.id = p.account_id
-            WHERE e.kind = %s AND a.kind = %s
+            WHERE e.kind = %s AND p.account_id = %s
             GROUP BY e.reference
         )
         SELECT c.id, c.status, c.amount, COALESCE(taken.posted, 0) AS posted
@@ -172,7 +175,7 @@ def check_charges_recorded() -> list[str]:
           AND COALESCE(taken.posted, 0) <> CASE WHEN c.status = %s THEN c.amount ELSE 0 END
         ORDER BY c.id
     """  # noqa: S608 (table names from the models, values as parameters)
-    params = [Entry.Kind.CHARGE, Account.Kind.GATEWAY, "charge:", Charge.Status.PENDING, Charge.Status.SUCCEEDED]
+    params = [Entry.Kind.CHARGE, gateway or 0, "charge:", Charge.Status.PENDING, Charge.Status.SUCCEEDED]
     violations = []
     for pk, status, amount, posted in _rows(sql, params):
         amount, posted = _money(amount), _money(posted)
