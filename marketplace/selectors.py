@@ -1,6 +1,6 @@
 """Reads for accounts and the freelancer directory. Views call these; they never build querysets themselves."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from feedback.selectors import order_by_rating, with_ratings
@@ -28,19 +28,24 @@ def freelancer_list(*, query: str = "", sort: str = "name") -> QuerySet[User]:
     """Freelancers whose name, headline or a skill contains `query` (any case), ordered by name, or
     best rated first with `sort="rating"`.
 
-    Each of the three matches is its own semi-join (no joins that multiply rows, so no DISTINCT), and
-    each `icontains` can use its trigram index on PostgreSQL (migration 0004): the search reads the
-    matching rows, not every profile on the platform.
+    The three matches are a UNION of user ids (no joins that multiply rows, so no DISTINCT), and each
+    branch's `icontains` can use its own trigram index on PostgreSQL (migration 0004): the search reads
+    the matching rows, not every profile on the platform (an OR across the tables could not).
     """
     freelancers = _freelancers()
     query = query.strip()
     if query:
         profiles = Profile.objects.order_by()
-        freelancers = freelancers.filter(
-            Q(name__icontains=query)
-            | Q(pk__in=profiles.filter(headline__icontains=query).values("user_id"))
-            | Q(pk__in=profiles.filter(skills__name__icontains=query).values("user_id"))
+        matching = (
+            User.objects.filter(name__icontains=query)
+            .order_by()
+            .values("pk")
+            .union(
+                profiles.filter(headline__icontains=query).values("user_id"),
+                profiles.filter(skills__name__icontains=query).values("user_id"),
+            )
         )
+        freelancers = freelancers.filter(pk__in=matching)
     if sort == "rating":
         return order_by_rating(freelancers)
     return freelancers.order_by("name", "id")
