@@ -170,6 +170,7 @@ class MilestoneAdmin(PaginatedInlinesAdmin, LargeTableAdmin, admin.ModelAdmin):
     list_filter = ["state"]
     search_fields = ["title", "contract__title", "contract__client__email", "contract__freelancer__email"]
     list_select_related = ["contract"]
+    ordering = ["-id"]  # newest first, straight from the primary key (the model's order sorts the whole table)
     readonly_fields = [f.name for f in Milestone._meta.fields]
     inlines = [MilestoneEventInline]
     change_form_template = "admin/contracts/milestone/change_form.html"
