@@ -15,8 +15,8 @@ from django_fsm import TransitionNotAllowed
 
 from escrow.errors import EscrowError
 from escrow.selectors import hold_summaries
-from marketplace.money import format_money
 from marketplace.admin_paging import LargeTableAdmin, PaginatedInline, PaginatedInlinesAdmin
+from marketplace.money import format_money
 
 from . import policy, selectors, services
 from .evidence import evidence_bundle
