@@ -159,8 +159,14 @@ def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
                 batch.discard_since(mark)  # its savepoint is rolled back; the next sweep tries again
                 logger.warning("Automatic release of milestone %s refused: %s", milestone.pk, error)
                 continue
+            except Exception:
+                # Never let one milestone hold back the others behind it (it would be first in every batch).
+                batch.discard_since(mark)
+                logger.exception("Automatic release of milestone %s failed", milestone.pk)
+                continue
             released += 1
-    return released, len(locked) == batch_size
+    # A full batch in which nothing could be released ends the chain: beat tries again in a minute.
+    return released, len(locked) == batch_size and released > 0
 
 
 def send_review_reminders(*, now=None) -> int:
