@@ -189,7 +189,6 @@ def _message_post(*, thread: Thread, sender: User, body: str, files, saved: list
     return message
 
 
-@transaction.atomic
 def _event_text(text: str) -> str:
     text = " ".join((text or "").split())
     if not text:
@@ -199,6 +198,7 @@ def _event_text(text: str) -> str:
     return text
 
 
+@transaction.atomic
 def event_post(*, thread: Thread, text: str, actor: User | None = None, link_url: str = "") -> Message:
     """A system line in the thread ("Clara Client funded “Designs” ($300.00)"). Counts as unread
     for the other participants; never emailed as a message (callers use `notify` for that)."""
@@ -228,6 +228,7 @@ class EventLine:
     link_url: str = ""
 
 
+@transaction.atomic
 def events_post(*, lines: list[EventLine]) -> list[Message]:
     """Many event lines at once (a sweep's batch), in order: the threads locked in id order (as one
     `event_post` would lock each), one INSERT for every line, one UPDATE for every thread's newest."""
