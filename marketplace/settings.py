@@ -208,6 +208,8 @@ UPLOAD_MAX_FILES = env.int("UPLOAD_MAX_FILES", default=10)
 MESSAGE_MAX_LENGTH = env.int("MESSAGE_MAX_LENGTH", default=10_000)
 MESSAGE_RATE_LIMIT_PER_MINUTE = env.int("MESSAGE_RATE_LIMIT_PER_MINUTE", default=20)
 MESSAGE_EMAIL_QUIET_SECONDS = env.int("MESSAGE_EMAIL_QUIET_SECONDS", default=60)  # a burst makes one email
+# Each user's header counts are cached this long at most (cleared by every change; 0: no cache).
+MESSAGING_BADGE_CACHE_SECONDS = env.int("MESSAGING_BADGE_CACHE_SECONDS", default=60)
 JOBS_PROPOSALS_PER_DAY = env.int("JOBS_PROPOSALS_PER_DAY", default=30)  # per freelancer, in any 24 hours
 JOBS_EXPIRE_DAYS = env.int("JOBS_EXPIRE_DAYS", default=30)  # an open job without a hire closes after this
 # Called inside offer_accept with the offer and its new contract (contracts never imports these apps).

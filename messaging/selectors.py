@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -127,8 +128,9 @@ def unread_counts(*, user: User) -> UnreadCounts:
 # The header badges are polled every 10 s on every open page: each user's counts are cached (per user,
 # never shared) until something changes them. messaging.services clears them when a message or event is
 # posted in one of the user's threads, when they get a notification, and when they read either; the
-# timeout only bounds what a change made outside those services could leave.
-BADGE_SECONDS = 60
+# timeout (MESSAGING_BADGE_CACHE_SECONDS; 0 turns the cache off, as the test settings do so that query
+# counts do not depend on what an earlier request cached) only bounds what a change made outside those
+# services could leave.
 
 
 def badge_cache_key(user_id: int) -> str:
@@ -136,12 +138,15 @@ def badge_cache_key(user_id: int) -> str:
 
 
 def unread_counts_cached(*, user: User) -> UnreadCounts:
+    seconds = settings.MESSAGING_BADGE_CACHE_SECONDS
+    if not seconds:
+        return unread_counts(user=user)
     key = badge_cache_key(user.pk)
     cached = cache.get(key)
     if cached is not None:
         return UnreadCounts(*cached)
     counts = unread_counts(user=user)
-    cache.set(key, (counts.threads, counts.notifications), BADGE_SECONDS)
+    cache.set(key, (counts.threads, counts.notifications), seconds)
     return counts
 
 

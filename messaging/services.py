@@ -103,7 +103,7 @@ def thread_mark_read(*, thread: Thread, user: User, through_message_id: int | No
 
 
 def _forget_badges(*user_ids: int) -> None:
-    """The users' cached header counts are out of date (see selectors.BADGE_SECONDS)."""
+    """The users' cached header counts are out of date (see selectors.unread_counts_cached)."""
     cache.delete_many([badge_cache_key(pk) for pk in user_ids])
 
 

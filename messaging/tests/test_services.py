@@ -285,7 +285,10 @@ def test_unread_counts_come_from_one_query(thread, people, django_assert_num_que
     assert (counts.threads, counts.notifications) == (2, 1)
 
 
-def test_the_header_counts_are_cached_per_user_until_something_changes_them(thread, people, django_assert_num_queries):
+def test_the_header_counts_are_cached_per_user_until_something_changes_them(
+    thread, people, django_assert_num_queries, settings
+):
+    settings.MESSAGING_BADGE_CACHE_SECONDS = 60
     clara, felix = people
     post_messages(thread, clara, 1)
     assert selectors.unread_counts_cached(user=felix).threads == 1
