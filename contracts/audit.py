@@ -69,7 +69,9 @@ def _sql() -> tuple[str, list]:
         SELECT id, state, amount, hold_id, funded, balance, left_early, released
         FROM figures
         WHERE CASE
+            -- A payment confirmed after staff cancelled the milestone is refunded whole at once: no violation.
             WHEN state IN ({never_marks}) THEN hold_id IS NOT NULL
+                 AND NOT (state = %s AND left_early = funded AND NOT released)
             WHEN hold_id IS NULL THEN 1 = 1
             ELSE funded <> amount
                  OR (state IN ({marks}) AND (balance <> amount - left_early OR balance <= 0))
@@ -90,6 +92,7 @@ def _sql() -> tuple[str, list]:
         Account.Kind.USER_AVAILABLE,
         REFERENCE_PREFIX,
         *never_funded,
+        S.CANCELLED,
         *held,
         *held,
         S.RELEASED,
@@ -108,7 +111,9 @@ def _violations_of(pk, state, amount, hold_id, funded, balance, left_early, rele
     label = f"Milestone #{pk} ({state})"
     amount, balance, left_early = _money(amount), _money(balance), _money(left_early)
     if state in (S.DRAFT, S.CANCELLED):
-        return [f"{label} has an escrow hold although it was never funded."] if hold_id is not None else []
+        paid_back = state == S.CANCELLED and left_early == _money(funded) and not released
+        never = hold_id is not None and not paid_back
+        return [f"{label} has an escrow hold although it was never funded."] if never else []
     if hold_id is None:  # every other state is reached through funding
         return [f"{label} has no funding entry in escrow."]
     found = []

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from escrow.gateways import CardDetails
+from escrow.sandbox.testing import pay
 from messaging.services import message_post
 
 from . import services
@@ -16,7 +16,6 @@ from .rules import MilestoneTerms, OfferTerms
 WEBSITE = "Company website redesign"
 SHOP = "Online shop for handmade ceramics"
 BRAND = "Brand identity package"
-DEMO_CARD = CardDetails(number="4242424242424242", exp_month=12, exp_year=2030, cvc="123")
 
 
 def _milestones(*rows) -> list[MilestoneTerms]:
@@ -37,13 +36,13 @@ def _seed_review_in_progress(contract) -> None:
     `make run` starts, so a person can watch the beat schedule release it automatically."""
     first = contract.milestones.order_by("position").first()
     if first.state == Milestone.State.DRAFT:
-        services.milestones_fund(
+        intent = services.milestones_fund(
             contract_id=contract.pk,
             milestone_ids=[first.pk],
             actor=contract.client,
-            card=DEMO_CARD,
             idempotency_key=f"demo-fund-{first.pk}",
         )
+        pay(intent)  # the demo client pays on the sandbox's page
         services.milestone_submit(
             milestone_id=first.pk,
             actor=contract.freelancer,
@@ -139,13 +138,13 @@ def _seed_every_state(*, client, freelancer) -> None:
     )
     contract = services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
     m = {row[2]: milestone for row, milestone in zip(rows, contract.milestones.order_by("position"), strict=True)}
-    services.milestones_fund(
+    intent = services.milestones_fund(
         contract_id=contract.pk,
         milestone_ids=[milestone.pk for state, milestone in m.items() if state != "draft"],
         actor=client,
-        card=DEMO_CARD,
         idempotency_key=f"demo-fund-brand-{contract.pk}",
     )
+    pay(intent)
 
     def submit(milestone, text="First version attached as a link."):
         services.milestone_submit(

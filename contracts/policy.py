@@ -255,6 +255,8 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     if role is None:
         return NOT_PARTY
     label = action.says
+    if name in PAYMENT_BLOCKS and milestone.state == S.DRAFT and _payment_processing(milestone):
+        return PAYMENT_PROCESSING
     state = milestone.get_state_display().lower()
     method = getattr(milestone, action.transition) if action.transition else None
     if method is not None:
@@ -295,6 +297,25 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
         if pending_refund_request:
             return _when("refund_already_requested", "You already asked for a refund; the freelancer has to answer.")
     return ALLOW
+
+
+# While a payment for a draft milestone is processing, it is neither funded nor free to change.
+PAYMENT_BLOCKS = ("fund", "submit", "propose_edit", "propose_remove", "propose_move", "cancel")
+PAYMENT_PROCESSING = _when(
+    "payment_processing",
+    "Payment processing: this milestone is funded as soon as the payment provider confirms the payment. "
+    "Don't start work on it yet.",
+)
+
+
+def _payment_processing(milestone: Milestone) -> bool:
+    """From the milestone's money when a page loaded it (one query for all milestones), else looked up."""
+    money = getattr(milestone, "money", None)
+    if money is not None:
+        return money.payment_processing
+    from escrow.selectors import open_payments
+
+    return milestone.hold_reference in open_payments([milestone.hold_reference])
 
 
 def milestone_actions(actor, milestone: Milestone, names=PARTY_BUTTONS, **kwargs) -> list[MilestoneAction]:

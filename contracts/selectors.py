@@ -11,7 +11,7 @@ from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from escrow.selectors import hold_summaries, release_quote
+from escrow.selectors import hold_summaries, open_payments, release_quote
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
@@ -106,6 +106,11 @@ class MilestoneMoney:
     received: Decimal  # what the freelancer received
     release_fee: Decimal  # releasing now would take this fee ...
     release_pays: Decimal  # ... and pay the freelancer this
+    payment_id: int | None = None  # a payment started that the provider has not confirmed yet
+
+    @property
+    def payment_processing(self) -> bool:
+        return self.payment_id is not None
 
     @property
     def receives(self) -> Decimal:
@@ -126,6 +131,7 @@ def milestones_money(milestones) -> dict[int, MilestoneMoney]:
     """Each milestone's money (one query for all of them); also set as `milestone.money`."""
     milestones = list(milestones)
     summaries = hold_summaries([m.hold_reference for m in milestones])
+    processing = open_payments([m.hold_reference for m in milestones])
     result = {}
     for m in milestones:
         summary = summaries[m.hold_reference]
@@ -141,6 +147,7 @@ def milestones_money(milestones) -> dict[int, MilestoneMoney]:
             received=summary.paid_to_payee,
             release_fee=fee_now,
             release_pays=pays_now,
+            payment_id=processing[m.hold_reference].pk if m.hold_reference in processing else None,
         )
     return result
 

@@ -14,7 +14,18 @@ from marketplace.admin_paging import LargeTableAdmin
 from marketplace.money import ZERO, format_money
 
 from .audit import run_audit
-from .models import Account, Charge, Entry, Hold, Payout, Posting
+from .models import (
+    Account,
+    Entry,
+    Hold,
+    PaymentIntent,
+    PaymentItem,
+    Payout,
+    PayoutAccount,
+    Posting,
+    Transfer,
+    WebhookEvent,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -116,17 +127,59 @@ class HoldAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_filter = ["created_at"]  # not date_hierarchy: see EntryAdmin
 
 
-@admin.register(Charge)
-class ChargeAdmin(LargeTableAdmin, ReadOnlyAdmin):
-    list_display = ["id", "payer", "amount", "currency", "status", "brand", "last4", "failure_code", "created_at"]
-    list_filter = ["status", "brand", "failure_code"]
-    search_fields = ["idempotency_key", "gateway_charge_id", "payer__email", "holds__reference"]
-    list_select_related = ["payer"]
-
-
 @admin.register(Payout)
 class PayoutAdmin(LargeTableAdmin, ReadOnlyAdmin):
     list_display = ["id", "user", "amount", "currency", "status", "gateway_payout_id", "created_at"]
     list_filter = ["status"]
     search_fields = ["user__email", "user__name", "gateway_payout_id", "idempotency_key"]
     list_select_related = ["user"]
+
+
+class PaymentItemInline(admin.TabularInline):
+    model = PaymentItem
+    fields = ["reference", "payee", "amount", "fee", "label", "open"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentIntent)
+class PaymentIntentAdmin(ReadOnlyAdmin):
+    """Read-only: only the provider's confirmation (webhook, return, reconciliation sweep) moves a payment."""
+
+    list_display = ["id", "kind", "state", "payer", "amount", "credit_used", "provider", "provider_id", "created_at"]
+    list_filter = ["state", "kind", "provider"]
+    search_fields = ["idempotency_key", "provider_id", "provider_charge_id", "payer__email", "items__reference"]
+    list_select_related = ["payer"]
+    date_hierarchy = "created_at"
+    inlines = [PaymentItemInline]
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_id", "provider", "type", "object_id", "received_at", "processed_at", "attempts"]
+    list_filter = ["provider", "type", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "object_id"]
+    date_hierarchy = "received_at"
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "provider", "account_id", "details_submitted", "payouts_enabled", "updated_at"]
+    list_filter = ["provider", "payouts_enabled"]
+    search_fields = ["user__email", "account_id"]
+    list_select_related = ["user"]
+
+
+@admin.register(Transfer)
+class TransferAdmin(ReadOnlyAdmin):
+    list_display = ["id", "payee", "amount", "status", "provider_transfer_id", "last_error", "created_at", "sent_at"]
+    list_filter = ["status", "provider"]
+    search_fields = ["payee__email", "provider_transfer_id", "entry__reference"]
+    list_select_related = ["payee"]

@@ -13,13 +13,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from marketplace.money import ZERO, format_money, to_money
 
-from .models import Account, Charge, Entry, Hold, Payout, Posting
+from .models import Account, Entry, Hold, PaymentIntent, Payout, Posting
 
 Check = Callable[[], list[str]]
 
@@ -65,9 +66,21 @@ def check_no_negative_balances() -> list[str]:
 
 
 def check_funding_accounts_settle() -> list[str]:
-    # Money a client pays in goes on into holds (or a bonus) in the same transaction: at rest it is zero.
-    rows = _accounts_whose_balance([Account.Kind.USER_FUNDING], ~Q(balance=0))
-    return [f"{account} is not settled: {format_money(account.balance)} is left over." for account in rows]
+    # Money a client pays in goes on into holds (or a bonus) when the payment is confirmed: at rest the
+    # funding account holds only the credit set aside for their payments still open.
+    rows = list(_accounts_whose_balance([Account.Kind.USER_FUNDING], ~Q(balance=0)))
+    reserved = dict(
+        PaymentIntent.objects.filter(payer__in=[row.user_id for row in rows], state__in=PaymentIntent.OPEN_STATES)
+        .order_by()
+        .values("payer")
+        .annotate(total=Sum("credit_used"))
+        .values_list("payer", "total")
+    )
+    return [
+        f"{account} is not settled: {format_money(account.balance - reserved.get(account.user_id, ZERO))} is left over."
+        for account in rows
+        if account.balance != reserved.get(account.user_id, ZERO)
+    ]
 
 
 def check_holds_funded_once() -> list[str]:
@@ -110,7 +123,7 @@ def check_released_holds_are_empty() -> list[str]:
 
 def _tables() -> dict[str, str]:
     q = connection.ops.quote_name
-    models = {"hold": Hold, "entry": Entry, "posting": Posting, "account": Account, "charge": Charge, "payout": Payout}
+    models = {"hold": Hold, "entry": Entry, "posting": Posting, "account": Account, "payout": Payout}
     return {name: q(model._meta.db_table) for name, model in models.items()}
 
 
@@ -150,39 +163,6 @@ def check_fund_entries_match_holds() -> list[str]:
         if funded != amount:
             violations.append(
                 f"Hold {reference} is for {format_money(amount)} but {format_money(funded)} was put in escrow."
-            )
-    return violations
-
-
-def check_charges_recorded() -> list[str]:
-    # A card payment that succeeded reached the ledger for exactly its amount; a failed one did not.
-    t = _tables()
-    # The gateway account by its id, not through a join on its kind: PostgreSQL then knows from its
-    # statistics that it holds a posting per charge, and hash-joins the charges (a join on the kind made
-    # it expect a handful of rows and loop over every charge for each one: minutes instead of a second).
-    gateway = Account.objects.filter(kind=Account.Kind.GATEWAY, user=None).values_list("pk", flat=True).first()
-    sql = f"""
-        WITH taken AS (
-            SELECT e.reference, -SUM(p.amount) AS posted
-            FROM {t["entry"]} e
-            JOIN {t["posting"]} p ON p.entry_id = e.id
-            WHERE e.kind = %s AND p.account_id = %s
-            GROUP BY e.reference
-        )
-        SELECT c.id, c.status, c.amount, COALESCE(taken.posted, 0) AS posted
-        FROM {t["charge"]} c LEFT JOIN taken ON taken.reference = %s || CAST(c.id AS TEXT)
-        WHERE c.status <> %s
-          AND COALESCE(taken.posted, 0) <> CASE WHEN c.status = %s THEN c.amount ELSE 0 END
-        ORDER BY c.id
-    """  # noqa: S608 (table names from the models, values as parameters)
-    params = [Entry.Kind.CHARGE, gateway or 0, "charge:", Charge.Status.PENDING, Charge.Status.SUCCEEDED]
-    violations = []
-    for pk, status, amount, posted in _rows(sql, params):
-        amount, posted = _money(amount), _money(posted)
-        expected = amount if status == Charge.Status.SUCCEEDED else ZERO
-        if posted != expected:
-            violations.append(
-                f"Charge #{pk} ({status}, {format_money(amount)}) is recorded in the ledger as {format_money(posted)}."
             )
     return violations
 
@@ -234,6 +214,110 @@ def check_no_stuck_payouts() -> list[str]:
     ]
 
 
+def _sum_of(postings) -> Subquery:
+    """A correlated subquery: the sum of `postings` (already filtered on OuterRef), or 0.00."""
+    return Coalesce(
+        Subquery(postings.order_by().values("entry__kind").annotate(total=Sum("amount")).values("total")[:1]),
+        ZERO,
+        output_field=DecimalField(max_digits=14, decimal_places=2),
+    )
+
+
+# Entries that move a payer's money in must come from a payment the provider confirmed.
+PAID_IN_KINDS = (Entry.Kind.CHARGE, Entry.Kind.FUND, Entry.Kind.BONUS)
+
+
+def check_entries_have_succeeded_payments() -> list[str]:
+    # No card payment, funding or bonus in the ledger without a succeeded payment intent behind it.
+    rows = (
+        Entry.objects.filter(kind__in=PAID_IN_KINDS)
+        .exclude(intent__state=PaymentIntent.State.SUCCEEDED)
+        .order_by("id")
+        .values_list("reference", "intent_id", "intent__state")
+    )
+    return [
+        f"Entry {reference} has no succeeded payment behind it (payment #{intent_id}: {state or 'none'})."
+        for reference, intent_id, state in rows
+    ]
+
+
+def check_succeeded_payments_posted() -> list[str]:
+    # Every succeeded payment has exactly its entries: one card payment for its amount (none when credit
+    # paid for everything), one funding or bonus per item; a card refund, its one refund entry.
+    charged = Posting.objects.filter(
+        entry__intent=OuterRef("pk"), entry__kind=Entry.Kind.CHARGE, account__kind=Account.Kind.GATEWAY
+    )
+    refunded = Posting.objects.filter(
+        entry__intent=OuterRef("pk"),
+        entry__kind__in=[Entry.Kind.REFUND_CARD, Entry.Kind.SETTLEMENT],
+        account__kind=Account.Kind.GATEWAY,
+    )
+    rows = (
+        PaymentIntent.objects.filter(state=PaymentIntent.State.SUCCEEDED)
+        .annotate(
+            n_charges=Count("entries", filter=Q(entries__kind=Entry.Kind.CHARGE), distinct=True),
+            charged=-_sum_of(charged),
+            n_refunds=Count(
+                "entries", filter=Q(entries__kind__in=[Entry.Kind.REFUND_CARD, Entry.Kind.SETTLEMENT]), distinct=True
+            ),
+            refunded=_sum_of(refunded),
+            n_items=Count("items", distinct=True),
+            n_paid=Count("entries", filter=Q(entries__kind__in=[Entry.Kind.FUND, Entry.Kind.BONUS]), distinct=True),
+        )
+        .filter(
+            (Q(kind=PaymentIntent.Kind.REFUND) & (~Q(n_refunds=1) | ~Q(refunded=F("amount"))))
+            | (
+                ~Q(kind=PaymentIntent.Kind.REFUND)
+                & (
+                    (Q(amount__gt=0) & (~Q(n_charges=1) | ~Q(charged=F("amount"))))
+                    | (Q(amount=0) & ~Q(n_charges=0))
+                    | ~Q(n_paid=F("n_items"))
+                )
+            )
+        )
+        .order_by("id")
+    )
+    return [
+        f"Payment #{intent.pk} ({intent.kind}, {format_money(intent.amount)}) succeeded but its ledger entries do not "
+        f"match: {intent.n_charges} card payment(s) for {format_money(intent.charged)}, {intent.n_paid} of "
+        f"{intent.n_items} item(s) posted, {intent.n_refunds} refund(s)."
+        for intent in rows
+    ]
+
+
+def check_unconfirmed_payments_unposted() -> list[str]:
+    # A payment not (yet) succeeded moved no card money in: no charge, fund or bonus entry.
+    rows = (
+        PaymentIntent.objects.exclude(state=PaymentIntent.State.SUCCEEDED)
+        .exclude(kind=PaymentIntent.Kind.REFUND)
+        .filter(entries__kind__in=PAID_IN_KINDS)
+        .distinct()
+        .order_by("id")
+    )
+    return [f"Payment #{intent.pk} is {intent.state} but has money posted in the ledger." for intent in rows]
+
+
+# Entries that credit a payee's earnings, each with its transfer to the payee's payout account.
+EARNING_KINDS = (Entry.Kind.RELEASE, Entry.Kind.PARTIAL_RELEASE, Entry.Kind.SETTLEMENT, Entry.Kind.BONUS)
+
+
+def check_earnings_transferred_once() -> list[str]:
+    # Every release or bonus that credited a payee's earnings has exactly one transfer of that amount to the
+    # payee's payout account at the provider (pending until they have one).
+    credited = Posting.objects.filter(entry=OuterRef("pk"), account__kind=Account.Kind.USER_AVAILABLE)
+    rows = (
+        Entry.objects.filter(kind__in=EARNING_KINDS)
+        .annotate(credited=_sum_of(credited), transferred=Coalesce(F("transfer__amount"), ZERO))
+        .exclude(credited=F("transferred"))
+        .order_by("id")
+    )
+    return [
+        f"Entry {entry.reference} credited {format_money(entry.credited)} but transfers "
+        f"{format_money(entry.transferred)} to the payee's payout account."
+        for entry in rows
+    ]
+
+
 BUILTIN_CHECKS: list[Check] = [
     check_entries_balance,
     check_ledger_sums_to_zero,
@@ -243,9 +327,12 @@ BUILTIN_CHECKS: list[Check] = [
     check_holds_released_once,
     check_released_holds_are_empty,
     check_fund_entries_match_holds,
-    check_charges_recorded,
     check_payouts_recorded,
     check_no_stuck_payouts,
+    check_entries_have_succeeded_payments,
+    check_succeeded_payments_posted,
+    check_unconfirmed_payments_unposted,
+    check_earnings_transferred_once,
 ]
 
 

@@ -25,10 +25,6 @@ class InvalidAmount(EscrowError):
     default_message = "Enter a valid amount."
 
 
-class CardRequired(EscrowError):
-    default_message = "Enter your card details to pay."
-
-
 class IdempotencyKeyReused(EscrowError):
     """The same idempotency key came with a different request (another payer or another purpose)."""
 

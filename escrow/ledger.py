@@ -51,6 +51,7 @@ def entry_post(
     actor=None,
     hold: Hold | None = None,
     external_id: str = "",
+    intent=None,
 ) -> Entry:
     """Write one balanced entry. Refuses (ValueError) fewer than two postings, a zero posting, or a
     non-zero sum; raises AlreadyProcessed if an entry with this reference exists (the unique index
@@ -71,6 +72,7 @@ def entry_post(
                 hold=hold,
                 external_id=external_id,
                 created_by=actor,
+                intent=intent,
             )
     except IntegrityError as error:
         if Entry.objects.filter(reference=reference).exists():

@@ -1,4 +1,4 @@
-"""The escrow ledger: accounts, entries and postings (append-only double entry), holds, charges, payouts.
+"""The escrow ledger: accounts, entries and postings (append-only double entry), holds, payments, payouts.
 
 Escrow knows nothing about contracts or milestones: a hold is money kept against an opaque
 reference its caller chose ("milestone:42"). Balances are never stored; they are sums of postings.
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm import FSMField, FSMModelMixin, transition
 
 from marketplace.appendonly import AppendOnlyModel, ImmutableRecordError  # noqa: F401 (re-exported)
 from marketplace.money import format_money
@@ -32,13 +33,8 @@ class Hold(AppendOnlyModel):
     funding_key = models.CharField(
         max_length=200, db_index=True, help_text="Idempotency key of the funding request that created it."
     )
-    funded_by_charge = models.ForeignKey(
-        "Charge",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="holds",
-        help_text="Empty: paid by credit.",
+    intent = models.ForeignKey(
+        "PaymentIntent", on_delete=models.PROTECT, null=True, blank=True, related_name="holds", help_text="The payment."
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -109,12 +105,14 @@ class Entry(AppendOnlyModel):
     class Kind(models.TextChoices):
         CHARGE = "charge", "Card payment"
         CREDIT_USE = "credit_use", "Credit used"
+        CREDIT_RETURN = "credit_return", "Credit returned (payment not completed)"
         FUND = "fund", "Escrow funded"
         RELEASE = "release", "Escrow released"
         PARTIAL_RELEASE = "partial_release", "Escrow partly released"
         SETTLEMENT = "settlement", "Escrow settled (split)"
         REFUND_CREDIT = "refund_credit", "Refund to credit"
         REFUND_CARD = "refund_card", "Refund to card"
+        REFUND_CARD_FAILED = "refund_card_failed", "Card refund failed: returned as credit"
         BONUS = "bonus", "Bonus"
         PAYOUT = "payout", "Payout"
         PAYOUT_REVERSAL = "payout_reversal", "Failed payout returned"
@@ -124,6 +122,7 @@ class Entry(AppendOnlyModel):
     memo = models.CharField(max_length=400)
     hold = models.ForeignKey(Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
     external_id = models.CharField(max_length=100, blank=True, help_text="The provider's id (charge, refund, payout).")
+    intent = models.ForeignKey("PaymentIntent", on_delete=models.PROTECT, null=True, blank=True, related_name="entries")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -151,39 +150,6 @@ class Posting(AppendOnlyModel):
         return f"{self.account}: {format_money(self.amount)}"
 
 
-class Charge(models.Model):
-    """One card payment attempt, keyed by the caller's idempotency key. No card number is kept."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-
-    idempotency_key = models.CharField(max_length=200, unique=True)
-    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="charges")
-    amount = models.DecimalField(**MONEY)
-    currency = models.CharField(max_length=3)
-    description = models.CharField(max_length=400, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    brand = models.CharField(max_length=30, blank=True)
-    last4 = models.CharField(max_length=4, blank=True)
-    gateway_charge_id = models.CharField(max_length=100, blank=True)
-    failure_code = models.CharField(max_length=50, blank=True)
-    failure_message = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_charge_amount_positive")]
-
-    def __str__(self):
-        return f"Charge #{self.pk} {format_money(self.amount)} ({self.get_status_display()})"
-
-    @property
-    def card_label(self) -> str:
-        return f"{self.brand} •••• {self.last4}" if self.last4 else ""
-
-
 class Payout(models.Model):
     """A withdrawal of earnings to the user's bank account."""
 
@@ -207,3 +173,189 @@ class Payout(models.Model):
 
     def __str__(self):
         return f"Payout #{self.pk} {format_money(self.amount)} ({self.get_status_display()})"
+
+
+class PaymentIntent(FSMModelMixin, models.Model):
+    """One payment through the provider: a funding (one or several holds), a bonus or a card refund.
+
+    The intent is committed *before* the provider is called, so a process that dies after the provider
+    acted leaves a row the webhook or the reconciliation sweep can finish. Money reaches the ledger only
+    when the provider confirms (`escrow.payments`). `state` moves only through the transitions below
+    (FSMField protected); transition bodies set fields, the services save and post.
+    """
+
+    class Kind(models.TextChoices):
+        FUNDING = "funding", "Escrow funding"
+        BONUS = "bonus", "Bonus"
+        REFUND = "refund", "Refund to card"
+
+    class State(models.TextChoices):
+        CREATED = "created", "Created"
+        REQUIRES_ACTION = "requires_action", "Waiting for the payer"
+        PROCESSING = "processing", "Payment processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    OPEN_STATES = (State.CREATED, State.REQUIRES_ACTION, State.PROCESSING)
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED, State.CANCELED)
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    state = FSMField(default=State.CREATED, choices=State.choices, protected=True, db_index=True)
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payment_intents")
+    amount = models.DecimalField(**MONEY, help_text="What the provider charges (or refunds).")
+    credit_used = models.DecimalField(**MONEY, default=0, help_text="Paid from the payer's credit, set aside.")
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=400, blank=True)
+    provider = models.CharField(max_length=20)
+    provider_id = models.CharField(max_length=255, blank=True, db_index=True, help_text="Session / payment id.")
+    provider_charge_id = models.CharField(max_length=255, blank=True, help_text="What a card refund refunds.")
+    redirect_url = models.CharField(max_length=2000, blank=True, help_text="The provider's hosted page.")
+    next_url = models.CharField(max_length=500, blank=True, help_text="Our page to show once the payer is back.")
+    card_label = models.CharField(max_length=60, blank=True)
+    failure_code = models.CharField(max_length=50, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    refund_of = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds", help_text="Card refunds."
+    )
+    hold = models.ForeignKey(
+        Hold, on_delete=models.PROTECT, null=True, blank=True, related_name="card_refunds", help_text="Card refunds."
+    )
+    ledger_reference = models.CharField(max_length=250, blank=True, help_text="The entry that moves the money.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0) & Q(credit_used__gte=0), name="escrow_intent_amounts"),
+            models.UniqueConstraint(
+                fields=["provider", "provider_id"], condition=~Q(provider_id=""), name="escrow_intent_provider_id"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Payment #{self.pk} {self.get_kind_display()} {format_money(self.amount)} ({self.get_state_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @transition(field=state, source=State.CREATED, target=State.REQUIRES_ACTION)
+    def await_payer(self, *, provider_id: str, redirect_url: str):
+        self.provider_id, self.redirect_url = provider_id, redirect_url
+
+    @transition(field=state, source=[State.CREATED, State.REQUIRES_ACTION], target=State.PROCESSING)
+    def mark_processing(self):
+        pass
+
+    @transition(field=state, source=OPEN_STATES, target=State.SUCCEEDED)
+    def succeed(self, *, charge_id: str = "", card_label: str = ""):
+        self.provider_charge_id = charge_id or self.provider_charge_id
+        self.card_label = card_label[:60] or self.card_label
+        self.confirmed_at = timezone.now()
+
+    @transition(field=state, source=OPEN_STATES, target=State.FAILED)
+    def fail(self, *, code: str, message: str):
+        self.failure_code, self.failure_message = code[:50], message[:300]
+        self.confirmed_at = timezone.now()
+
+    @transition(field=state, source=[State.CREATED, State.REQUIRES_ACTION], target=State.CANCELED)
+    def cancel(self, *, message: str = ""):
+        self.failure_message = message[:300]
+        self.confirmed_at = timezone.now()
+
+
+class PaymentItem(models.Model):
+    """What a funding or bonus intent pays for: a hold to create (or the bonus) once the payment succeeds.
+
+    `open` is true while the intent is open; the partial unique index lets one open payment exist per
+    reference, so a second tab (another idempotency key) cannot start a second charge for the same hold.
+    """
+
+    intent = models.ForeignKey(PaymentIntent, on_delete=models.PROTECT, related_name="items")
+    reference = models.CharField(max_length=200)
+    payee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    amount = models.DecimalField(**MONEY)
+    fee = models.DecimalField(**MONEY)
+    label = models.CharField(max_length=300)
+    link_url = models.CharField(max_length=500, blank=True)
+    open = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reference"], condition=Q(open=True), name="escrow_item_one_open_payment"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_item_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.reference} · {format_money(self.amount)}"
+
+
+class WebhookEvent(models.Model):
+    """The webhook inbox: each provider event stored once (unique per provider), processed by a task."""
+
+    provider = models.CharField(max_length=20)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=255, blank=True, help_text="The payment/account the event is about.")
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="escrow_webhook_event_once")]
+
+    def __str__(self):
+        return f"{self.provider} {self.type} {self.event_id}"
+
+
+class PayoutAccount(models.Model):
+    """Where a user is paid: a provider account (Stripe Connect Express, or the sandbox's)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account")
+    provider = models.CharField(max_length=20)
+    account_id = models.CharField(max_length=255)
+    details_submitted = models.BooleanField(default=False)
+    payouts_enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "account_id"], name="escrow_payout_account_once")]
+
+    def __str__(self):
+        return f"{self.provider} {self.account_id} of {self.user}"
+
+
+class Transfer(models.Model):
+    """Released earnings on their way to the payee's payout account at the provider (Stripe: a Transfer to the
+    connected account). One per entry that credits a payee's earnings (a release, a bonus); it waits as
+    pending until the payee has a payout account, and is sent after commit with an idempotency key."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+
+    entry = models.OneToOneField(Entry, on_delete=models.PROTECT, related_name="transfer")
+    payee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transfers")
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    provider = models.CharField(max_length=20, blank=True)
+    provider_transfer_id = models.CharField(max_length=255, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="escrow_transfer_amount_positive")]
+
+    def __str__(self):
+        return f"Transfer #{self.pk} {format_money(self.amount)} to {self.payee} ({self.get_status_display()})"

@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce
 
 from marketplace.money import ZERO, platform_fee, to_money
 
-from .models import Account, Entry, Posting
+from .models import Account, Entry, PaymentIntent, PaymentItem, Posting
 
 Kind = Account.Kind
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -193,3 +193,19 @@ def earnings_by_user(user_ids) -> dict[int, Decimal]:
     for row in rows:
         totals[row["account__user_id"]] = to_money(row["total"])
     return totals
+
+
+def open_payments(references: list[str]) -> dict[str, PaymentIntent]:
+    """{reference: its open payment} for the references with a payment started but not yet confirmed
+    ("Payment processing"), in one query. References without one are absent."""
+    items = PaymentItem.objects.filter(reference__in=list(references), open=True).select_related("intent")
+    return {item.reference: item.intent for item in items}
+
+
+def payment_for_key(*, payer, idempotency_key: str) -> PaymentIntent | None:
+    """The payer's payment started with this idempotency key (a replayed form), if any."""
+    return PaymentIntent.objects.filter(payer=payer, idempotency_key=idempotency_key).first()
+
+
+def entry_for(reference: str) -> Entry:
+    return Entry.objects.get(reference=reference)

@@ -6,59 +6,56 @@ writes balanced entries through `ledger.entry_post`, and raises an `EscrowError`
 (`fund:<ref>`, `release:<ref>`, `refund:<ref>:<n>`, ...) make each money event happen at most once,
 whatever code path tries it.
 
-Calling from another app's transaction: `holds_fund` and `bonus_pay` record a failed card payment and
-then raise the PaymentError. If the caller's own `transaction.atomic` block lets that exception
-escape, the record is rolled back with it; catch PaymentError inside the block (or call outside it)
-so that a replay of the same idempotency key shows the same error.
+Money paid in by card (fundings, bonuses) goes through payment intents (`escrow.payments`): nothing
+here charges a card. A card refund and a withdrawal commit their entry first and call the provider after.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db import transaction
+from django.utils import timezone
 
 from marketplace.money import ZERO, format_money, platform_fee, to_money
 
 from .errors import (
     AlreadyProcessed,
-    CardRequired,
     EscrowError,
     HoldNotFound,
     IdempotencyKeyReused,
     InvalidAmount,
     PayoutError,
 )
-from .gateways import CardDetails, PaymentError, get_gateway, get_payouts, payment_error_from
+from .gateways import PaymentError
 from .ledger import account_get, account_lock, entry_post, nonzero
-from .models import Account, Charge, Entry, Hold, Payout, Posting
+from .models import Account, Entry, Hold, Payout, PayoutAccount
+from .payments import card_refund_start
+from .providers import get_provider
 from .selectors import account_balance, release_quote
+from .transfers import transfer_record, transfers_pending_total
 
 if TYPE_CHECKING:
     from marketplace.models import User
 
 __all__ = [
     "AlreadyProcessed",
-    "CardDetails",
-    "CardRequired",
     "EscrowError",
-    "FundingResult",
     "HoldNotFound",
     "HoldSpec",
     "IdempotencyKeyReused",
     "InvalidAmount",
     "PaymentError",
     "PayoutError",
-    "bonus_pay",
     "hold_refund",
     "hold_release",
     "hold_release_part",
     "hold_settle",
-    "holds_fund",
+    "payout_account_link",
+    "payout_account_refresh",
     "payout_request",
     "withdrawal_error",
 ]
@@ -78,101 +75,7 @@ class HoldSpec:
     link_url: str = ""
 
 
-@dataclass(frozen=True)
-class FundingResult:
-    holds: tuple[Hold, ...]
-    charge: Charge | None  # None when credit paid for everything
-    credit_used: Decimal
-    charged: Decimal
-    replayed: bool = field(default=False, compare=False)  # True when the same request was already processed
-
-    @property
-    def total(self) -> Decimal:
-        return self.credit_used + self.charged
-
-
-# --- funding ---------------------------------------------------------------------------------------
-
-
-def holds_fund(
-    *,
-    payer: User,
-    holds: list[HoldSpec],
-    card: CardDetails | None,
-    idempotency_key: str,
-    use_credit: bool = False,
-    actor: User | None,
-) -> FundingResult:
-    """Pay for several holds with one card charge (after the payer's credit, if `use_credit`).
-
-    A replay of `idempotency_key` (double click, resubmitted form, concurrent request) charges nothing
-    again and returns the first result, or raises the first failure. A failed card payment creates no
-    hold and no entry, records the failed Charge and raises the PaymentError.
-    """
-    specs = _checked_specs(payer=payer, holds=holds)
-    if not idempotency_key:
-        raise ValueError("An idempotency key is required.")
-    total = sum((spec.amount for spec in specs), ZERO)
-    failure: PaymentError | None = None
-
-    with transaction.atomic():
-        # Lock order everywhere: the payer's credit account, then the Charge row, then the holds.
-        credit_account = account_lock(Kind.USER_CREDIT, user=payer) if use_credit else None
-        replay = _funding_replay(payer=payer, idempotency_key=idempotency_key, specs=specs)
-        if replay is not None:
-            return replay
-        _refuse_funded(specs)
-
-        credit_used = min(account_balance(credit_account), total) if credit_account else ZERO
-        to_charge = total - credit_used
-        charge = None
-        if to_charge > 0:
-            if card is None:
-                raise CardRequired(f"Enter your card details to pay {format_money(to_charge)}.")
-            charge, created = _charge_claim(
-                payer=payer, idempotency_key=idempotency_key, amount=to_charge, description=_describe(specs)
-            )
-            if not created:
-                # A concurrent request with this key finished while we waited for its Charge row.
-                replay = _funding_replay(payer=payer, idempotency_key=idempotency_key, specs=specs)
-                if replay is None:
-                    raise IdempotencyKeyReused()
-                return replay
-
-        try:
-            with transaction.atomic():  # a savepoint: a failed card payment leaves no hold and no entry
-                # The holds are inserted before the card is charged: a concurrent funding of the same
-                # reference (another key) waits on these rows and is then refused, having charged nothing.
-                new_holds = _holds_create(payer=payer, specs=specs, idempotency_key=idempotency_key, charge=charge)
-                funding = account_get(Kind.USER_FUNDING, user=payer)
-                if charge is not None:
-                    _charge_card(charge=charge, card=card, funding=funding, actor=actor)
-                if credit_used:
-                    entry_post(
-                        reference=f"credit-use:{idempotency_key}",
-                        kind=Entry.Kind.CREDIT_USE,
-                        memo="Paid from your credit",
-                        postings=[(credit_account, -credit_used), (funding, credit_used)],
-                        actor=actor,
-                    )
-                for hold in new_holds:
-                    entry_post(
-                        reference=f"fund:{hold.reference}",
-                        kind=Entry.Kind.FUND,
-                        memo=f"Paid into escrow: {hold.label}",
-                        postings=[(funding, -hold.amount), (account_get(Kind.ESCROW_HOLD, hold=hold), hold.amount)],
-                        actor=actor,
-                        hold=hold,
-                    )
-        except PaymentError as error:
-            _charge_failed(charge, error)
-            failure = error
-        else:
-            return FundingResult(
-                holds=tuple(new_holds), charge=charge, credit_used=credit_used, charged=to_charge, replayed=False
-            )
-    # The failed Charge is committed above, so a replay of this key raises the same error.
-    raise failure
+# --- checks shared with escrow.payments (funding) ------------------------------------------------------
 
 
 def _checked_specs(*, payer, holds: list[HoldSpec]) -> list[HoldSpec]:
@@ -218,117 +121,6 @@ def _refuse_funded(specs: list[HoldSpec]) -> None:
             raise AlreadyProcessed(f"“{spec.label}” is already funded.")
 
 
-def _holds_create(*, payer, specs: list[HoldSpec], idempotency_key: str, charge: Charge | None) -> list[Hold]:
-    created = {}
-    # Sorted, so two requests funding overlapping sets of references wait for each other, never deadlock.
-    for spec in sorted(specs, key=lambda spec: spec.reference):
-        try:
-            with transaction.atomic():
-                created[spec.reference] = Hold.objects.create(
-                    reference=spec.reference,
-                    payer=payer,
-                    payee=spec.payee,
-                    amount=spec.amount,
-                    fee=spec.fee,
-                    label=spec.label[:300],
-                    link_url=spec.link_url[:500],
-                    funding_key=idempotency_key,
-                    funded_by_charge=charge,
-                )
-        except IntegrityError as error:
-            raise AlreadyProcessed(f"“{spec.label}” is already funded.") from error
-    return [created[spec.reference] for spec in specs]
-
-
-def _funding_replay(*, payer, idempotency_key: str, specs: list[HoldSpec]) -> FundingResult | None:
-    """The result of an earlier holds_fund with this key, or None if there was none.
-
-    Raises the recorded PaymentError if that earlier attempt failed.
-    """
-    charge = Charge.objects.filter(idempotency_key=idempotency_key).first()
-    order = {spec.reference: index for index, spec in enumerate(specs)}
-    # In the order the caller listed them, as the first call returned them.
-    holds = tuple(
-        sorted(
-            Hold.objects.filter(funding_key=idempotency_key),
-            key=lambda hold: (order.get(hold.reference, len(order)), hold.pk),
-        )
-    )
-    if charge is None and not holds:
-        return None
-    if (charge is not None and charge.payer_id != payer.pk) or any(hold.payer_id != payer.pk for hold in holds):
-        raise IdempotencyKeyReused()
-    if charge is not None and charge.status == Charge.Status.FAILED:
-        raise payment_error_from(charge.failure_code, charge.failure_message)
-    if not holds:
-        raise IdempotencyKeyReused()  # the key paid for something else (a bonus)
-    credit_used = -Posting.objects.filter(
-        entry__reference=f"credit-use:{idempotency_key}", account__kind=Kind.USER_CREDIT
-    ).aggregate(total=Sum("amount", default=ZERO))["total"]
-    return FundingResult(
-        holds=holds,
-        charge=charge,
-        credit_used=to_money(credit_used),
-        charged=charge.amount if charge else ZERO,
-        replayed=True,
-    )
-
-
-def _charge_claim(*, payer, idempotency_key: str, amount: Decimal, description: str) -> tuple[Charge, bool]:
-    """Insert the pending Charge row for this key, or return the existing one, locked.
-
-    A concurrent request with the same key blocks on the unique index until the first one commits
-    or rolls back, then finds its row: the card is charged at most once per key.
-    """
-    charge, created = Charge.objects.get_or_create(
-        idempotency_key=idempotency_key,
-        defaults={
-            "payer": payer,
-            "amount": amount,
-            "currency": settings.CURRENCY,
-            "description": description,
-            "status": Charge.Status.PENDING,
-        },
-    )
-    if not created:
-        charge = Charge.objects.select_for_update(of=("self",)).get(pk=charge.pk)
-    return charge, created
-
-
-def _charge_card(*, charge: Charge, card: CardDetails, funding: Account, actor) -> Entry:
-    """Charge the card (raises PaymentError) and record the money arriving in the payer's funding account."""
-    result = get_gateway().charge(
-        amount=charge.amount,
-        currency=charge.currency,
-        card_number=card.number,
-        exp_month=card.exp_month,
-        exp_year=card.exp_year,
-        cvc=card.cvc,
-        idempotency_key=charge.idempotency_key,
-        description=charge.description,
-    )
-    charge.status = Charge.Status.SUCCEEDED
-    charge.brand, charge.last4, charge.gateway_charge_id = result.brand, result.last4, result.id
-    charge.save(update_fields=["status", "brand", "last4", "gateway_charge_id"])
-    return entry_post(
-        reference=f"charge:{charge.pk}",
-        kind=Entry.Kind.CHARGE,
-        memo=f"Card payment ({charge.card_label})",
-        postings=[(account_get(Kind.GATEWAY), -charge.amount), (funding, charge.amount)],
-        actor=actor,
-        external_id=result.id,
-    )
-
-
-def _charge_failed(charge: Charge | None, error: PaymentError) -> None:
-    if charge is None:  # pragma: no cover - only a card payment raises PaymentError
-        return
-    charge.status = Charge.Status.FAILED
-    charge.failure_code = error.code[:50]
-    charge.failure_message = error.user_message[:300]
-    charge.save(update_fields=["status", "failure_code", "failure_message"])
-
-
 # --- release and refund ----------------------------------------------------------------------------
 
 
@@ -355,7 +147,7 @@ def hold_release(*, reference: str, actor: User | None) -> Entry:
             raise EscrowError("Nothing is left in escrow to release: the payment was refunded.")
         fee, _net = release_quote(amount=hold.amount, fee=hold.fee, held=remaining)
         fee_note = f" (after a {format_money(fee)} platform fee)" if fee else ""
-        return entry_post(
+        entry = entry_post(
             reference=f"release:{reference}",
             kind=Entry.Kind.RELEASE,
             memo=f"Released from escrow: {hold.label}{fee_note}",
@@ -367,6 +159,9 @@ def hold_release(*, reference: str, actor: User | None) -> Entry:
             actor=actor,
             hold=hold,
         )
+        if remaining - fee > 0:  # to the payee's payout account at the provider, after commit
+            transfer_record(entry=entry, payee=hold.payee, amount=remaining - fee)
+        return entry
 
 
 def hold_refund(
@@ -395,6 +190,7 @@ def hold_refund(
             raise InvalidAmount(f"You can refund at most {format_money(remaining)}.")
         # The hold row is locked, so the sequence number cannot be taken twice.
         number = Entry.objects.filter(hold=hold, kind__in=[Entry.Kind.REFUND_CREDIT, Entry.Kind.REFUND_CARD]).count()
+        hold = Hold.objects.select_related("intent").get(pk=hold.pk)
         entry_reference = f"refund:{reference}:{number + 1}"
 
         if destination == "credit":
@@ -407,7 +203,7 @@ def hold_refund(
                 hold=hold,
             )
 
-        refund_id, card_leg, memo = _card_refund_leg(hold, value, entry_reference)
+        refund, card_leg, memo = _card_refund_leg(hold, value, entry_reference)
         return entry_post(
             reference=entry_reference,
             kind=Entry.Kind.REFUND_CARD,
@@ -415,33 +211,18 @@ def hold_refund(
             postings=[(hold_account, -value), card_leg],
             actor=actor,
             hold=hold,
-            external_id=refund_id,
+            intent=refund,
         )
 
 
 def _card_refund_leg(hold: Hold, value: Decimal, entry_reference: str):
-    """Refund `value` of the hold's funding charge to the card: (provider refund id, the posting, a memo).
-
-    Caller holds the hold's lock. Inside the transaction: if the provider refuses, nothing is recorded. The
-    entry reference is the provider's idempotency key, so a retry after a crash cannot refund twice.
-    """
-    if hold.funded_by_charge_id is None:
+    """Refund `value` of the hold's funding payment to the card: (the refund's payment intent, the posting,
+    a memo). Caller holds the hold's lock: the money leaves escrow in the caller's entry now, and the
+    provider is called after commit (`escrow.payments.card_refund_start`); a refused refund becomes credit."""
+    if hold.intent is None or hold.intent.amount == 0:
         raise EscrowError("This payment was made with credit, so it can only be refunded as credit.")
-    charge = Charge.objects.select_for_update(of=("self",)).get(pk=hold.funded_by_charge_id)
-    refundable = charge.amount - _card_refunded(charge)
-    if value > refundable:
-        raise InvalidAmount(f"At most {format_money(refundable)} can go back to the card; refund the rest as credit.")
-    refund_id = get_gateway().refund(charge_id=charge.gateway_charge_id, amount=value, idempotency_key=entry_reference)
-    return refund_id, (account_get(Kind.GATEWAY), value), f"Refund to card ({charge.card_label})"
-
-
-def _card_refunded(charge: Charge) -> Decimal:
-    total = Posting.objects.filter(
-        entry__kind__in=[Entry.Kind.REFUND_CARD, Entry.Kind.SETTLEMENT],
-        entry__hold__funded_by_charge=charge,
-        account__kind=Kind.GATEWAY,
-    ).aggregate(total=Sum("amount", default=ZERO))["total"]
-    return to_money(total)
+    refund = card_refund_start(hold=hold, value=value, entry_reference=entry_reference)
+    return refund, (account_get(Kind.GATEWAY), value), f"Refund to card ({refund.card_label or 'card'})"
 
 
 def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) -> Entry:
@@ -463,7 +244,7 @@ def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) ->
             )
         fee = _fee_on(hold, value)
         number = Entry.objects.filter(hold=hold, kind=Entry.Kind.PARTIAL_RELEASE).count()
-        return entry_post(
+        entry = entry_post(
             reference=f"release-part:{reference}:{number + 1}",
             kind=Entry.Kind.PARTIAL_RELEASE,
             memo=f"Part released from escrow: {hold.label}",
@@ -475,6 +256,9 @@ def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) ->
             actor=actor,
             hold=hold,
         )
+        if value - fee > 0:
+            transfer_record(entry=entry, payee=hold.payee, amount=value - fee)
+        return entry
 
 
 def _fee_on(hold: Hold, value: Decimal) -> Decimal:
@@ -514,110 +298,24 @@ def hold_settle(
             (account_get(Kind.USER_AVAILABLE, user=hold.payee), to_payee - fee),
             (account_get(Kind.PLATFORM_FEES), fee),
         ]
-        external_id = ""
+        refund = None
         if to_payer and destination == "card":
-            external_id, card_leg, _memo = _card_refund_leg(hold, to_payer, entry_reference)
+            refund, card_leg, _memo = _card_refund_leg(hold, to_payer, entry_reference)
             legs.append(card_leg)
         else:
             legs.append((account_get(Kind.USER_CREDIT, user=hold.payer), to_payer))
-        return entry_post(
+        entry = entry_post(
             reference=entry_reference,
             kind=Entry.Kind.SETTLEMENT,
             memo=f"Escrow settled: {format_money(to_payee)} released, {format_money(to_payer)} refunded: {hold.label}",
             postings=nonzero(*legs),
             actor=actor,
             hold=hold,
-            external_id=external_id,
+            intent=refund,
         )
-
-
-# --- bonus -----------------------------------------------------------------------------------------
-
-
-def bonus_pay(
-    *,
-    payer: User,
-    payee: User,
-    amount: Decimal,
-    card: CardDetails | None,
-    idempotency_key: str,
-    reference: str,
-    fee: Decimal,
-    actor: User | None,
-) -> Entry:
-    """Charge the payer's card and pay the payee straight into their available balance, minus `fee`.
-
-    The entry reference is `bonus:<reference>`: one bonus per reference. Replays behave as in holds_fund.
-    """
-    amount, fee = to_money(amount), to_money(fee)
-    if amount <= 0:
-        raise InvalidAmount("Enter an amount greater than zero.")
-    if not ZERO <= fee <= amount:
-        raise InvalidAmount("The fee must be between zero and the amount.")
-    if payee.pk == payer.pk:
-        raise EscrowError("You can't pay yourself.")
-    if not idempotency_key or not reference:
-        raise ValueError("An idempotency key and a reference are required.")
-    entry_reference = f"bonus:{reference}"
-    failure: PaymentError | None = None
-
-    with transaction.atomic():
-        # Serialises bonuses to this payee: two requests with different keys for the same reference
-        # cannot both get past the "already paid" check and charge the card twice.
-        available = account_lock(Kind.USER_AVAILABLE, user=payee)
-        replay = _bonus_replay(payer=payer, idempotency_key=idempotency_key, entry_reference=entry_reference)
-        if replay is not None:
-            return replay
-        if Entry.objects.filter(reference=entry_reference).exists():
-            raise AlreadyProcessed("This bonus was already paid.")
-        if card is None:
-            raise CardRequired(f"Enter your card details to pay {format_money(amount)}.")
-        charge, created = _charge_claim(
-            payer=payer,
-            idempotency_key=idempotency_key,
-            amount=amount,
-            description=f"Bonus for {payee.get_full_name()}",
-        )
-        if not created:
-            replay = _bonus_replay(payer=payer, idempotency_key=idempotency_key, entry_reference=entry_reference)
-            if replay is None:
-                raise IdempotencyKeyReused()
-            return replay
-        try:
-            with transaction.atomic():
-                funding = account_get(Kind.USER_FUNDING, user=payer)
-                _charge_card(charge=charge, card=card, funding=funding, actor=actor)
-                fee_note = f" (after a {format_money(fee)} platform fee)" if fee else ""
-                entry = entry_post(
-                    reference=entry_reference,
-                    kind=Entry.Kind.BONUS,
-                    memo=f"Bonus from {payer.get_full_name()}{fee_note}",
-                    postings=nonzero(
-                        (funding, -amount), (available, amount - fee), (account_get(Kind.PLATFORM_FEES), fee)
-                    ),
-                    actor=actor,
-                    external_id=charge.gateway_charge_id,
-                )
-        except PaymentError as error:
-            _charge_failed(charge, error)
-            failure = error
-        else:
-            return entry
-    raise failure
-
-
-def _bonus_replay(*, payer, idempotency_key: str, entry_reference: str) -> Entry | None:
-    charge = Charge.objects.filter(idempotency_key=idempotency_key).first()
-    if charge is None:
-        return None
-    if charge.payer_id != payer.pk:
-        raise IdempotencyKeyReused()
-    if charge.status == Charge.Status.FAILED:
-        raise payment_error_from(charge.failure_code, charge.failure_message)
-    entry = Entry.objects.filter(reference=entry_reference, external_id=charge.gateway_charge_id).first()
-    if entry is None:
-        raise IdempotencyKeyReused()
-    return entry
+        if to_payee - fee > 0:
+            transfer_record(entry=entry, payee=hold.payee, amount=to_payee - fee)
+        return entry
 
 
 # --- payouts ---------------------------------------------------------------------------------------
@@ -633,11 +331,14 @@ def withdrawal_error(amount: Decimal, available: Decimal) -> str | None:
 
 
 def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payout:
-    """Withdraw `amount` of the user's available earnings to their bank account.
+    """Withdraw `amount` of the user's available earnings to their payout account at the provider.
 
-    The earnings leave the available balance (under a lock on that account) before the provider is
-    called, so a second request cannot withdraw the same money meanwhile. If the provider fails, a
-    reversal entry returns the money and PayoutError is raised. A replay of the key returns the payout.
+    Commit, then call, then reverse: the earnings leave the available balance (under a lock on that
+    account) and commit before the provider is called, so a second request cannot withdraw the same
+    money meanwhile and no lock is held across the call. The provider pays out of the user's connected
+    account, where each release was transferred (`escrow.transfers`); earnings whose transfer is still
+    pending cannot be withdrawn yet. If the payout fails, a reversal entry returns the money and
+    PayoutError is raised. A replay of the key returns the payout.
     """
     value = to_money(amount)
     if not idempotency_key:
@@ -651,8 +352,14 @@ def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payo
             if existing.status == Payout.Status.FAILED:
                 raise PayoutError(existing.failure_message)
             return existing
-        message = withdrawal_error(value, account_balance(available))
+        account = PayoutAccount.objects.filter(user=user, payouts_enabled=True).first()
+        if account is None:
+            raise PayoutError("Set up your payout account first: the wallet shows how.")
+        pending = transfers_pending_total(user)
+        message = withdrawal_error(value, account_balance(available) - pending)
         if message:
+            if pending:
+                message += f" {format_money(pending)} is still on its way to your payout account."
             raise InvalidAmount(message)
         payout = Payout.objects.create(
             idempotency_key=idempotency_key, user=user, amount=value, currency=settings.CURRENCY
@@ -667,7 +374,9 @@ def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payo
         )
 
     try:
-        payout_id = get_payouts().payout(user=user, amount=value, idempotency_key=idempotency_key)
+        provider_payout_id = get_provider(account.provider).payout(
+            account_id=account.account_id, amount=value, currency=payout.currency, idempotency_key=f"payout:{payout.pk}"
+        )
     except PaymentError as error:
         message = f"The withdrawal failed: {error.user_message} The money is back in your available balance."
         with transaction.atomic():
@@ -682,6 +391,42 @@ def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payo
                 actor=user,
             )
         raise PayoutError(message) from error
-    payout.status, payout.gateway_payout_id = Payout.Status.PAID, payout_id
+    payout.status, payout.gateway_payout_id = Payout.Status.PAID, provider_payout_id[:100]
     payout.save(update_fields=["status", "gateway_payout_id"])
     return payout
+
+
+# --- payout accounts -------------------------------------------------------------------------------
+
+
+def payout_account_link(*, user: User, return_url: str, refresh_url: str) -> str:
+    """The provider's onboarding page for the user's payout account (created on first use)."""
+    provider = get_provider()
+    account = PayoutAccount.objects.filter(user=user).first()
+    if account is None:
+        account_id = provider.account_create(
+            email=user.email, country="US", idempotency_key=f"payout-account:{user.pk}"
+        )
+        account, _ = PayoutAccount.objects.get_or_create(
+            user=user, defaults={"provider": provider.name, "account_id": account_id}
+        )
+    return get_provider(account.provider).account_link(
+        account_id=account.account_id, refresh_url=refresh_url, return_url=return_url
+    )
+
+
+def payout_account_refresh(*, provider: str, account_id: str) -> PayoutAccount | None:
+    """Ask the provider whether the account can be paid out to (its webhook, or the user's return)."""
+    account = PayoutAccount.objects.filter(provider=provider, account_id=account_id).first()
+    if account is None:
+        return None
+    status = get_provider(provider).account_retrieve(account_id)
+    PayoutAccount.objects.filter(pk=account.pk).update(
+        details_submitted=status.details_submitted, payouts_enabled=status.payouts_enabled, updated_at=timezone.now()
+    )
+    account.refresh_from_db()
+    if account.payouts_enabled:
+        from .tasks import transfers_send
+
+        transfers_send.delay_on_commit(account.user_id)
+    return account

@@ -1,5 +1,6 @@
 """The wallet: balances, statement (page and CSV) and withdrawals. Only ever the logged-in user's own data."""
 
+import contextlib
 import csv
 import re
 import uuid
@@ -7,8 +8,9 @@ import uuid
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
@@ -16,8 +18,12 @@ from marketplace.money import format_money
 
 from .errors import EscrowError
 from .forms import WithdrawForm
+from .gateways import PaymentError
+from .models import PaymentIntent, PayoutAccount
+from .payments import payment_cancel as payment_cancel_service
+from .payments import payment_refresh
 from .selectors import user_balances, user_statement
-from .services import payout_request
+from .services import payout_account_link, payout_account_refresh, payout_request
 
 STATEMENT_PAGE_SIZE = 25
 KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -27,7 +33,8 @@ def _wallet_page(request, *, form=None, balances=None, status=200):
     balances = balances or user_balances(request.user)
     form = form or WithdrawForm(available=balances["available"], initial={"amount": balances["available"]})
     page = Paginator(user_statement(request.user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"balances": balances, "form": form, "page": page}
+    payout_account = PayoutAccount.objects.filter(user=request.user).first()
+    context = {"balances": balances, "form": form, "page": page, "payout_account": payout_account}
     return render(request, "escrow/wallet.html", context, status=status)
 
 
@@ -98,3 +105,91 @@ def statement_csv(request):
     response = StreamingHttpResponse(_statement_lines(request), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="statement.csv"'
     return response
+
+
+def _own_intent(request, intent_id) -> PaymentIntent:
+    # 404 for anyone but the payer: an outsider learns nothing about the payment.
+    intent = PaymentIntent.objects.filter(pk=intent_id, payer=request.user).first()
+    if intent is None or intent.kind == PaymentIntent.Kind.REFUND:
+        raise Http404()
+    return intent
+
+
+def _safe_next(url: str) -> str:
+    return url if url.startswith("/") and not url.startswith("//") else reverse("escrow:wallet")
+
+
+PAYMENT_MESSAGES = {
+    PaymentIntent.State.SUCCEEDED: (messages.SUCCESS, "Payment confirmed: {amount} was paid."),
+    PaymentIntent.State.PROCESSING: (
+        messages.INFO,
+        "Payment processing: we will confirm it as soon as the provider does. Nothing is funded yet.",
+    ),
+    PaymentIntent.State.FAILED: (messages.ERROR, "The payment failed: {reason} Nothing was charged."),
+    PaymentIntent.State.CANCELED: (messages.WARNING, "The payment was canceled. Nothing was charged."),
+    PaymentIntent.State.REQUIRES_ACTION: (messages.WARNING, "The payment is not finished yet."),
+}
+
+
+@login_required
+@require_GET
+def payment_return(request, intent_id):
+    """Where the provider's hosted page sends the payer back (with only an id): ask the provider, then go on."""
+    intent = _own_intent(request, intent_id)
+    with contextlib.suppress(PaymentError):  # the webhook or the sweep confirms it later
+        intent = payment_refresh(intent_id=intent.pk)
+    _flash_payment(request, intent)
+    return redirect(_safe_next(intent.next_url))
+
+
+def _flash_payment(request, intent: PaymentIntent) -> None:
+    level, text = PAYMENT_MESSAGES.get(intent.state, (messages.INFO, "Payment {state}."))
+    reason = intent.failure_message or ""
+    messages.add_message(
+        request, level, text.format(amount=format_money(intent.amount), reason=reason, state=intent.state)
+    )
+
+
+@login_required
+@require_GET
+def payment_status(request, intent_id):
+    intent = _own_intent(request, intent_id)
+    return render(request, "escrow/payment_status.html", {"intent": intent, "next_url": _safe_next(intent.next_url)})
+
+
+@login_required
+@require_POST
+def payment_cancel(request, intent_id):
+    intent = _own_intent(request, intent_id)
+    try:
+        intent = payment_cancel_service(intent_id=intent.pk, actor=request.user)
+    except PaymentError as error:
+        messages.error(request, error.user_message)
+    else:
+        _flash_payment(request, intent)
+    return redirect(_safe_next(intent.next_url))
+
+
+@login_required
+@require_POST
+def payout_account_setup(request):
+    """Send the user to the provider's page where they enter their bank details (never on our pages)."""
+    url = payout_account_link(
+        user=request.user,
+        return_url=reverse("escrow:payout_account_return"),
+        refresh_url=reverse("escrow:wallet"),
+    )
+    return redirect(url)
+
+
+@login_required
+@require_GET
+def payout_account_return(request):
+    account = PayoutAccount.objects.filter(user=request.user).first()
+    if account is not None:
+        account = payout_account_refresh(provider=account.provider, account_id=account.account_id)
+    if account is not None and account.payouts_enabled:
+        messages.success(request, "Your payout account is set up: you can withdraw your earnings.")
+    else:
+        messages.warning(request, "Your payout account is not finished yet.")
+    return redirect("escrow:wallet")

@@ -1,7 +1,5 @@
 """Demo data for `manage.py seed_demo`. Each issue extends `seed_demo` so the demo shows every feature."""
 
-from django.db import transaction
-
 from contracts.demo import seed_contracts
 from feedback.demo import seed_feedback
 from jobs.demo import seed_jobs
@@ -29,9 +27,11 @@ DEMO_USERS = [
 ]
 
 
-@transaction.atomic
 def seed_demo() -> list[User]:
-    """Create the demo accounts if missing. Idempotent: running it again changes nothing."""
+    """Create the demo accounts if missing. Idempotent: running it again changes nothing.
+
+    Not one transaction: the demo client pays on the sandbox provider, which is called outside transactions.
+    """
     users = []
     for fields in DEMO_USERS:
         user = User.objects.filter(email=fields["email"]).first()

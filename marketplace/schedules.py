@@ -87,6 +87,23 @@ PERIODIC_JOBS = [
         "search records how far it was sent, so a second run sends nothing and a missed day is caught up.",
         crontab={"minute": "5", "hour": "7"},
     ),
+    PeriodicJob(
+        name="Reconcile payments with the provider",
+        task="escrow.tasks.reconcile_payments",
+        why="A webhook can be lost and a process can die between the provider's answer and our commit: this "
+        "sweep asks the provider about every payment left open for two minutes and applies its answer (funding "
+        "exactly once), retries card refunds, transfers and unprocessed webhook events, and cancels payments abandoned "
+        "before a payment page was ever shown.",
+        every_seconds=60,
+    ),
+    PeriodicJob(
+        name="Sandbox provider: settle late payments and redeliver webhooks",
+        task="escrow.sandbox.tasks.sandbox_sweep",
+        why="The sandbox behaves like a real provider: the late-confirmation test card is confirmed a few "
+        "seconds after payment, and webhooks the site did not accept are delivered again. Does nothing unless "
+        "the sandbox has work.",
+        every_seconds=5,
+    ),
 ]
 
 

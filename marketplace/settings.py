@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "marketplace",
     "contracts",
     "escrow",
+    "escrow.sandbox",
     "messaging",
     "jobs",
     "feedback",
@@ -190,8 +191,17 @@ PLATFORM_FEE_PERCENT = Decimal(env("PLATFORM_FEE_PERCENT", default="10.00"))
 MILESTONE_MIN_AMOUNT = Decimal(env("MILESTONE_MIN_AMOUNT", default="5.00"))
 OFFER_MAX_MILESTONES = env.int("OFFER_MAX_MILESTONES", default=50)
 OFFER_MAX_TOTAL = Decimal(env("OFFER_MAX_TOTAL", default="1000000.00"))
-PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="escrow.gateways.SandboxGateway")
-PAYOUT_METHOD = env("PAYOUT_METHOD", default="escrow.gateways.SandboxPayouts")
+# The payment provider (escrow/providers): "sandbox" (its own hosted pages under /sandbox-pay/, default)
+# or "stripe" (Checkout, refunds, Connect Express accounts for payees; keys from the environment).
+PAYMENT_PROVIDER = env("PAYMENT_PROVIDER", default="sandbox")
+SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="whsec_sandbox_" + SECRET_KEY[:24])
+SANDBOX_WEBHOOK_URL = env("SANDBOX_WEBHOOK_URL", default="")  # empty: handed to the receiver in-process
+SANDBOX_LATE_SECONDS = env.int("SANDBOX_LATE_SECONDS", default=5)  # the late-confirmation test card
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # tests point it at recorded responses
+# Escrow tells its caller when a payment for a reference succeeded: {reference prefix: "dotted.path(reference, actor)"}.
+ESCROW_PAYMENT_CALLBACKS = {"milestone:": "contracts.services.money.milestone_payment_confirmed"}
 ESCROW_AUDIT_CHECKS = ["contracts.audit.milestone_checks"]  # milestone-level ledger invariants
 
 # After a contract (feedback/, contracts/services/quiet.py).

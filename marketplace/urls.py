@@ -14,6 +14,7 @@ urlpatterns = [
     path("freelancers/<int:user_id>/", views.freelancer_detail, name="freelancer_detail"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("wallet/", include("escrow.urls")),
+    path("sandbox-pay/", include("escrow.sandbox.urls")),  # the sandbox provider's own pages
     path("messages/", include("messaging.urls")),
     path("notifications/", include("messaging.notification_urls")),
     path("jobs/", include("jobs.urls")),

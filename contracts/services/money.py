@@ -6,13 +6,15 @@ the escrow service in one transaction, with the milestone row locked (lock order
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django_fsm import can_proceed
 
 from contracts import policy
 from contracts.events import EventKind
 from contracts.models import Milestone
-from escrow.gateways import PaymentError
-from escrow.selectors import entry_split, hold_balance
-from escrow.services import HoldSpec, bonus_pay, hold_refund, hold_release, holds_fund
+from escrow.models import PaymentIntent
+from escrow.payments import payment_start_bonus, payment_start_funding
+from escrow.selectors import entry_for, entry_split, hold_balance, payment_for_key
+from escrow.services import HoldSpec, hold_refund, hold_release
 from marketplace.models import User
 from marketplace.money import platform_fee, to_money
 
@@ -26,17 +28,18 @@ def milestones_fund(
     contract_id: int,
     milestone_ids: list[int],
     actor: User,
-    card,
     idempotency_key: str,
     use_credit: bool = False,
-):
-    """The client pays one or several draft milestones into escrow with one charge.
+) -> PaymentIntent:
+    """The client starts paying one or several draft milestones into escrow, with one payment.
 
-    The milestones stay locked while escrow charges the card, so a concurrent funding waits and is
-    then refused; a replay of the same form (same idempotency key) charges nothing and returns the
-    first result. A failed payment changes nothing but the recorded failed charge.
+    Returns escrow's payment intent: the client is sent to its `redirect_url` (the provider's hosted page,
+    where the card is typed; never ours), or it already `succeeded` when credit paid for everything.
+    Nothing is funded here: a milestone becomes funded only when the provider confirms the payment
+    (`milestone_payment_confirmed`). The milestones are checked under lock, and the lock is released
+    before escrow calls the provider; escrow admits one open payment per milestone, so a concurrent
+    request continues the same payment (same key, or same milestones) or is refused.
     """
-    failure = None
     with transaction.atomic():
         contract = lock_contract(contract_id)
         milestones = list(
@@ -48,9 +51,9 @@ def milestones_fund(
         for milestone in milestones:
             milestone.contract = contract
             verdict = policy.milestone_may(actor, milestone, "fund")
-            # A milestone already held is left to escrow: the same form again (same key) is a replay that
-            # returns the first result; any other funding of it is refused there as "already funded".
-            if not verdict and (verdict.kind == "who" or milestone.state not in Milestone.HELD_STATES):
+            # The same form again (same key) is a replay: escrow answers with the first payment. Looked up
+            # after the refusal, so a payment committed meanwhile by the first request is seen.
+            if not verdict and (verdict.kind == "who" or not _replayed(actor, idempotency_key)):
                 verdict.enforce()
         specs = [
             HoldSpec(
@@ -63,18 +66,39 @@ def milestones_fund(
             )
             for m in milestones
         ]
-        try:
-            result = holds_fund(
-                payer=actor, holds=specs, card=card, idempotency_key=idempotency_key, use_credit=use_credit, actor=actor
-            )
-        except PaymentError as error:
-            failure = error  # let the failed charge commit, so a replay of this form shows the same error
-        else:
-            for milestone in milestones:
-                if milestone.state == S.DRAFT:  # a replay finds them funded already
-                    run_transition(milestone, actor=actor, name="fund", data={"amount": milestone.amount})
-            return result
-    raise failure
+    return payment_start_funding(
+        payer=actor,
+        holds=specs,
+        idempotency_key=idempotency_key,
+        use_credit=use_credit,
+        next_url=contract.get_absolute_url(),
+        actor=actor,
+    )
+
+
+def _replayed(actor: User, idempotency_key: str) -> bool:
+    return payment_for_key(payer=actor, idempotency_key=idempotency_key) is not None
+
+
+def milestone_payment_confirmed(reference: str, actor: User) -> None:
+    """Escrow's callback (settings.ESCROW_PAYMENT_CALLBACKS["milestone:"]), run inside the transaction that
+    confirms a payment: "milestone:<id>" was funded (the milestone becomes funded), "milestone:<id>:<key>"
+    is a bonus that was paid (recorded in the contract)."""
+    _, milestone_id, *bonus = reference.split(":", 2)
+    milestone = lock_milestone(int(milestone_id))
+    if bonus:
+        split = entry_split(entry_for(f"bonus:{reference}"))
+        received = split.get("user_available", 0)
+        fee = split.get("platform_fees", 0)
+        data = {"amount": received + fee, "fee": fee, "received": received}
+        record(contract=milestone.contract, milestone=milestone, actor=actor, kind=EventKind.BONUS, data=data)
+        return
+    if milestone.state == S.DRAFT and can_proceed(milestone.fund):
+        run_transition(milestone, actor=actor, name="fund", data={"amount": milestone.amount})
+        return
+    # Paid for a milestone that stopped being fundable meanwhile (e.g. staff cancelled it): the money
+    # goes straight back to the client as credit, and the audit stays clean.
+    hold_refund(reference=reference, amount=None, destination="credit", actor=actor)
 
 
 def approve_and_release(milestone: Milestone, *, actor, note: str = "") -> Milestone:
@@ -94,29 +118,41 @@ def _released(entry) -> dict:
     }
 
 
-def milestone_approve(
-    *, milestone_id: int, actor, note: str = "", bonus=None, card=None, idempotency_key: str = ""
-) -> Milestone:
+def milestone_approve(*, milestone_id: int, actor, note: str = "") -> Milestone:
     """Approve submitted work and release the payment, in one transaction: released exactly once.
 
-    With a `bonus`, the bonus is charged in the same transaction: if the card is declined, nothing is
-    approved and the PaymentError reaches the caller (the client fixes the card or drops the bonus).
+    A bonus is a separate payment started afterwards (`milestone_bonus`): a declined bonus card never
+    un-approves anything.
     """
     with transaction.atomic():
         milestone = lock_milestone(milestone_id)
         policy.milestone_may(actor, milestone, "approve").enforce()
         approve_and_release(milestone, actor=actor, note=(note or "").strip())
-        if bonus:
-            _pay_bonus(milestone, actor=actor, amount=bonus, card=card, idempotency_key=idempotency_key)
         return milestone
 
 
-def milestone_bonus(*, milestone_id: int, actor: User, amount, card, idempotency_key: str):
-    """An optional bonus on top of a released milestone, charged to the client's card."""
+def milestone_bonus(*, milestone_id: int, actor: User, amount, idempotency_key: str) -> PaymentIntent:
+    """Start a bonus on top of a released milestone: escrow's payment intent, paid on the provider's page.
+
+    The bonus is recorded in the contract once the provider confirms it (`milestone_payment_confirmed`).
+    """
     with transaction.atomic():
         milestone = lock_milestone(milestone_id)
         policy.milestone_may(actor, milestone, "bonus").enforce()
-        return _pay_bonus(milestone, actor=actor, amount=amount, card=card, idempotency_key=idempotency_key)
+        contract = milestone.contract
+        quote = bonus_quote(amount, contract.fee_percent)
+        if quote["amount"] <= 0:
+            raise ValidationError("Enter a bonus greater than zero.")
+    return payment_start_bonus(
+        payer=actor,
+        payee=contract.freelancer,
+        amount=quote["amount"],
+        fee=quote["fee"],
+        reference=f"{milestone.hold_reference}:{idempotency_key}",
+        label=f"Bonus: {contract.title} — {milestone.title}",
+        idempotency_key=idempotency_key,
+        next_url=milestone.get_absolute_url(),
+    )
 
 
 def bonus_quote(amount, fee_percent) -> dict:
@@ -124,25 +160,6 @@ def bonus_quote(amount, fee_percent) -> dict:
     amount = to_money(amount)
     fee = platform_fee(amount, fee_percent)
     return {"amount": amount, "fee": fee, "received": amount - fee}
-
-
-def _pay_bonus(milestone: Milestone, *, actor: User, amount, card, idempotency_key: str):
-    contract = milestone.contract
-    quote = bonus_quote(amount, contract.fee_percent)
-    if quote["amount"] <= 0:
-        raise ValidationError("Enter a bonus greater than zero.")
-    entry = bonus_pay(
-        payer=actor,
-        payee=contract.freelancer,
-        amount=quote["amount"],
-        card=card,
-        idempotency_key=idempotency_key,
-        reference=f"{milestone.hold_reference}:{idempotency_key}",
-        fee=quote["fee"],
-        actor=actor,
-    )
-    record(contract=contract, milestone=milestone, actor=actor, kind=EventKind.BONUS, data=quote)
-    return entry
 
 
 def milestone_refund(*, milestone_id: int, actor: User, amount=None) -> Milestone:

@@ -100,18 +100,23 @@ class MilestoneFactory(factory.django.DjangoModelFactory):
     fee = factory.LazyAttribute(lambda o: platform_fee(o.amount, o.contract.fee_percent))
 
 
-def fund_milestones(contract: Contract, *milestones: Milestone, key: str | None = None):
-    """The client pays the milestones into escrow with the sandbox's success card (`key`: the form's
-    idempotency key; a fresh one by default)."""
-    from escrow.tests.factories import CardFactory, new_key
+GOOD_CARD = "4242 4242 4242 4242"
 
-    return services.milestones_fund(
+
+def fund_milestones(contract: Contract, *milestones: Milestone, key: str | None = None, card: str = GOOD_CARD):
+    """The client starts paying the milestones and pays on the sandbox's hosted page with `card` (the
+    success card by default; `key`: the form's idempotency key, a fresh one by default). Returns escrow's
+    payment intent, succeeded once the provider confirmed (the milestones are then funded)."""
+    from escrow.sandbox.testing import pay
+    from escrow.tests.factories import new_key
+
+    intent = services.milestones_fund(
         contract_id=contract.pk,
         milestone_ids=[m.pk for m in milestones],
         actor=contract.client,
-        card=CardFactory(),
         idempotency_key=key or new_key(),
     )
+    return pay(intent, card)
 
 
 def act(*, milestone_id: int, actor, name: str, note: str = ""):
@@ -126,15 +131,14 @@ def act(*, milestone_id: int, actor, name: str, note: str = ""):
         outcome = name.removeprefix("resolve_")
         return services.milestone_resolve_dispute(milestone_id=milestone_id, actor=actor, outcome=outcome, note=note)
     if name == "fund":
-        milestone = Milestone.objects.select_related("contract").get(pk=milestone_id)
-        from escrow.tests.factories import CardFactory, new_key
+        from escrow.sandbox.testing import pay
+        from escrow.tests.factories import new_key
 
-        services.milestones_fund(
-            contract_id=milestone.contract_id,
-            milestone_ids=[milestone_id],
-            actor=actor,
-            card=CardFactory(),
-            idempotency_key=new_key(),
+        milestone = Milestone.objects.select_related("contract").get(pk=milestone_id)
+        pay(
+            services.milestones_fund(
+                contract_id=milestone.contract_id, milestone_ids=[milestone_id], actor=actor, idempotency_key=new_key()
+            )
         )
         return Milestone.objects.get(pk=milestone_id)
     if name in services.NOTE_ACTIONS:

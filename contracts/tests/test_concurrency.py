@@ -5,11 +5,14 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django_fsm import TransitionNotAllowed
 
 from contracts import services
 from contracts.models import Milestone
 from contracts.tests.factories import act, fund_milestones, make_contract
-from escrow.models import Charge, Entry
+from escrow.models import Entry, PaymentIntent
+from escrow.sandbox.models import Checkout
+from escrow.sandbox.testing import pay
 from escrow.selectors import user_balances
 from escrow.tests.factories import new_key
 
@@ -42,25 +45,34 @@ def fund_call(contract, milestone, key):
     return lambda: fund_milestones(contract, milestone, key=key)
 
 
-@pytest.mark.parametrize("same_key", [True, False], ids=["double-click", "two-tabs"])
-def test_two_funding_requests_at_once_charge_once(gateway, assert_ledger_consistent, same_key):
+@pytest.mark.parametrize("same_key", [True, False], ids=["double-click", "twenty-tabs"])
+def test_twenty_funding_requests_at_once_make_one_payment(assert_ledger_consistent, same_key):
     contract = make_contract(count=1)
     milestone = contract.milestones.get()
-    gateway.reset(delay=0.3)  # keep the first charge in flight while the second arrives
-    keys = [new_key()] * 2 if same_key else [new_key(), new_key()]
+    keys = [new_key()] * 20 if same_key else [new_key() for _ in range(20)]
 
-    results = race(*(fund_call(contract, milestone, key) for key in keys))
+    def start(key):
+        return lambda: services.milestones_fund(
+            contract_id=contract.pk, milestone_ids=[milestone.pk], actor=contract.client, idempotency_key=key
+        )
 
-    assert len(gateway.charges) == 1
-    assert Charge.objects.filter(status=Charge.Status.SUCCEEDED).count() == 1
+    results = race(*(start(key) for key in keys))
+
+    intents = {r.pk for r in results if isinstance(r, PaymentIntent)}
+    refused = [r for r in results if not isinstance(r, PaymentIntent)]
+    assert len(intents) == 1 and Checkout.objects.count() == 1  # one payment, one hosted page
+    # Another tab arriving once the payment exists is told it is processing; the same key continues it.
+    assert all(isinstance(r, TransitionNotAllowed) and "Payment processing" in str(r) for r in refused), refused
+    assert not refused or not same_key
+    milestone.refresh_from_db()
+    assert milestone.state == Milestone.State.DRAFT
+
+    pay(PaymentIntent.objects.get())
+
+    assert Entry.objects.filter(kind=Entry.Kind.CHARGE).count() == 1
     assert Entry.objects.filter(reference=f"fund:{milestone.hold_reference}").count() == 1
     milestone.refresh_from_db()
     assert milestone.state == Milestone.State.FUNDED
-    errors = [r for r in results if isinstance(r, Exception)]
-    if same_key:
-        assert errors == []  # the replay shows the same successful result
-    else:
-        assert len(errors) == 1 and "already" in errors[0].user_message.lower()
     assert_ledger_consistent()
 
 
@@ -171,6 +183,61 @@ def test_200_approvals_racing_4_sweeps_never_deadlock_and_release_each_once(asse
     assert approved_by_client + released_by_sweeps == 200
     assert Milestone.objects.filter(state=Milestone.State.RELEASED).count() == 200
     assert Entry.objects.filter(kind=Entry.Kind.RELEASE).count() == 200
+
+
+def test_a_hanging_provider_blocks_no_approval_or_release(assert_ledger_consistent, monkeypatch, settings):
+    """The provider takes 10 s to confirm one milestone's payment; meanwhile the same client approves (and so
+    releases) another milestone of the same contract, and another client one of theirs, without waiting."""
+    import time
+
+    from escrow.payments import payment_refresh
+    from escrow.providers.sandbox import SandboxProvider
+    from escrow.sandbox import engine
+
+    settings.SANDBOX_WEBHOOK_URL = "http://127.0.0.1:9/"  # no webhook: the payer's return confirms, slowly
+    contract = make_contract(count=2, amount="300.00")
+    paying, approved = contract.milestones.order_by("position")
+    other = make_contract(count=1, amount="200.00").milestones.get()
+    for milestone in (approved, other):
+        fund_milestones(milestone.contract, milestone)
+        act(milestone_id=milestone.pk, actor=milestone.contract.freelancer, name="submit")
+    intent = services.milestones_fund(
+        contract_id=contract.pk, milestone_ids=[paying.pk], actor=contract.client, idempotency_key=new_key()
+    )
+    engine.checkout_pay(intent.provider_id, number="4242424242424242", exp_month=12, exp_year=2099, cvc="123")
+
+    real_retrieve, in_call = SandboxProvider.payment_retrieve, threading.Event()
+
+    def hanging_retrieve(self, payment_id):
+        in_call.set()
+        time.sleep(10)
+        return real_retrieve(self, payment_id)
+
+    monkeypatch.setattr(SandboxProvider, "payment_retrieve", hanging_retrieve)
+    timings = {}
+
+    def confirm():
+        started = time.monotonic()
+        payment_refresh(intent_id=intent.pk)
+        timings["provider call and confirmation"] = time.monotonic() - started
+
+    def approve(milestone):
+        def run():
+            in_call.wait(timeout=30)
+            started = time.monotonic()
+            services.milestone_approve(milestone_id=milestone.pk, actor=milestone.contract.client)
+            timings[f"approve #{milestone.pk}"] = time.monotonic() - started
+
+        return run
+
+    results = race(confirm, approve(approved), approve(other))
+
+    print(f"measured: {timings}")
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert timings["provider call and confirmation"] >= 10
+    assert all(seconds < 2 for name, seconds in timings.items() if name.startswith("approve")), timings
+    states = dict(Milestone.objects.filter(pk__in=[paying.pk, approved.pk, other.pk]).values_list("pk", "state"))
+    assert states == {paying.pk: "funded", approved.pk: "released", other.pk: "released"}
     assert_ledger_consistent()
 
 

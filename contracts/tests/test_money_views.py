@@ -5,9 +5,11 @@ from django.urls import reverse
 
 from contracts.models import Milestone
 from contracts.tests.factories import act, fund_milestones, make_contract
-from escrow.models import Charge
+from escrow.sandbox.models import Checkout
 from escrow.selectors import user_balances
-from escrow.tests.factories import DECLINED_CARD, GOOD_CARD, new_key
+from escrow.tests.factories import new_key
+
+GOOD_CARD, DECLINED_CARD = "4242 4242 4242 4242", "4000 0000 0000 0002"
 
 pytestmark = pytest.mark.django_db
 S = Milestone.State
@@ -18,11 +20,9 @@ def contract():
     return make_contract(count=2, amount="150.00")
 
 
-def card(number=GOOD_CARD):
-    return {"card_number": number, "expiry": "12/99", "cvc": "123"}
-
-
-def test_fund_page_confirms_amount_and_fees_then_funds(client, contract, gateway, assert_ledger_consistent):
+def test_fund_page_sends_the_client_to_the_hosted_page_and_the_return_funds(
+    client, contract, assert_ledger_consistent, django_capture_on_commit_callbacks
+):
     first = contract.milestones.first()
     client.force_login(contract.client)
     url = reverse("contracts:milestones_fund", args=[contract.pk])
@@ -30,44 +30,66 @@ def test_fund_page_confirms_amount_and_fees_then_funds(client, contract, gateway
     page = client.get(url, {"milestone": first.pk})
     body = page.content.decode()
     assert "Platform fee $15.00" in body and "freelancer receives $135.00" in body
+    assert "card_number" not in body and "cvc" not in body.lower()
     key = page.context["form"]["idempotency_key"].value()
 
-    response = client.post(url, {"milestones": [first.pk], "idempotency_key": key, **card()})
+    response = client.post(url, {"milestones": [first.pk], "idempotency_key": key})
 
-    assert response.status_code == 302
+    assert response.status_code == 302 and response["Location"].startswith("/sandbox-pay/checkout/")
+    first.refresh_from_db()
+    assert first.state == S.DRAFT
+    processing = client.get(contract.get_absolute_url()).content.decode()
+    assert "Payment processing" in processing
+
+    back = client.post(response["Location"], {"card_number": GOOD_CARD, "expiry": "12/99", "cvc": "123"})
+    assert back.status_code == 302
+    landed = client.get(back["Location"])  # escrow's return page asks the provider, then the contract
+
+    assert landed.status_code == 302 and landed["Location"] == contract.get_absolute_url()
     first.refresh_from_db()
     assert first.state == S.FUNDED
     follow = client.get(contract.get_absolute_url()).content.decode()
-    assert "$150.00 is held in escrow" in follow
+    assert "$150.00 is held in escrow" in follow and "Payment confirmed" in follow
     assert_ledger_consistent()
 
 
-def test_declined_card_shows_the_error_and_changes_nothing(client, contract, gateway):
+def test_a_declined_card_comes_back_with_the_error_and_changes_nothing(client, contract):
     first = contract.milestones.first()
     client.force_login(contract.client)
     url = reverse("contracts:milestones_fund", args=[contract.pk])
+    hosted = client.post(url, {"milestones": [first.pk], "idempotency_key": new_key()})["Location"]
 
-    response = client.post(url, {"milestones": [first.pk], "idempotency_key": new_key(), **card(DECLINED_CARD)})
+    back = client.post(hosted, {"card_number": DECLINED_CARD, "expiry": "12/99", "cvc": "123"})
+    page = client.get(client.get(back["Location"])["Location"]).content.decode()
 
-    assert response.status_code == 200
-    assert "Your card was declined. Try another card." in response.content.decode()
+    assert "The payment failed: Your card was declined. Nothing was charged." in page
     first.refresh_from_db()
     assert first.state == S.DRAFT
-    # the form comes back with a fresh key, so correcting the card is a new attempt
-    assert response.context["form"].data["idempotency_key"] != ""
-    assert Charge.objects.get().status == Charge.Status.FAILED
+    assert "Payment processing" not in page
 
 
-def test_card_fields_are_validated_next_to_the_field(client, contract):
+def test_the_same_form_posted_twice_opens_one_payment(client, contract):
+    first = contract.milestones.first()
     client.force_login(contract.client)
     url = reverse("contracts:milestones_fund", args=[contract.pk])
+    key = new_key()
 
-    response = client.post(
-        url, {"milestones": [contract.milestones.first().pk], "idempotency_key": new_key(), **card("1234")}
-    )
+    one = client.post(url, {"milestones": [first.pk], "idempotency_key": key})
+    two = client.post(url, {"milestones": [first.pk], "idempotency_key": key})
 
-    assert "Enter a valid card number." in response.content.decode()
-    assert not Charge.objects.exists()
+    assert one["Location"] == two["Location"] and Checkout.objects.count() == 1
+
+
+def test_the_fund_page_shows_a_payment_in_progress(client, contract):
+    first, second = contract.milestones.order_by("position")
+    client.force_login(contract.client)
+    url = reverse("contracts:milestones_fund", args=[contract.pk])
+    client.post(url, {"milestones": [first.pk], "idempotency_key": new_key()})
+
+    page = client.get(url)
+
+    assert [m.pk for m in page.context["drafts"]] == [second.pk]
+    assert "Payment processing" in page.content.decode()
 
 
 def test_freelancer_cannot_open_the_fund_page(client, contract):

@@ -14,7 +14,6 @@ from contracts import services
 from contracts.models import ContractEvent, Milestone, Submission, SubmissionFile
 from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.selectors import user_balances
-from escrow.tests.factories import CardFactory, new_key
 from messaging.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -165,13 +164,7 @@ def test_a_disputed_milestone_is_never_auto_released(funded):
 
 def test_after_a_three_day_outage_everything_overdue_is_released_and_nothing_else(contract):
     milestones = list(contract.milestones.all())
-    services.milestones_fund(
-        contract_id=contract.pk,
-        milestone_ids=[m.pk for m in milestones],
-        actor=contract.client,
-        card=CardFactory(),
-        idempotency_key=new_key(),
-    )
+    fund_milestones(contract, *milestones)
     early, late = milestones
     with time_machine.travel(START, tick=False):
         submit(early)

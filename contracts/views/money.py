@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from contracts import policy, selectors, services
@@ -17,8 +18,7 @@ from contracts.forms import (
 )
 from contracts.models import Milestone
 from escrow.errors import EscrowError
-from escrow.forms import CardForm
-from escrow.selectors import user_balances
+from escrow.selectors import payment_for_key, user_balances
 from marketplace.money import format_money
 
 from .common import posted_int, refusals_as_pages
@@ -33,101 +33,104 @@ def _new_key() -> str:
 @login_required
 @refusals_as_pages
 def milestones_fund(request, contract_id):
-    """Confirm amount and fees, then pay one or several draft milestones into escrow with one charge."""
+    """Confirm amount and fees, then go to the provider's hosted page to pay one or several draft milestones.
+
+    No card field on this page: the provider's page takes the card and sends the client back to escrow's
+    return URL, which comes back to the contract. The milestones are funded once the provider confirms.
+    """
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     posted = request.method == "POST"
     asked = request.POST.getlist("milestones") if posted else request.GET.getlist("milestone")
     for milestone in contract.milestones.filter(pk__in=[posted_int(pk) for pk in asked]):
         milestone.contract = contract
-        policy.milestone_may(request.user, milestone, "fund").enforce()  # the GET refuses like the POST
+        verdict = policy.milestone_may(request.user, milestone, "fund")
+        # The same form posted again (a double click) continues its payment: the action answers it.
+        key = request.POST.get("idempotency_key", "")
+        if not verdict and not (posted and payment_for_key(payer=request.user, idempotency_key=key)):
+            verdict.enforce()  # the GET refuses like the POST
     if policy.contract_role(contract, request.user) != "client":
         raise PermissionDenied("Only the client funds milestones.")
     policy.contract_may_change(request.user, contract).enforce()
-    drafts = contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position")
-    initial = {"milestones": request.GET.getlist("milestone") or list(drafts.values_list("pk", flat=True)[:1])}
-    form = FundForm(request.POST if posted else None, drafts=drafts, initial={**initial, "idempotency_key": _new_key()})
-    card_form = CardForm(request.POST if posted else None)
+    draft_rows = contract.milestones.filter(state=Milestone.State.DRAFT).order_by("position")
+    drafts = list(draft_rows)
+    processing = selectors.milestones_money(drafts)
+    fundable = [m for m in drafts if not processing[m.pk].payment_processing]
+    initial = {"milestones": request.GET.getlist("milestone") or [m.pk for m in fundable[:1]]}
+    # Every draft is a valid choice: a double-clicked form (same key) finds its milestones processing.
+    form = FundForm(
+        request.POST if posted else None, drafts=draft_rows, initial={**initial, "idempotency_key": _new_key()}
+    )
     credit = user_balances(request.user)["credit"]
+    payment_error = ""
     if posted and form.is_valid():
-        chosen = form.cleaned_data["milestones"]
-        to_charge = sum(m.amount for m in chosen) - (credit if form.cleaned_data["use_credit"] else 0)
-        if to_charge <= 0 or card_form.is_valid():
-            try:
-                result = services.milestones_fund(
-                    contract_id=contract.pk,
-                    milestone_ids=[m.pk for m in chosen],
-                    actor=request.user,
-                    card=card_form.card_details() if to_charge > 0 else None,
-                    idempotency_key=form.cleaned_data["idempotency_key"],
-                    use_credit=form.cleaned_data["use_credit"],
-                )
-            except EscrowError as error:
-                card_form.add_error(None, error.user_message)
-                form = FundForm(request.POST, drafts=drafts)  # keep the choice, with a fresh key for the retry
-                form.data = form.data.copy()
-                form.data["idempotency_key"] = _new_key()
-            else:
-                messages.success(request, _funded_message(result))
+        try:
+            intent = services.milestones_fund(
+                contract_id=contract.pk,
+                milestone_ids=[m.pk for m in form.cleaned_data["milestones"]],
+                actor=request.user,
+                idempotency_key=form.cleaned_data["idempotency_key"],
+                use_credit=form.cleaned_data["use_credit"],
+            )
+        except EscrowError as error:
+            payment_error = error.user_message
+            form = FundForm(request.POST, drafts=draft_rows)
+            form.data = form.data.copy()
+            form.data["idempotency_key"] = _new_key()  # keep the choice, with a fresh key for the retry
+        else:
+            if intent.state == intent.State.SUCCEEDED:
+                messages.success(request, f"Funded from your credit: {format_money(intent.credit_used)} is in escrow.")
                 return redirect(contract)
+            if intent.state == intent.State.REQUIRES_ACTION:
+                return redirect(intent.redirect_url)  # the provider's hosted page
+            return redirect("escrow:payment_status", intent.pk)
     selected = {str(pk) for pk in (form["milestones"].value() or [])}
-    context = {"contract": contract, "form": form, "card_form": card_form, "credit": credit, "drafts": drafts}
-    context["selected"] = selected
+    context = {
+        "contract": contract,
+        "form": form,
+        "payment_error": payment_error,
+        "credit": credit,
+        "drafts": fundable,
+        "processing": [m for m in drafts if processing[m.pk].payment_processing],
+        "selected": selected,
+    }
     return render(request, "contracts/milestones_fund.html", context)
-
-
-def _funded_message(result) -> str:
-    parts = [f"Funded: {format_money(result.total)} is now held in escrow."]
-    if result.credit_used:
-        parts.append(f"{format_money(result.credit_used)} came from your credit.")
-    if result.charge is not None:
-        parts.append(f"{format_money(result.charged)} was charged to {result.charge.card_label}.")
-    return " ".join(parts)
 
 
 @login_required
 @refusals_as_pages
 def milestone_approve(request, contract_id, milestone_id):
-    """Confirm what escrow holds, the fee and what the freelancer receives; optionally add a bonus."""
+    """Confirm what escrow holds, the fee and what the freelancer receives; optionally add a bonus, paid on
+    the provider's page after the approval (a declined bonus card never un-approves)."""
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
     policy.milestone_may(request.user, milestone, "approve").enforce()  # a GET is refused like the POST
     posted = request.method == "POST"
     form = ApproveForm(request.POST if posted else None, initial={"idempotency_key": _new_key()})
-    card_form = CardForm(request.POST if posted else None)
     if posted and form.is_valid():
         bonus = form.cleaned_data["bonus"]
-        if not bonus or card_form.is_valid():
+        services.milestone_approve(milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"])
+        money = selectors.milestone_money(milestone)
+        messages.success(
+            request, f"Approved. {format_money(money.received)} was released to {contract.freelancer_name}."
+        )
+        if bonus:
             try:
-                services.milestone_approve(
+                intent = services.milestone_bonus(
                     milestone_id=milestone.pk,
                     actor=request.user,
-                    note=form.cleaned_data["note"],
-                    bonus=bonus,
-                    card=card_form.card_details() if bonus else None,
+                    amount=bonus,
                     idempotency_key=form.cleaned_data["idempotency_key"],
                 )
-            except EscrowError as error:  # the bonus card failed: nothing was approved or charged
-                card_form.add_error(None, f"{error.user_message} Nothing was approved; try again or remove the bonus.")
-                form = ApproveForm(request.POST)
-                form.data = form.data.copy()
-                form.data["idempotency_key"] = _new_key()
-                form.is_valid()
+            except EscrowError as error:
+                messages.warning(request, f"The bonus was not started: {error.user_message}")
             else:
-                money = selectors.milestone_money(milestone)
-                text = f"Approved. {format_money(money.received)} was released to {contract.freelancer_name}."
-                if bonus:
-                    quote = services.bonus_quote(bonus, contract.fee_percent)
-                    text += (
-                        f" Bonus of {format_money(quote['amount'])} paid ({format_money(quote['received'])} to them)."
-                    )
-                messages.success(request, text)
-                return redirect(milestone.get_absolute_url())
+                return redirect(intent.redirect_url or reverse("escrow:payment_status", args=[intent.pk]))
+        return redirect(milestone.get_absolute_url())
     context = {
         "contract": contract,
         "milestone": milestone,
         "money": milestone.money,
         "form": form,
-        "card_form": card_form,
         "fee_percent": contract.fee_percent,
         "bonus_quote": services.bonus_quote(_typed_bonus(form) or BONUS_EXAMPLE, contract.fee_percent),
     }

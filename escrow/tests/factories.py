@@ -5,14 +5,8 @@ from decimal import Decimal
 
 import factory
 
-from escrow.gateways import CardDetails
 from escrow.services import HoldSpec
 from marketplace.tests.factories import FreelancerFactory
-
-GOOD_CARD = "4242 4242 4242 4242"
-DECLINED_CARD = "4000 0000 0000 0002"
-INSUFFICIENT_FUNDS_CARD = "4000 0000 0000 9995"
-UNREACHABLE_CARD = "4000 0000 0000 0119"
 
 _keys = itertools.count(1)
 
@@ -20,16 +14,6 @@ _keys = itertools.count(1)
 def new_key() -> str:
     """A fresh idempotency key, as a payment form would carry."""
     return f"test-key-{next(_keys)}"
-
-
-class CardFactory(factory.Factory):
-    class Meta:
-        model = CardDetails
-
-    number = GOOD_CARD
-    exp_month = 12
-    exp_year = 2099
-    cvc = "123"
 
 
 class HoldSpecFactory(factory.Factory):

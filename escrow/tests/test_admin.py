@@ -6,21 +6,31 @@ from django.db import connection
 from django.urls import reverse
 
 from escrow.ledger import account_get
-from escrow.models import Account, Charge, Entry, Hold, Payout, Posting
+from escrow.models import Account, Entry, Hold, PaymentIntent, Payout, PayoutAccount, Posting, Transfer, WebhookEvent
+from escrow.sandbox import engine
+from escrow.sandbox.tasks import deliver_event
 from escrow.services import hold_release, payout_request
+from escrow.tasks import process_webhook_event
 from escrow.tests.factories import HoldSpecFactory
-from escrow.tests.helpers import fund
+from escrow.tests.helpers import fund, payouts_ready, start_funding
 from marketplace.tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-MODELS = ["account", "entry", "posting", "hold", "charge", "payout"]
+MODELS = ["account", "entry", "posting", "hold", "payout", "paymentintent", "webhookevent", "payoutaccount", "transfer"]
 
 
 @pytest.fixture
 def ledger(payer, payee):
     fund(payer, HoldSpecFactory(reference="milestone:42", payee=payee, amount=Decimal("500.00"), fee=Decimal("50.00")))
     hold_release(reference="milestone:42", actor=payer)
+    payouts_ready(payee)
     payout_request(user=payee, amount=Decimal("100.00"), idempotency_key="admin-test")
+    # A payment through the hosted page, confirmed by its webhook (processed inline here).
+    intent = start_funding(payer, HoldSpecFactory(reference="milestone:43", payee=payee))
+    engine.checkout_pay(intent.provider_id, number="4242424242424242", exp_month=12, exp_year=2099, cvc="123")
+    for event in engine.Event.objects.all():
+        deliver_event(event.pk)
+    process_webhook_event(WebhookEvent.objects.first().pk)
 
 
 @pytest.fixture
@@ -36,9 +46,17 @@ def test_staff_see_every_ledger_list_and_row_read_only(client, staff, ledger, mo
     assert changelist.status_code == 200
     assert "Add " not in changelist.content.decode().split('id="content-main"')[1].split("</ul>")[0]
 
-    obj = {"account": Account, "entry": Entry, "posting": Posting, "hold": Hold, "charge": Charge, "payout": Payout}[
-        model
-    ].objects.first()
+    obj = {
+        "account": Account,
+        "entry": Entry,
+        "posting": Posting,
+        "hold": Hold,
+        "payout": Payout,
+        "paymentintent": PaymentIntent,
+        "webhookevent": WebhookEvent,
+        "payoutaccount": PayoutAccount,
+        "transfer": Transfer,
+    }[model].objects.first()
     change = client.get(reverse(f"admin:escrow_{model}_change", args=[obj.pk]))
     assert change.status_code == 200
     page = change.content.decode()

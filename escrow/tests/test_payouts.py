@@ -8,8 +8,7 @@ from escrow.models import Account, Entry, Payout
 from escrow.selectors import account_balance
 from escrow.services import IdempotencyKeyReused, InvalidAmount, PayoutError, hold_release, payout_request
 from escrow.tests.factories import HoldSpecFactory, new_key
-from escrow.tests.helpers import assert_ledger_consistent, balance, fund, postings_of
-from escrow.tests.test_holds_fund import _run_at_once
+from escrow.tests.helpers import assert_ledger_consistent, balance, fund, payouts_ready, postings_of, run_at_once
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 
 Kind = Account.Kind
@@ -19,6 +18,7 @@ def earn(payer, payee, amount="500.00", fee="50.00", reference="milestone:1"):
     """Fund and release a hold: the payee then has amount - fee available."""
     fund(payer, HoldSpecFactory(reference=reference, payee=payee, amount=Decimal(amount), fee=Decimal(fee)))
     hold_release(reference=reference, actor=payer)
+    payouts_ready(payee)
 
 
 @pytest.mark.django_db
@@ -63,6 +63,7 @@ class TestPayoutRequest:
         assert balance(Kind.USER_AVAILABLE, user=payee) == Decimal("450.00")
 
     def test_nothing_to_withdraw(self, payee):
+        payouts_ready(payee)
         with pytest.raises(InvalidAmount, match=r"at most \$0.00"):
             payout_request(user=payee, amount=Decimal("1.00"), idempotency_key=new_key())
 
@@ -84,9 +85,9 @@ class TestPayoutRequest:
         with pytest.raises(IdempotencyKeyReused):
             payout_request(user=payer, amount=Decimal("1.00"), idempotency_key=key)
 
-    def test_a_failed_payout_returns_the_money(self, payer, payee, settings):
+    def test_a_failed_payout_returns_the_money(self, payer, payee):
         earn(payer, payee)
-        settings.PAYOUT_METHOD = "escrow.tests.gateways.FailingPayouts"
+        payouts_ready(payee, bank_account="000111111116")  # the sandbox's failing test bank account
         key = new_key()
 
         with pytest.raises(PayoutError, match="back in your available balance"):
@@ -114,7 +115,7 @@ def test_two_withdrawals_racing_for_the_whole_balance_pay_once(monkeypatch):
 
     monkeypatch.setattr(services, "account_balance", slow_balance)
 
-    results, errors = _run_at_once(
+    results, errors = run_at_once(
         2, lambda _: payout_request(user=payee, amount=Decimal("450.00"), idempotency_key=new_key())
     )
 
@@ -125,3 +126,14 @@ def test_two_withdrawals_racing_for_the_whole_balance_pay_once(monkeypatch):
     assert Payout.objects.count() == 1
     assert balance(Kind.USER_AVAILABLE, user=payee) == 0
     assert_ledger_consistent()
+
+
+@pytest.mark.django_db
+def test_no_payout_without_a_payout_account(payer, payee):
+    fund(payer, HoldSpecFactory(reference="milestone:9", payee=payee, amount=Decimal("100.00"), fee=Decimal("10.00")))
+    hold_release(reference="milestone:9", actor=payer)
+
+    with pytest.raises(PayoutError, match="Set up your payout account"):
+        payout_request(user=payee, amount=Decimal("90.00"), idempotency_key=new_key())
+
+    assert Payout.objects.count() == 0 and balance(Kind.USER_AVAILABLE, user=payee) == Decimal("90.00")

@@ -35,6 +35,9 @@ def earn(payer, payee, count=1, amount="500.00", fee="50.00", label="Logo design
         )
         fund(payer, spec)
         hold_release(reference=spec.reference, actor=payer)
+    from escrow.tests.helpers import payouts_ready
+
+    payouts_ready(payee)
 
 
 def test_login_required(client):
@@ -107,8 +110,8 @@ def test_the_wallet_query_count_does_not_grow_with_entries(client, payer, payee)
     with CaptureQueriesContext(connection) as many:
         assert client.get(WALLET, {"page": 2}).status_code == 200
 
-    # session, user, header unread counts, balances, statement count, statement page
-    assert len(many) == len(few) == 6, [query["sql"] for query in many]
+    # session, user, header unread counts, balances, payout account, statement count, statement page
+    assert len(many) == len(few) == 7, [query["sql"] for query in many]
 
 
 def test_the_csv_has_every_row(client, payer, payee):

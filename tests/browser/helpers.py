@@ -12,3 +12,13 @@ def log_in(page, email: str, password: str) -> None:
     page.get_by_label(PASSWORD_LABEL).fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Welcome, "))).to_be_visible()
+
+
+def pay_on_sandbox(page, number: str) -> None:
+    """On the sandbox provider's hosted page (never ours): type a test card and pay."""
+    expect(page).to_have_url(re.compile(r"/sandbox-pay/checkout/"))
+    expect(page.get_by_role("note")).to_contain_text("SANDBOX")
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Expiry (MM/YY)").fill("12/30")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name=re.compile(r"^Pay ")).click()

@@ -14,7 +14,7 @@ from contracts.tests.factories import fund_milestones, make_contract
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
-from tests.browser.helpers import log_in
+from tests.browser.helpers import log_in, pay_on_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,11 +35,9 @@ def test_fund_submit_request_changes_resubmit_approve(new_page, screenshot, pass
     log_in(client_page, client.email, password)
     client_page.goto(contract.get_absolute_url())
     client_page.get_by_role("link", name="Fund milestone").click()
-    client_page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    client_page.get_by_label("Expiry date").fill("12/30")
-    client_page.get_by_label("CVC").fill("123")
-    client_page.get_by_role("button", name="Pay into escrow").click()
-    expect(client_page.get_by_text("Funded: $800.00 is now held in escrow.")).to_be_visible()
+    client_page.get_by_role("button", name="Continue to payment").click()
+    pay_on_sandbox(client_page, "4242 4242 4242 4242")
+    expect(client_page.get_by_text("Payment confirmed: $800.00 was paid.")).to_be_visible()
 
     design = tmp_path / "homepage.png"
     design.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 128)

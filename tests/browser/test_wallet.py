@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from escrow.models import Payout
 from escrow.services import hold_release
 from escrow.tests.factories import HoldSpecFactory
-from escrow.tests.helpers import assert_ledger_consistent, fund
+from escrow.tests.helpers import assert_ledger_consistent, fund, payouts_ready
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
 
@@ -15,8 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def freelancer_with_earnings():
+def freelancer_with_earnings(settings):
     """A freelancer with two released milestones ($450.00 + $180.00 after fees), set up through the services."""
+    settings.ESCROW_PAYMENT_CALLBACKS = {}  # escrow alone: these references have no milestones
     client = UserFactory(name="Clara Client")
     freelancer = FreelancerFactory(name="Felix Freelancer", email="felix@example.com", timezone="America/New_York")
     for reference, label, amount in [
@@ -28,6 +29,7 @@ def freelancer_with_earnings():
             client, HoldSpecFactory(reference=reference, payee=freelancer, amount=amount, fee=amount / 10, label=label)
         )
         hold_release(reference=reference, actor=client)
+    payouts_ready(freelancer)
     fund(
         client, HoldSpecFactory(reference="milestone:3", payee=freelancer, amount=Decimal("300.00"), fee=Decimal("30"))
     )

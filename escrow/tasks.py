@@ -1,0 +1,29 @@
+"""Escrow's background work: webhook processing, card refunds after commit, the reconciliation sweep.
+
+Tasks take ids, re-fetch and call the payment services; each is idempotent, so a redelivered task
+(acks_late) or the sweep running the same work again changes nothing twice.
+"""
+
+from celery import shared_task
+
+from . import payments, transfers
+
+
+@shared_task
+def process_webhook_event(event_pk: int) -> None:
+    payments.webhook_process(event_pk=event_pk)
+
+
+@shared_task
+def card_refund_execute(intent_id: int) -> None:
+    payments.card_refund_execute(intent_id=intent_id)
+
+
+@shared_task
+def reconcile_payments() -> dict:
+    return payments.payments_reconcile()
+
+
+@shared_task
+def transfers_send(payee_id: int) -> int:
+    return transfers.transfers_send(payee_id=payee_id)
