@@ -15,7 +15,7 @@ from escrow.sandbox import engine
 from escrow.sandbox.models import Checkout, Refund
 from escrow.sandbox.tasks import sandbox_sweep
 from escrow.selectors import open_payments
-from escrow.services import hold_refund
+from escrow.services import hold_refund, hold_settle
 from escrow.tests.factories import HoldSpecFactory, new_key
 from escrow.tests.helpers import assert_ledger_consistent, balance, pay_on_hosted_page, start_funding
 
@@ -374,6 +374,25 @@ class TestCardRefunds:
         refund = PaymentIntent.objects.get(kind=PaymentIntent.Kind.REFUND)
         assert refund.state == State.FAILED
         assert balance(Kind.USER_CREDIT, user=payer) == Decimal("500.00")
+        assert_ledger_consistent()
+
+    def test_a_settlement_refunds_its_part_to_the_card_after_commit(
+        self, client, payer, payee, django_capture_on_commit_callbacks
+    ):
+        self._funded(client, payer, payee)
+        with django_capture_on_commit_callbacks(execute=True):
+            entry = hold_settle(
+                reference="milestone:1",
+                to_payee=Decimal("350.00"),
+                to_payer=Decimal("150.00"),
+                destination="card",
+                actor=payee,
+            )
+
+        refund = PaymentIntent.objects.get(kind=PaymentIntent.Kind.REFUND)
+        assert entry.intent == refund and refund.state == State.SUCCEEDED
+        assert Refund.objects.get().amount == Decimal("150.00")
+        assert balance(Kind.ESCROW_HOLD, reference="milestone:1") == 0
         assert_ledger_consistent()
 
     def test_at_most_the_charge_goes_back_to_the_card(self, client, payer, payee):
