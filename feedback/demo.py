@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from contracts import services as contract_services
-from contracts.demo import DEMO_CARD
 from contracts.models import Contract
 from contracts.rules import MilestoneTerms, OfferTerms
+from escrow.sandbox.testing import pay
 from marketplace.models import User
 
 from . import services
@@ -57,13 +57,13 @@ def _ended_contract(*, client: User, freelancer: User, title: str, amount: str) 
     )
     contract = contract_services.offer_accept(offer_id=offer.pk, actor=freelancer, revision_number=1)
     milestone = contract.milestones.get()
-    contract_services.milestones_fund(
+    intent = contract_services.milestones_fund(
         contract_id=contract.pk,
         milestone_ids=[milestone.pk],
         actor=client,
-        card=DEMO_CARD,
         idempotency_key=f"demo-fund-ended-{milestone.pk}",
     )
+    pay(intent)  # the demo client pays on the sandbox's page
     contract_services.milestone_submit(
         milestone_id=milestone.pk, actor=freelancer, message="All done: see the link.", links=["https://example.com"]
     )
