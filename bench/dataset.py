@@ -1,7 +1,8 @@
 """A large, valid marketplace on PostgreSQL, written with COPY (bulk inserts, no per-row ORM saves).
 
-Valid means the project's own code accepts it: every funded milestone has its hold, card charge and
-balanced fund entry; released ones their release entry; refunded ones their refund; payouts take
+Valid means the project's own code accepts it: every funded milestone has its hold, its succeeded payment
+intent, card payment and balanced fund entry; released ones their release entry and transfer; refunded
+ones their refund; payouts take
 earnings out; `manage.py escrow_audit` passes on the result. Rows are written in the shape the
 services write them (same entry references, kinds, accounts), so pages and sweeps read them as
 they would read real data.
@@ -35,7 +36,7 @@ from contracts.models import (
     OfferRevision,
     Submission,
 )
-from escrow.models import Account, Charge, Entry, Hold, Payout, Posting
+from escrow.models import Account, Entry, Hold, PaymentIntent, PaymentItem, Payout, Posting, Transfer
 from marketplace.models import Profile, User
 from marketplace.money import format_money, platform_fee
 from messaging.models import Message, Notification, Thread, ThreadParticipant
@@ -374,26 +375,53 @@ class Generator:
                 "label",
                 "link_url",
                 "funding_key",
-                "funded_by_charge_id",
+                "intent_id",
                 "created_at",
             ],
         )
-        self.t_charge = t(
-            Charge,
+        self.t_intent = t(
+            PaymentIntent,
             [
                 "id",
+                "kind",
+                "state",
                 "idempotency_key",
                 "payer_id",
                 "amount",
+                "credit_used",
                 "currency",
                 "description",
-                "status",
-                "brand",
-                "last4",
-                "gateway_charge_id",
+                "provider",
+                "provider_id",
+                "provider_charge_id",
+                "redirect_url",
+                "next_url",
+                "card_label",
                 "failure_code",
                 "failure_message",
+                "ledger_reference",
                 "created_at",
+                "updated_at",
+                "confirmed_at",
+            ],
+        )
+        self.t_item = t(
+            PaymentItem, ["id", "intent_id", "reference", "payee_id", "amount", "fee", "label", "link_url", "open"]
+        )
+        self.t_transfer = t(
+            Transfer,
+            [
+                "id",
+                "entry_id",
+                "payee_id",
+                "amount",
+                "currency",
+                "status",
+                "provider",
+                "provider_transfer_id",
+                "last_error",
+                "created_at",
+                "sent_at",
             ],
         )
         self.t_payout = t(
@@ -412,7 +440,8 @@ class Generator:
         )
         self.t_account = t(Account, ["id", "kind", "user_id", "reference", "hold_id"])
         self.t_entry = t(
-            Entry, ["id", "reference", "kind", "memo", "hold_id", "external_id", "created_by_id", "created_at"]
+            Entry,
+            ["id", "reference", "kind", "memo", "hold_id", "external_id", "created_by_id", "created_at", "intent_id"],
         )
         self.t_posting = t(Posting, ["id", "entry_id", "account_id", "amount"])
         self.t_notification = t(Notification, ["id", "user_id", "kind", "text", "url", "created_at", "read_at"])
@@ -429,11 +458,13 @@ class Generator:
             self.t_message,
             self.t_event,
             self.t_submission,
-            self.t_charge,
+            self.t_intent,
+            self.t_item,
             self.t_hold,
             self.t_account,
             self.t_entry,
             self.t_posting,
+            self.t_transfer,
             self.t_payout,
             self.t_notification,
         ]
@@ -452,10 +483,10 @@ class Generator:
             self.t_account.add(pk, kind, user, reference, hold)
         return self.accounts[key]
 
-    def _entry(self, *, reference, kind, memo, postings, at, hold=None, actor=None, external_id="") -> int:
+    def _entry(self, *, reference, kind, memo, postings, at, hold=None, actor=None, external_id="", intent=None) -> int:
         assert sum(amount for _, amount in postings) == 0, reference
         pk = self.ids.next(Entry)
-        self.t_entry.add(pk, reference, kind, memo[:400], hold, external_id, actor, at)
+        self.t_entry.add(pk, reference, kind, memo[:400], hold, external_id, actor, at, intent)
         for account, amount in postings:
             self.t_posting.add(self.ids.next(Posting), pk, account, amount)
         return pk
@@ -704,37 +735,50 @@ class Generator:
             milestone["amount"],
         )
         reference = Milestone.hold_reference_for(mid)
-        charge, hold = self.ids.next(Charge), self.ids.next(Hold)
+        intent, hold = self.ids.next(PaymentIntent), self.ids.next(Hold)
         label = f"{milestone['title']} — contract #{contract['id']}"
-        self.t_charge.add(
-            charge,
+        # A payment the provider confirmed (hosted card entry), as escrow.payments records it.
+        self.t_intent.add(
+            intent,
+            PaymentIntent.Kind.FUNDING,
+            PaymentIntent.State.SUCCEEDED,
             f"bench:fund:{mid}",
             client,
             amount,
+            Decimal("0.00"),
             "USD",
-            f"Escrow: {label}",
-            Charge.Status.SUCCEEDED,
-            "Visa",
-            "4242",
-            f"ch_bench_{charge}",
+            f"Escrow: {label}"[:400],
+            "sandbox",
+            f"cs_bench_{intent}",
+            f"ch_bench_{intent}",
+            f"/sandbox-pay/checkout/cs_bench_{intent}/",
+            milestone["url"],
+            "Visa •••• 4242",
             "",
             "",
+            f"payment:{intent}",
+            at,
+            at,
             at,
         )
+        self.t_item.add(
+            self.ids.next(PaymentItem), intent, reference, freelancer, amount, fee, label[:300], milestone["url"], False
+        )
         self.t_hold.add(
-            hold, reference, client, freelancer, amount, fee, label, milestone["url"], f"bench:fund:{mid}", charge, at
+            hold, reference, client, freelancer, amount, fee, label, milestone["url"], f"bench:fund:{mid}", intent, at
         )
         funding = self._account(K.USER_FUNDING, user=client)
         escrow = self._account(K.ESCROW_HOLD, hold=hold, reference=reference)
         gateway = self._account(K.GATEWAY)
         self._entry(
-            reference=f"charge:{charge}",
+            reference=f"payment:{intent}",
             kind=Entry.Kind.CHARGE,
             memo="Card payment (Visa •••• 4242)",
             postings=[(gateway, -amount), (funding, amount)],
             at=at,
             actor=client,
-            external_id=f"ch_bench_{charge}",
+            external_id=f"ch_bench_{intent}",
+            intent=intent,
         )
         self._entry(
             reference=f"fund:{reference}",
@@ -744,6 +788,7 @@ class Generator:
             at=at,
             actor=client,
             hold=hold,
+            intent=intent,
         )
         milestone.update(hold=hold, escrow=escrow, label=label)
         self._event(contract, milestone, client, "fund", S.DRAFT, S.FUNDED, at, data={"amount": amount})
@@ -755,7 +800,7 @@ class Generator:
         received = {"released": amount, "fee": fee, "received": amount - fee}
         self._event(contract, milestone, contract["client"], "release", S.APPROVED, S.RELEASED, at, data=received)
         available = self._account(K.USER_AVAILABLE, user=freelancer)
-        self._entry(
+        release = self._entry(
             reference=f"release:{Milestone.hold_reference_for(milestone['id'])}",
             kind=Entry.Kind.RELEASE,
             memo=f"Released from escrow: {milestone['label']} (after a {format_money(fee)} platform fee)",
@@ -763,6 +808,20 @@ class Generator:
             at=at,
             actor=contract["client"],
             hold=milestone["hold"],
+        )
+        transfer = self.ids.next(Transfer)  # release = a transfer to the freelancer's payout account
+        self.t_transfer.add(
+            transfer,
+            release,
+            freelancer,
+            amount - fee,
+            "USD",
+            Transfer.Status.SENT,
+            "sandbox",
+            f"tr_bench_{transfer}",
+            "",
+            at,
+            at,
         )
         # Freelancers withdraw about half of what they earn, right away: payouts lengthen the statement.
         if self.rng.random() < 0.5:
@@ -885,7 +944,9 @@ class Generator:
             Milestone,
             ContractEvent,
             Submission,
-            Charge,
+            PaymentIntent,
+            PaymentItem,
+            Transfer,
             Hold,
             Payout,
             Account,
