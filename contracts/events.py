@@ -171,8 +171,6 @@ SPECS: dict[EventKind, EventSpec] = {
 # Kinds the platform records about a contract's silence itself: they are not activity (contracts.services.quiet).
 PROMPT_KINDS = (K.REVIEW_REMINDER, K.CONTRACT_QUIET, K.OVERDUE_FREELANCER, K.OVERDUE_CLIENT)
 
-# Notification categories this app sends (key -> what the email preference is called).
-NOTIFICATION_CATEGORIES = {"contract": "Contract updates", "reminder": "Review reminders"}
 
 
 def spec(kind: str) -> EventSpec | None:
