@@ -172,7 +172,6 @@ SPECS: dict[EventKind, EventSpec] = {
 PROMPT_KINDS = (K.REVIEW_REMINDER, K.CONTRACT_QUIET, K.OVERDUE_FREELANCER, K.OVERDUE_CLIENT)
 
 
-
 def spec(kind: str) -> EventSpec | None:
     try:
         return SPECS[EventKind(kind)]
