@@ -30,3 +30,15 @@ def client_user(db):
 @pytest.fixture
 def freelancer(db):
     return FreelancerFactory(name="Felix Freelancer", email="felix@example.com")
+
+
+@pytest.fixture
+def flaky_email(settings):
+    """Deliver the outbox through a backend that refuses the addresses added to the returned set
+    ("*" refuses every address, like an SMTP server that is down)."""
+    from messaging.tests import backends
+
+    settings.EMAIL_DELIVERY_BACKEND = "messaging.tests.backends.FlakyBackend"
+    backends.REFUSED.clear()
+    yield backends.REFUSED
+    backends.REFUSED.clear()

@@ -1,6 +1,19 @@
 """How contract events reach people: in-app notifications and email (through messaging)."""
 
+from messaging.categories import notification_category_register
 from messaging.services import notify
+
+
+def register_notification_categories() -> None:
+    """Messaging keeps no contracts vocabulary: the kinds contracts sends are declared here."""
+    notification_category_register(
+        "contract", "Contract updates", help_text="Offers, funding, submitted and approved work, payments and disputes."
+    )
+    notification_category_register(
+        "reminder",
+        "Review reminders",
+        help_text="Reminders before work you have not reviewed is approved and paid automatically.",
+    )
 
 
 def notify_parties(*, recipients, text: str, url: str, kind: str = "contract") -> None:

@@ -104,6 +104,14 @@ PERIODIC_JOBS = [
         "the sandbox has work.",
         every_seconds=5,
     ),
+    PeriodicJob(
+        name="Send stuck emails",
+        task="messaging.tasks.send_due_emails",
+        why="Every email is an outbox row sent by a task after commit. When that task was never sent (broker "
+        "down), was lost with its worker, or its retry is overdue, this sweep sends the email; the row lock "
+        "and its status make it once.",
+        every_seconds=60,
+    ),
 ]
 
 

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_htmx",
     "django_celery_beat",
+    "anymail",
     "django_fsm",
     "taggit",
     "django_filters",
@@ -135,11 +136,23 @@ STORAGES = {
     },
 }
 
-# Email: console in development, SMTP/ESP in production (EMAIL_URL, e.g. smtp+tls://user:pw@host:587).
+# Email. Everything the site sends goes through the outbox (messaging/outbox.py): a row written in the
+# action's transaction, delivered after commit by a retrying task, caught up by a beat sweep.
+# Delivery: console in development, SMTP from EMAIL_URL (smtp+tls://user:pw@host:587), or an ESP through
+# django-anymail (EMAIL_DELIVERY_BACKEND=anymail.backends.postmark.EmailBackend, and every ANYMAIL_*
+# variable, e.g. ANYMAIL_POSTMARK_SERVER_TOKEN, becomes a key of the ANYMAIL setting without its prefix).
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+EMAIL_DELIVERY_BACKEND = env("EMAIL_DELIVERY_BACKEND", default=EMAIL_CONFIG["EMAIL_BACKEND"])
+EMAIL_BACKEND = "messaging.outbox.OutboxEmailBackend"  # Django's and libraries' emails queue too
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+ANYMAIL = {key.removeprefix("ANYMAIL_"): value for key, value in env.ENVIRON.items() if key.startswith("ANYMAIL_")}
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Milestone <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)  # then "failed", shown in admin
+OUTBOX_RETRY_BASE_SECONDS = env.int("OUTBOX_RETRY_BASE_SECONDS", default=30)  # 30 s, 1 min, 2 min, 4 min, ...
+OUTBOX_RETRY_MAX_SECONDS = env.int("OUTBOX_RETRY_MAX_SECONDS", default=3600)
+OUTBOX_STUCK_SECONDS = env.int("OUTBOX_STUCK_SECONDS", default=60)  # the sweep's grace before it sends for a task
 
 # Celery: Redis when CELERY_BROKER_URL or REDIS_URL is set; an embedded broker otherwise.
 # (kombu's filesystem transport crashed a worker with a JSONDecodeError race next to beat;
@@ -152,6 +165,9 @@ CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 3, "socket_timeout": 5}
+# Publishing happens after commit (marketplace/dispatch.py): give up quickly when the broker is down,
+# the sweeps run the work once it is back.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker is redelivered; tasks are idempotent
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -22,3 +23,8 @@ urlpatterns = [
     path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.ANYMAIL.get("WEBHOOK_SECRET"):
+    # The provider's bounce/complaint webhooks (messaging/signals.py); only with a shared secret, so
+    # nobody else can mark an address undeliverable.
+    urlpatterns.insert(0, path("anymail/", include("anymail.urls")))

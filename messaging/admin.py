@@ -6,7 +6,17 @@ from django.utils.html import format_html, format_html_join
 
 from marketplace.admin_paging import LargeTableAdmin, PaginatedInline, PaginatedInlinesAdmin
 
-from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+from . import outbox
+from .models import (
+    Attachment,
+    EmailPreference,
+    EmailSuppression,
+    Message,
+    Notification,
+    OutboundEmail,
+    Thread,
+    ThreadParticipant,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -108,14 +118,43 @@ class MessageAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "user", "kind", "text", "created_at", "read_at", "emailed_at"]
+    list_display = ["id", "user", "kind", "text", "created_at", "read_at", "email"]
     list_filter = ["kind"]
     search_fields = ["user__email", "text"]
-    list_select_related = ["user"]
+    list_select_related = ["user", "email"]
 
 
 @admin.register(EmailPreference)
 class EmailPreferenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["user", "messages", "contract_updates", "reminders", "updated_at"]
+    list_display = ["user", "email_off", "updated_at"]
     search_fields = ["user__email"]
     list_select_related = ["user"]
+
+
+@admin.register(OutboundEmail)
+class OutboundEmailAdmin(LargeTableAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The email outbox: what was sent, what is waiting for a retry and what failed (and why)."""
+
+    list_display = ["id", "to_email", "subject", "status", "attempts", "created_at", "next_attempt_at", "sent_at"]
+    list_filter = ["status", "template"]
+    search_fields = ["to_email", "subject"]
+    date_hierarchy = "created_at"
+    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+    actions = ["retry_now"]
+
+    @admin.action(description="Send again now (failed or waiting emails)")
+    def retry_now(self, request, queryset):
+        count = outbox.emails_retry(email_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} email(s) queued again.")
+
+
+@admin.register(EmailSuppression)
+class EmailSuppressionAdmin(admin.ModelAdmin):
+    """Addresses the email provider reported undeliverable. Delete a row to send to the address again."""
+
+    list_display = ["email", "reason", "created_at"]
+    search_fields = ["email"]
+    readonly_fields = ["email", "reason", "detail", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False

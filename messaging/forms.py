@@ -3,6 +3,8 @@ from django.conf import settings
 
 from marketplace.uploads import megabytes
 
+from .categories import notification_categories
+
 
 class MultipleFileInput(forms.FileInput):
     allow_multiple_selected = True
@@ -40,18 +42,12 @@ class MessageForm(forms.Form):
 
 
 class EmailPreferenceForm(forms.Form):
-    messages = forms.BooleanField(
-        label="New messages",
-        required=False,
-        help_text="One email when someone writes to you and you have not read it yet (a burst is one email).",
-    )
-    contract_updates = forms.BooleanField(
-        label="Contract updates",
-        required=False,
-        help_text="Offers, funding, submitted and approved work, payments and disputes.",
-    )
-    reminders = forms.BooleanField(
-        label="Review reminders",
-        required=False,
-        help_text="Reminders before work you have not reviewed is approved and paid automatically.",
-    )
+    """One switch per notification category that users may turn off (messaging.categories)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for category in notification_categories():
+            if category.email_preference:
+                self.fields[category.key] = forms.BooleanField(
+                    label=category.label, required=False, help_text=category.help_text
+                )

@@ -113,19 +113,79 @@ class Attachment(AppendOnlyModel):
         return reverse("messaging:attachment", args=[self.pk])
 
 
-class Notification(models.Model):
-    class Kind(models.TextChoices):
-        MESSAGE = "message", "Messages"
-        CONTRACT = "contract", "Contract updates"
-        REMINDER = "reminder", "Review reminders"
+class OutboundEmail(models.Model):
+    """One email the site sends, written in the same transaction as the action that caused it.
 
+    A Celery task sends it after commit and retries with exponential backoff; a beat sweep
+    (marketplace/schedules.py) sends what a lost task or a broker outage left queued. The subject and
+    body are rendered when the row is written (in the recipient's timezone), so a retry sends exactly
+    what the action produced even if the objects it mentions change later; `template` and `context`
+    record what it was rendered from.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"  # waiting for its first attempt or for a retry
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"  # gave up after OUTBOX_MAX_ATTEMPTS; staff can retry it in admin
+        SUPPRESSED = "suppressed", "Not sent: address undeliverable"
+
+    to_email = models.EmailField(max_length=254)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    from_email = models.CharField(max_length=254, blank=True)  # blank: DEFAULT_FROM_EMAIL
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    html_body = models.TextField(blank=True)
+    template = models.CharField(max_length=200, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], name="messaging_outbox_queued", condition=models.Q(status="queued")
+            ),
+            models.Index(
+                fields=["user", "template"], name="messaging_outbox_user", condition=models.Q(status="queued")
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.subject} → {self.to_email} ({self.status})"
+
+
+class EmailSuppression(models.Model):
+    """An address the email provider reported as undeliverable (hard bounce, spam complaint, rejected).
+    The outbox sends nothing more to it until staff delete the row."""
+
+    email = models.EmailField(max_length=254, unique=True)  # stored lower-case
+    reason = models.CharField(max_length=20)  # bounced, complained, rejected, ...
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self):
+        return f"{self.email} ({self.reason})"
+
+
+class Notification(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # A category key registered with messaging.categories.notification_category_register.
+    kind = models.CharField(max_length=32)
     text = models.CharField(max_length=500)
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     read_at = models.DateTimeField(null=True, blank=True)
-    emailed_at = models.DateTimeField(null=True, blank=True)
+    # The email that carries it (several notifications of one action share one email).
+    email = models.ForeignKey(
+        OutboundEmail, on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -143,24 +203,25 @@ class Notification(models.Model):
     def is_unread(self) -> bool:
         return self.read_at is None
 
+    @property
+    def category_label(self) -> str:
+        from .categories import notification_category_get
+
+        try:
+            return notification_category_get(self.kind).label
+        except ValueError:
+            return self.kind  # a category its app no longer registers: still listed
+
 
 class EmailPreference(models.Model):
-    """Which kinds of email a user wants. No row means every kind is on."""
+    """Which categories of email a user switched off. No row means every category is on."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_preference")
-    messages = models.BooleanField("new messages", default=True)
-    contract_updates = models.BooleanField("contract updates", default=True)
-    reminders = models.BooleanField("review reminders", default=True)
+    email_off = models.JSONField(default=list, blank=True)  # notification category keys
     updated_at = models.DateTimeField(auto_now=True)
-
-    FIELD_FOR_KIND = {
-        Notification.Kind.MESSAGE: "messages",
-        Notification.Kind.CONTRACT: "contract_updates",
-        Notification.Kind.REMINDER: "reminders",
-    }
 
     def __str__(self):
         return f"Email preferences of {self.user_id}"
 
     def allows(self, kind: str) -> bool:
-        return getattr(self, self.FIELD_FOR_KIND[kind])
+        return kind not in self.email_off

@@ -2,8 +2,9 @@
 
 Messaging knows nothing about contracts: callers create a thread for whoever takes part, post
 messages on behalf of a participant and post events (a system line such as "Clara funded “Designs”").
-Messages are append-only. Emails are sent by Celery tasks dispatched after the transaction commits:
-one task per notification, and a periodic sweep that sends one email per burst of new messages.
+Messages are append-only. Every email goes through the outbox (messaging/outbox.py): written in the
+action's transaction, sent after commit by a retrying task. Notifications of one action make one email
+per recipient; a periodic sweep sends one email per burst of new messages.
 """
 
 import logging
@@ -14,7 +15,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.mail import send_mail
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
@@ -25,7 +25,9 @@ from django.utils import timezone
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
-from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
+from . import outbox
+from .categories import MESSAGE, notification_category_get
+from .models import Attachment, EmailPreference, Message, Notification, OutboundEmail, Thread, ThreadParticipant
 from .selectors import badge_cache_key
 
 logger = logging.getLogger(__name__)
@@ -261,25 +263,75 @@ def events_post(*, lines: list[EventLine]) -> list[Message]:
 
 # --- notifications ---
 
+NOTIFICATION_EMAIL_TEMPLATE = "messaging/email/notifications.txt"
+NOTIFICATION_EMAIL_MAX_LISTED = 20
+
 
 def _preferences_allow(user: User, kind: str) -> bool:
+    if not notification_category_get(kind).email_preference:
+        return True  # a category users cannot switch off
     preference = EmailPreference.objects.filter(user=user).first()
     return preference is None or preference.allows(kind)
 
 
 def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = True) -> Notification:
-    """An in-app notification; emailed too (by a task, after commit) when `email` is set and the
-    user's preferences allow this kind."""
-    if kind not in Notification.Kind.values:
-        raise ValueError(f"Unknown notification kind {kind!r}; use one of {Notification.Kind.values}.")
+    """An in-app notification of a registered category (messaging.categories); emailed too when
+    `email` is set and the user's preferences allow it.
+
+    Emails go through the outbox, after commit, and at most one per recipient per action: every
+    notification for the same user while their notification email is still waiting to be sent (all
+    those of one transaction, and any created before that email went out) joins that one email."""
+    notification_category_get(kind)  # refuses a kind nobody registered
     text = " ".join((text or "").split())[: Notification._meta.get_field("text").max_length]
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
     _forget_badges(user.pk)
     if email and user.is_active and user.email and _preferences_allow(user, kind):
-        from .tasks import send_notification_email
-
-        send_notification_email.delay_on_commit(notification.pk)
+        notification.email = _notification_email_join(user=user, notification=notification)
+        Notification.objects.filter(pk=notification.pk).update(email=notification.email)
     return notification
+
+
+def _notification_email_join(*, user: User, notification: Notification) -> OutboundEmail:
+    """Add the notification to the user's waiting notification email, or start one. A waiting email
+    that a worker is sending right now is locked: skip it and start a new one rather than wait."""
+    item = {"text": notification.text, "url": absolute_url(notification.url) if notification.url else ""}
+    waiting = (
+        OutboundEmail.objects.select_for_update(skip_locked=True)
+        .filter(user=user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0)
+        .order_by("pk")
+        .first()
+    )
+    items = [*waiting.context.get("items", []), item] if waiting else [item]
+    subject, body = _notification_email_render(user=user, items=items)
+    if waiting is None:
+        return outbox.email_queue(
+            to=user.email,
+            user=user,
+            subject=subject,
+            body=body,
+            template=NOTIFICATION_EMAIL_TEMPLATE,
+            context={"items": items},
+        )
+    waiting.subject, waiting.body, waiting.context = subject, body, {"items": items}
+    waiting.save(update_fields=["subject", "body", "context"])
+    return waiting
+
+
+def _notification_email_render(*, user: User, items: list[dict]) -> tuple[str, str]:
+    context = {
+        "user": user,
+        "items": items[-NOTIFICATION_EMAIL_MAX_LISTED:],
+        "not_listed": max(0, len(items) - NOTIFICATION_EMAIL_MAX_LISTED),
+        "preferences_url": absolute_url("/notifications/preferences/"),
+        "SITE_NAME": settings.SITE_NAME,
+    }
+    with timezone.override(user.timezone):
+        body = render_to_string(NOTIFICATION_EMAIL_TEMPLATE, context)
+    more = len(items) - 1
+    subject = f"[{settings.SITE_NAME}] {items[0]['text']}"
+    if more:
+        subject += f" (and {more} more update{'s' if more > 1 else ''})"
+    return subject, body
 
 
 def notification_mark_read(*, user: User, notification: Notification) -> None:
@@ -297,37 +349,15 @@ def notifications_mark_all_read(*, user: User) -> int:
     return marked
 
 
-def email_preferences_update(*, user: User, messages: bool, contract_updates: bool, reminders: bool) -> EmailPreference:
-    preference, _ = EmailPreference.objects.update_or_create(
-        user=user, defaults={"messages": messages, "contract_updates": contract_updates, "reminders": reminders}
-    )
+def email_preferences_update(*, user: User, emails_on: dict[str, bool]) -> EmailPreference:
+    """Save which categories' emails the user wants (`{"message": True, "contract": False, ...}`).
+    Only categories users may switch off are kept; unknown keys are refused."""
+    email_off = []
+    for key, on in emails_on.items():
+        if notification_category_get(key).email_preference and not on:
+            email_off.append(key)
+    preference, _ = EmailPreference.objects.update_or_create(user=user, defaults={"email_off": sorted(email_off)})
     return preference
-
-
-@transaction.atomic
-def notification_email_send(*, notification_id: int) -> bool:
-    """Send a notification's email once. Called by the task; a redelivered task sends nothing more."""
-    notification = (
-        Notification.objects.select_for_update(of=("self",)).select_related("user").filter(pk=notification_id).first()
-    )
-    if notification is None or notification.emailed_at is not None:
-        return False
-    user = notification.user
-    if not (user.is_active and user.email and _preferences_allow(user, notification.kind)):
-        return False
-    context = {
-        "user": user,
-        "notification": notification,
-        "url": absolute_url(notification.url) if notification.url else "",
-        "preferences_url": absolute_url("/notifications/preferences/"),
-        "SITE_NAME": settings.SITE_NAME,
-    }
-    with timezone.override(user.timezone):
-        body = render_to_string("messaging/email/notification.txt", context)
-    send_mail(" ".join(f"[{settings.SITE_NAME}] {notification.text}".split())[:200], body, None, [user.email])
-    notification.emailed_at = timezone.now()
-    notification.save(update_fields=["emailed_at"])
-    return True
 
 
 # --- the message email batch ---
@@ -390,7 +420,7 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
     participant.emailed_through_message_id = pending[-1].pk
     participant.save(update_fields=["emailed_through_message_id"])
     user, thread = participant.user, participant.thread
-    if not (user.is_active and user.email and _preferences_allow(user, Notification.Kind.MESSAGE)):
+    if not (user.is_active and user.email and _preferences_allow(user, MESSAGE)):
         return False  # recorded as covered all the same: turning emails on later does not send old news
     senders = sorted({m.sender.name for m in pending})
     context = {
@@ -407,7 +437,14 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
         body = render_to_string("messaging/email/message_digest.txt", context)
     noun = "message" if len(pending) == 1 else "messages"
     subject = f"[{settings.SITE_NAME}] {len(pending)} new {noun} from {', '.join(senders)} — {thread.subject}"
-    send_mail(" ".join(subject.split())[:200], body, None, [user.email])  # one line: names may hold anything
+    outbox.email_queue(
+        to=user.email,
+        user=user,
+        subject=subject,  # made one line by the outbox: names may hold anything
+        body=body,
+        template="messaging/email/message_digest.txt",
+        context={"thread_id": thread.pk, "through_message_id": pending[-1].pk, "count": len(pending)},
+    )
     return True
 
 

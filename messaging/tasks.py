@@ -2,13 +2,31 @@
 
 from celery import shared_task
 
-from . import services
+from . import outbox, services
+from .models import OutboundEmail
+
+
+@shared_task(bind=True, max_retries=None)
+def deliver_email(self, email_id: int) -> str:
+    """Send one outbox email (dispatched after the transaction that wrote it commits). A failure is
+    recorded on the row and retried after its backoff; if this retry is lost (worker or broker gone),
+    the sweep below sends it."""
+    email = outbox.email_deliver(email_id=email_id)
+    if email is None:
+        return "nothing to do"
+    if email.status == OutboundEmail.Status.QUEUED and not self.request.is_eager:  # (eager: tests; the sweep retries)
+        raise self.retry(countdown=outbox.backoff(email.attempts).total_seconds())
+    return email.status
 
 
 @shared_task
-def send_notification_email(notification_id: int) -> bool:
-    """Email one notification (dispatched after the transaction that created it commits)."""
-    return services.notification_email_send(notification_id=notification_id)
+def send_due_emails() -> int:
+    """The outbox sweep (marketplace/schedules.py): send every email whose task was lost or whose retry is
+    overdue. Bounded batches; re-queues itself while a batch comes back full."""
+    sent, more = outbox.emails_send_due()
+    if more:
+        send_due_emails.delay()
+    return sent
 
 
 @shared_task

@@ -199,11 +199,10 @@ def notifications_read_all(request):
 @login_required
 def email_preferences(request):
     preference = selectors.email_preferences_get(user=request.user)
-    initial = {"messages": preference.messages, "contract_updates": preference.contract_updates}
-    initial["reminders"] = preference.reminders
-    form = EmailPreferenceForm(request.POST or None, initial=initial)
+    form = EmailPreferenceForm(request.POST or None)
+    form.initial = {key: preference.allows(key) for key in form.fields}
     if request.method == "POST" and form.is_valid():
-        services.email_preferences_update(user=request.user, **form.cleaned_data)
+        services.email_preferences_update(user=request.user, emails_on=form.cleaned_data)
         flash.success(request, "Your email preferences were saved.")
         return redirect("notifications:preferences")
     return render(request, "messaging/email_preferences.html", {"form": form})

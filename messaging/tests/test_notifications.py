@@ -1,10 +1,15 @@
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.tests.factories import UserFactory
-from messaging import selectors, services
-from messaging.models import EmailPreference, Notification
+from messaging import categories, outbox, selectors, services
+from messaging.categories import notification_category_register
+from messaging.models import EmailPreference, Notification, OutboundEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +33,7 @@ def test_notify_creates_a_notification_and_emails_it_after_commit(
             user=client_user, kind="contract", text="Felix submitted work for “Designs”", url="/contracts/7/"
         )
     assert mail.outbox == []  # nothing is sent before the transaction commits
+    assert notification.email.status == "queued"  # but the email exists, in the same transaction
     for callback in callbacks:
         callback()
 
@@ -38,38 +44,95 @@ def test_notify_creates_a_notification_and_emails_it_after_commit(
     assert "https://milestone.example/contracts/7/" in email.body
     assert "https://milestone.example/notifications/preferences/" in email.body
     notification.refresh_from_db()
-    assert notification.emailed_at is not None and notification.read_at is None
+    assert notification.email.status == "sent" and notification.read_at is None
 
 
 def test_a_notification_is_emailed_once_even_if_the_task_runs_again(client_user, django_capture_on_commit_callbacks):
-    from messaging.tasks import send_notification_email
+    from messaging.tasks import deliver_email
 
     with django_capture_on_commit_callbacks(execute=True):
         notification = services.notify(user=client_user, kind="reminder", text="3 days left to review")
 
-    send_notification_email.delay(notification.pk)
+    deliver_email.delay(notification.email_id)
+    outbox.emails_send_due(now=timezone.now() + timedelta(hours=1))
 
     assert len(mail.outbox) == 1
 
 
-@pytest.mark.parametrize(
-    ("kind", "preference"),
-    [("message", "messages"), ("contract", "contract_updates"), ("reminder", "reminders")],
-)
-def test_preferences_turn_off_each_kind_of_email(client_user, django_capture_on_commit_callbacks, kind, preference):
-    services.email_preferences_update(
-        user=client_user,
-        **{"messages": True, "contract_updates": True, "reminders": True, preference: False},
-    )
-
+def test_one_action_makes_one_email_per_recipient(client_user, freelancer, django_capture_on_commit_callbacks):
+    """Funding five milestones in one charge is one email to the freelancer, not five."""
     with django_capture_on_commit_callbacks(execute=True):
-        services.notify(user=client_user, kind=kind, text="Something happened")
-        others = [k for k in ("message", "contract", "reminder") if k != kind]
-        for other in others:
-            services.notify(user=client_user, kind=other, text=f"Also {other}")
+        for n in range(1, 6):
+            services.notify(user=freelancer, kind="contract", text=f"Clara funded “Part {n}”", url=f"/m/{n}/")
+        services.notify(user=client_user, kind="contract", text="Your payment went through")
 
+    assert sorted(m.to[0] for m in mail.outbox) == [client_user.email, freelancer.email]
+    to_felix = next(m for m in mail.outbox if m.to == [freelancer.email])
+    assert to_felix.subject == "[Milestone] Clara funded “Part 1” (and 4 more updates)"
+    assert all(f"Clara funded “Part {n}”" in to_felix.body for n in range(1, 6))
+    assert Notification.objects.filter(user=freelancer).values("email").distinct().count() == 1
+
+
+def test_the_next_action_makes_a_new_email(client_user, django_capture_on_commit_callbacks):
+    for text in ("First", "Second"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.notify(user=client_user, kind="contract", text=text)
+
+    assert [m.subject for m in mail.outbox] == ["[Milestone] First", "[Milestone] Second"]
+
+
+def test_a_rolled_back_action_sends_nothing(client_user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        services.notify(user=client_user, kind="contract", text="Never happened")
+        raise RuntimeError("the action failed")
+
+    assert mail.outbox == [] and not OutboundEmail.objects.exists() and not Notification.objects.exists()
+
+
+@pytest.mark.parametrize("kind", ["message", "contract", "reminder"])
+def test_preferences_turn_off_each_kind_of_email(client_user, django_capture_on_commit_callbacks, kind):
+    services.email_preferences_update(user=client_user, emails_on={"message": True, "contract": True, kind: False})
+
+    for each in ("message", "contract", "reminder"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.notify(user=client_user, kind=each, text=f"Also {each}")
+
+    others = [k for k in ("message", "contract", "reminder") if k != kind]
     assert sorted(m.subject.split("Also ")[-1] for m in mail.outbox) == sorted(others)
     assert Notification.objects.filter(user=client_user).count() == 3  # in-app they are all there
+
+
+def test_an_unregistered_kind_is_refused(client_user):
+    with pytest.raises(ValueError, match="Unknown notification category 'payout'"):
+        services.notify(user=client_user, kind="payout", text="Paid")
+
+
+def test_a_registered_category_needs_no_migration_and_gets_a_switch(
+    clara, client_user, django_capture_on_commit_callbacks
+):
+    notification_category_register("test_payout", "Payouts", help_text="When money reaches your bank.")
+    try:
+        page = clara.get(reverse("notifications:preferences")).content.decode()
+        assert "Payouts" in page and "When money reaches your bank." in page
+        clara.post(reverse("notifications:preferences"), {"message": "on", "contract": "on", "reminder": "on"})
+        with django_capture_on_commit_callbacks(execute=True):
+            notification = services.notify(user=client_user, kind="test_payout", text="$90.00 is on its way")
+        assert notification.category_label == "Payouts" and notification.email is None and mail.outbox == []
+        with pytest.raises(ValueError, match="already registered differently"):
+            notification_category_register("test_payout", "Something else")
+    finally:
+        categories._CATEGORIES.pop("test_payout")
+
+
+def test_a_category_without_a_switch_is_always_emailed(client_user, django_capture_on_commit_callbacks):
+    notification_category_register("test_security", "Security", email_preference=False)
+    try:
+        services.email_preferences_update(user=client_user, emails_on={"test_security": False, "contract": False})
+        with django_capture_on_commit_callbacks(execute=True):
+            services.notify(user=client_user, kind="test_security", text="New sign-in")
+        assert [m.subject for m in mail.outbox] == ["[Milestone] New sign-in"]
+    finally:
+        categories._CATEGORIES.pop("test_security")
 
 
 def test_notify_without_email_sends_nothing(client_user, django_capture_on_commit_callbacks):
@@ -154,9 +217,9 @@ def test_the_preferences_page_shows_all_on_by_default_and_saves_changes(clara, c
     assert page.count("checked") == 3
     assert not EmailPreference.objects.exists()
 
-    response = clara.post(reverse("notifications:preferences"), {"messages": "on", "reminders": "on"})
+    response = clara.post(reverse("notifications:preferences"), {"message": "on", "reminder": "on"})
 
     assert response.status_code == 302
     preference = EmailPreference.objects.get(user=client_user)
-    assert (preference.messages, preference.contract_updates, preference.reminders) == (True, False, True)
+    assert preference.email_off == ["contract"]
     assert clara.get(reverse("notifications:preferences")).content.decode().count("checked") == 2
