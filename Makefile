@@ -3,9 +3,9 @@ PYTHON ?= python3
 PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
-export DEBUG ?= 1
+LOCAL_ENV_FILE ?= var/make-run.env
 
-.PHONY: run test lint venv clean bench
+.PHONY: run test lint venv clean bench local-env
 
 $(VENV)/.installed: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -19,9 +19,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+## Development settings for every manage.py command in this checkout: DEBUG on, email links on this PORT.
+local-env:
+	@mkdir -p $(dir $(LOCAL_ENV_FILE))
+	@printf '# Written by `make run`: development settings for this checkout (.env and the environment win).\nDEBUG=1\nSITE_URL=http://127.0.0.1:%s\n' "$(PORT)" > $(LOCAL_ENV_FILE)
+
 ## Run the site with demo data: web server + Celery worker + Celery beat (SQLite, embedded broker by default).
-run: $(VENV)/.installed
-	@mkdir -p var
+run: $(VENV)/.installed local-env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py sync_periodic_jobs
 	$(PY) manage.py seed_demo

@@ -17,6 +17,9 @@ VAR_DIR = BASE_DIR / "var"  # local, git-ignored state: SQLite files, media in d
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+# Written by `make run` (DEBUG=1 and SITE_URL from PORT), so every README command works in a development
+# checkout without exporting anything. .env and the real environment win over it.
+environ.Env.read_env(env.path("LOCAL_ENV_FILE", default=VAR_DIR / "make-run.env"))
 
 DEBUG = env.bool("DEBUG", default=False)
 

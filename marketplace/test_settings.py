@@ -6,6 +6,7 @@ overridden from the environment. A missing service makes the tests fail, never s
 
 import os
 
+os.environ.setdefault("DEBUG", "0")  # whatever `make run` wrote into var/make-run.env
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
