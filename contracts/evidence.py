@@ -14,6 +14,7 @@ import zipfile
 
 from django.utils import timezone
 
+from marketplace.uploads import open_stream
 from messaging.models import Message
 
 from .events import event_text
@@ -100,7 +101,7 @@ def _events_csv(contract: Contract) -> str:
 
 def _copy_with_hash(bundle: zipfile.ZipFile, field_file, arcname: str) -> str:
     digest = hashlib.sha256()
-    with field_file.open("rb") as source, bundle.open(arcname, "w") as target:
+    with open_stream(field_file) as source, bundle.open(arcname, "w") as target:
         for chunk in iter(lambda: source.read(1024 * 1024), b""):
             digest.update(chunk)
             target.write(chunk)

@@ -130,8 +130,25 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")  # never served directly
+# Uploads: the local disk by default; object storage (any S3 API: AWS, MinIO, Ceph, ...) through
+# django-storages when AWS_STORAGE_BUCKET_NAME is set, so every web host sees every file. Files are private
+# (no public ACL, no public URL): downloads go through the permission check and stream from the bucket.
+# Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the host's role), read by boto3.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default=None)  # e.g. http://minio:9000; AWS when unset
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default=None)
+AWS_LOCATION = env("AWS_LOCATION", default="")  # a key prefix inside the bucket
+AWS_DEFAULT_ACL = None  # the bucket's own (private) policy
+AWS_QUERYSTRING_AUTH = True  # any URL the storage makes is signed and short-lived
+AWS_QUERYSTRING_EXPIRE = 60
+AWS_S3_FILE_OVERWRITE = False
+AWS_S3_MAX_MEMORY_SIZE = 5 * 1024 * 1024  # a file read through django-storages spills to disk past 5 MB
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage"
+        if AWS_STORAGE_BUCKET_NAME
+        else "django.core.files.storage.FileSystemStorage"
+    },
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

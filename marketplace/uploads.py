@@ -11,6 +11,7 @@ Validation reads each file once, in chunks, computing its SHA-256 on the way; no
 
 import codecs
 import hashlib
+import posixpath
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -234,13 +235,29 @@ def validate_uploads(files: Iterable) -> list[ValidatedUpload]:
     return accepted
 
 
+def open_stream(file_field):
+    """A stored file opened for reading in chunks, wherever it is stored.
+
+    On the local disk, the file itself. In object storage (django-storages' S3 backend), the object's
+    HTTP body straight from the S3 API: django-storages' own file object would first copy the whole object
+    into memory or a temporary file, which a large download or the evidence bundle must not do."""
+    storage = file_field.storage
+    bucket = getattr(storage, "bucket_name", None)
+    if not bucket:
+        return file_field.open("rb")
+    key = posixpath.join(storage.location, file_field.name) if storage.location else file_field.name
+    return storage.connection.meta.client.get_object(Bucket=bucket, Key=key)["Body"]
+
+
 def serve_upload(file_field, download_name: str) -> FileResponse:
-    """Send a stored upload as a download. The browser is told not to render it or guess its type."""
+    """Send a stored upload as a download, streamed in chunks from storage (the caller has checked that
+    the user may see it). The browser is told not to render it or guess its type."""
     name = sanitize_filename(download_name)
     kind = ALLOWED_TYPES.get(extension_of(name))
     content_type = kind.content_type if kind else "application/octet-stream"
-    file_field.open("rb")
-    response = FileResponse(file_field, as_attachment=True, filename=name, content_type=content_type)
+    response = FileResponse(open_stream(file_field), as_attachment=True, filename=name, content_type=content_type)
+    if "Content-Length" not in response:  # the S3 body does not know its size; the storage does
+        response["Content-Length"] = str(file_field.size)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, no-store"
