@@ -98,3 +98,14 @@ class Profile(models.Model):
 
     def __str__(self):
         return f"Profile of {self.user.name}"
+
+
+class Heartbeat(models.Model):
+    """The last time a periodic job actually ran in a worker (written when its task succeeds), so /readyz
+    can tell that beat and a worker are alive: a stopped beat shows as a heartbeat that is getting old."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_seen = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.last_seen:%Y-%m-%d %H:%M:%S}"

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "marketplace.observability.RequestContextMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -201,15 +202,49 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # load balancers probe over plain HTTP
 X_FRAME_OPTIONS = "DENY"
 
+# Observability (marketplace/observability.py): JSON logs with request, user and task ids; Sentry when
+# SENTRY_DSN is set; Prometheus at /metrics for whoever has METRICS_TOKEN.
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "marketplace.observability.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(task_id)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # workers log through LOGGING too (JSON, with the task id)
+SENTRY_DSN = env("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        release=env("RELEASE", default=None),
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
+        send_default_pii=False,  # user ids, not emails or IP addresses
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Readiness (/readyz): a worker must answer a ping within this many seconds, and the release sweep's
+# heartbeat (written when the task named here succeeds) must be younger than READYZ_BEAT_MAX_AGE.
+READYZ_WORKER_TIMEOUT = env.float("READYZ_WORKER_TIMEOUT", default=2.0)
+READYZ_BEAT_MAX_AGE = env.int("READYZ_BEAT_MAX_AGE", default=90)  # the sweep runs every 60 s
+HEARTBEAT_TASKS = {"contracts.tasks.release_overdue_milestones": "release-sweep"}
 
 # Product rules (README "What you can do"). Numbers are settings with these defaults. Money is Decimal, never float.
 SITE_NAME = env("SITE_NAME", default="Milestone")

@@ -3,11 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from . import views
+from .observability import metrics_view
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/settings/", views.account_settings, name="account_settings"),
     path("accounts/profile/", views.profile_edit, name="profile_edit"),

@@ -75,6 +75,11 @@ def healthz(request):
     return JsonResponse(body, status=200 if healthy else 503)
 
 
+def readyz(request):
+    status, body = health.readiness()
+    return JsonResponse(body, status=status)
+
+
 def directory(request):
     query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
