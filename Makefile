@@ -5,17 +5,29 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCAL_ENV_FILE ?= var/make-run.env
 
-.PHONY: run test lint venv clean bench local-env
+.PHONY: run test lint venv clean bench local-env lock audit
 
-$(VENV)/.installed: requirements.txt
+# The locked sets (every package, pinned, with hashes) are what gets installed; requirements*.txt list the
+# direct dependencies they are compiled from (`make lock`).
+$(VENV)/.installed: requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
+
+## Re-compile the locked sets after changing requirements.txt or requirements-dev.txt.
+lock: $(VENV)/.installed-dev
+	$(VENV)/bin/uv pip compile requirements.txt --generate-hashes --python-version 3.11 -o requirements.lock -q
+	$(VENV)/bin/uv pip compile requirements-dev.txt --generate-hashes --python-version 3.11 -o requirements-dev.lock -q
+
+## Known vulnerabilities in the locked runtime set (needs PyPI's or OSV's vulnerability data over the network).
+## --strict: a package that could not be checked is a failure, not a silent pass.
+audit: $(VENV)/.installed-dev
+	$(VENV)/bin/pip-audit --strict --require-hashes --disable-pip -r requirements.lock
 
 venv: $(VENV)/.installed
 
