@@ -45,3 +45,55 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.2, what: str = "c
             return result
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+
+
+@contextmanager
+def this_process_on_broker(url: str, monkeypatch):
+    """Point this test process's Celery app (not eager) at `url`, e.g. to ping the workers a test started."""
+    from marketplace.celery import app
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery lets it override the app's configuration
+    saved = {key: app.conf[key] for key in ("broker_url", "task_always_eager")}
+    app.conf.update(broker_url=url, task_always_eager=False)
+    _forget_connections(app)
+    try:
+        yield app
+    finally:
+        app.conf.update(saved)
+        _forget_connections(app)
+
+
+def _forget_connections(app):
+    """Celery keeps pools of broker connections per URL; forget them (as after a fork) so the next publish
+    uses the new URL."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def django_env(queue: str, **extra) -> dict[str, str]:
+    """The environment of a worker, beat or web process of a test: this test's database and Redis."""
+    from django.db import connection
+
+    return {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        "CELERY_BROKER_URL": REDIS_TEST_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        **extra,
+    }
+
+
+def worker_args(queue: str, *more: str) -> list[str]:
+    return ["worker", "-P", "solo", "-Q", queue, "--without-gossip", "--without-mingle", "-l", "INFO", *more]
+
+
+def beat_args(schedule_file) -> list[str]:
+    return [
+        "beat",
+        "-l",
+        "INFO",
+        "-s",
+        str(schedule_file),
+        "--scheduler",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+    ]

@@ -7,7 +7,7 @@ from django.core import mail
 from django.urls import reverse
 
 from contracts.tests.factories import make_offer
-from marketplace.celery import app as celery_app
+from marketplace.tests.celery_processes import this_process_on_broker
 from marketplace.tests.redis_server import redis_server
 from messaging.models import OutboundEmail
 from messaging.tasks import send_due_emails
@@ -18,23 +18,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def own_broker(monkeypatch):
     """The site's Celery app, not eager, publishing to a Redis of our own."""
-    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery lets it override the app's configuration
-    with redis_server() as server:
-        saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
-        celery_app.conf.update(broker_url=server.url, task_always_eager=False)
-        _new_connections()
-        try:
-            yield server
-        finally:
-            celery_app.conf.update(saved)
-            _new_connections()
-
-
-def _new_connections():
-    """Celery keeps pools of broker connections per URL; forget them (as after a fork) so the next publish
-    uses the new URL."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    with redis_server() as server, this_process_on_broker(server.url, monkeypatch):
+        yield server
 
 
 def test_an_action_with_the_broker_down_answers_as_usual_and_its_email_goes_out_once_after(
