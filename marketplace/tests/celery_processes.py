@@ -18,9 +18,19 @@ REDIS_TEST_URL = os.environ.get("CELERY_TEST_REDIS_URL", "redis://127.0.0.1:6379
 @contextmanager
 def celery_process(*args: str, env: dict[str, str], log_path: Path):
     """Run `celery -A marketplace <args>` until the block ends; its output goes to `log_path`."""
+    with background_process(
+        sys.executable, "-m", "celery", "-A", "marketplace", *args, env=env, log_path=log_path
+    ) as p:
+        yield p
+
+
+@contextmanager
+def background_process(*command: str, env: dict[str, str], log_path: Path):
+    """Run a command of the project (test settings) until the block ends; its output goes to `log_path`.
+    A process the test already killed is fine."""
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "marketplace", *args],
+            list(command),
             cwd=ROOT,
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.test_settings", **env},
             stdout=log,
