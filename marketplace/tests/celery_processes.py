@@ -107,3 +107,16 @@ def beat_args(schedule_file) -> list[str]:
         "--scheduler",
         "django_celery_beat.schedulers:DatabaseScheduler",
     ]
+
+
+def only_the_release_sweep(every_seconds: int) -> None:
+    """Declare the periodic jobs, with the release sweep every few seconds and every other job off."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from marketplace.schedules import sync_periodic_jobs
+
+    sync_periodic_jobs()
+    job = PeriodicTask.objects.get(task="contracts.tasks.release_overdue_milestones")
+    job.interval, _ = IntervalSchedule.objects.get_or_create(every=every_seconds, period=IntervalSchedule.SECONDS)
+    job.save()
+    PeriodicTask.objects.exclude(pk=job.pk).update(enabled=False)

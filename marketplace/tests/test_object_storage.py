@@ -34,6 +34,13 @@ def bucket(s3_endpoint, settings, tmp_path):
     return s3_server.client(s3_endpoint), name
 
 
+def contract_with_a_file():
+    contract = make_contract(count=1)
+    files = [SimpleUploadedFile("final.pdf", PDF, content_type="application/pdf")]
+    message_post(thread=contract.offer.thread, sender=contract.freelancer, body="Final files", files=files)
+    return contract
+
+
 def test_an_upload_is_stored_in_the_bucket_and_downloaded_only_by_the_parties(bucket, client, settings):
     s3, name = bucket
     contract = make_contract(count=1)
@@ -66,25 +73,13 @@ def test_a_private_file_has_no_public_url(bucket, s3_endpoint):
     import requests
 
     s3, name = bucket
-    contract = make_contract(count=1)
-    message_post(
-        thread=contract.offer.thread,
-        sender=contract.client,
-        body="Brief",
-        files=[SimpleUploadedFile("brief.pdf", PDF, content_type="application/pdf")],
-    )
+    contract_with_a_file()
     key = Attachment.objects.get().file.name
     assert requests.get(f"{s3_endpoint}/{name}/{key}", timeout=5).status_code == 403
 
 
 def test_the_evidence_bundle_streams_files_from_the_bucket_and_its_sums_verify(bucket, client):
-    contract = make_contract(count=1)
-    message_post(
-        thread=contract.offer.thread,
-        sender=contract.freelancer,
-        body="Final files",
-        files=[SimpleUploadedFile("final.pdf", PDF, content_type="application/pdf")],
-    )
+    contract = contract_with_a_file()
     client.force_login(UserFactory(is_staff=True, is_superuser=True))
 
     response = client.get(reverse("admin:contracts_contract_evidence", args=[contract.pk]))

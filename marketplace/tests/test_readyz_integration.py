@@ -4,14 +4,13 @@ import uuid
 
 import pytest
 from django.urls import reverse
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from marketplace.schedules import sync_periodic_jobs
 from marketplace.tests.celery_processes import (
     REDIS_TEST_URL,
     beat_args,
     celery_process,
     django_env,
+    only_the_release_sweep,
     this_process_on_broker,
     wait_for,
     worker_args,
@@ -22,11 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_readyz_turns_degraded_when_beat_stops_and_ok_when_it_restarts(client, tmp_path, settings, monkeypatch):
     settings.READYZ_BEAT_MAX_AGE = 10  # production: 90 s, with the sweep every 60 s
-    sync_periodic_jobs()
-    job = PeriodicTask.objects.get(task="contracts.tasks.release_overdue_milestones")
-    job.interval, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
-    job.save()
-    PeriodicTask.objects.exclude(pk=job.pk).update(enabled=False)
+    only_the_release_sweep(every_seconds=2)
     queue = f"test-{uuid.uuid4().hex}"
     env = django_env(queue)
     logs = {name: tmp_path / f"{name}.log" for name in ("worker", "beat", "beat2")}

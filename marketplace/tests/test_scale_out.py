@@ -20,13 +20,11 @@ import requests
 from django.db.models import Count
 from django.test import Client
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from contracts.models import Milestone, Submission
 from contracts.tests.factories import fund_milestones, make_contract
 from escrow.models import Entry
 from escrow.tests.helpers import assert_ledger_consistent
-from marketplace.schedules import sync_periodic_jobs
 from marketplace.tests import s3_server
 from marketplace.tests.celery_processes import (
     ROOT,
@@ -34,6 +32,7 @@ from marketplace.tests.celery_processes import (
     beat_args,
     celery_process,
     django_env,
+    only_the_release_sweep,
     wait_for,
     worker_args,
 )
@@ -104,11 +103,7 @@ def test_two_webs_two_workers_and_beat(tmp_path):
             _file_uploaded_on_one_web_downloads_on_the_other(web1, web2)
 
         ids = overdue_milestones(MILESTONES)
-        sync_periodic_jobs()
-        job = PeriodicTask.objects.get(task="contracts.tasks.release_overdue_milestones")
-        job.interval, _ = IntervalSchedule.objects.get_or_create(every=2, period=IntervalSchedule.SECONDS)
-        job.save()
-        PeriodicTask.objects.exclude(pk=job.pk).update(enabled=False)
+        only_the_release_sweep(every_seconds=2)
 
         def released():
             return Milestone.objects.filter(pk__in=ids, state=Milestone.State.RELEASED).count()
