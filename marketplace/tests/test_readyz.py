@@ -69,10 +69,10 @@ def test_degraded_with_the_count_of_milestones_overdue_for_more_than_ten_minutes
     contract = make_contract(count=2)
     first, second = contract.milestones.order_by("position")
     fund_milestones(contract, first, second)
-    from contracts import review
+    from contracts import services
 
     for milestone in (first, second):
-        review.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+        services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
     Submission.objects.filter(milestone=first).update(review_deadline=timezone.now() - timedelta(minutes=11))
     Submission.objects.filter(milestone=second).update(review_deadline=timezone.now() - timedelta(minutes=5))
 
