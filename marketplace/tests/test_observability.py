@@ -98,3 +98,29 @@ def test_metrics_show_the_business_numbers(client, settings):
     queued = OutboundEmail.objects.filter(status="queued").count()
     assert queued >= 1 and f'marketplace_email_outbox{{status="queued"}} {queued}.0' in text
     assert "marketplace_tasks_not_dispatched_total" in text or "python_info" in text
+
+
+def test_sentry_is_on_with_a_dsn_and_off_without(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from marketplace.tests.celery_processes import ROOT
+
+    check = "import sentry_sdk; c = sentry_sdk.get_client(); print(c.is_active(), sorted(c.integrations))"
+
+    def run(**env):
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", check],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "marketplace.test_settings", **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    on = run(SENTRY_DSN="http://public@127.0.0.1:9/1")
+    assert on.startswith("True") and "'celery'" in on and "'django'" in on
+    assert run(SENTRY_DSN="").startswith("False")
