@@ -98,9 +98,12 @@ def test_two_webs_two_workers_and_beat(tmp_path):
 
         with gunicorn(ports[0], "web1"), gunicorn(ports[1], "web2"):
             web1, web2 = (f"http://127.0.0.1:{port}" for port in ports)
-            for url in (web1, web2):
-                wait_for(lambda u=url: _answers(f"{u}/healthz"), timeout=60, what=f"{url} to start; {explain()}")
-            _file_uploaded_on_one_web_downloads_on_the_other(web1, web2)
+            try:
+                for url in (web1, web2):
+                    wait_for(lambda u=url: _answers(f"{u}/healthz"), timeout=120, what=f"{url} to start")
+                _file_uploaded_on_one_web_downloads_on_the_other(web1, web2)
+            except AssertionError as error:
+                raise AssertionError(f"{error}\n{explain()}") from None
 
         ids = overdue_milestones(MILESTONES)
         only_the_release_sweep(every_seconds=2)
@@ -142,8 +145,8 @@ def test_two_webs_two_workers_and_beat(tmp_path):
 
 def _answers(url: str) -> bool:
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(url, timeout=5).status_code == 200
+    except requests.RequestException:  # not listening yet, or still starting up
         return False
 
 
