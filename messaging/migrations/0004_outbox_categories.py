@@ -18,7 +18,7 @@ def preferences_to_categories(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0002_append_only_triggers'),
+        ('messaging', '0003_message_thread_index_covered'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
