@@ -274,6 +274,7 @@ def _preferences_allow(user: User, kind: str) -> bool:
     return preference is None or preference.allows(kind)
 
 
+@transaction.atomic  # the notification and its email together, also when called outside a transaction
 def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = True) -> Notification:
     """An in-app notification of a registered category (messaging.categories); emailed too when
     `email` is set and the user's preferences allow it.

@@ -223,3 +223,13 @@ def test_the_preferences_page_shows_all_on_by_default_and_saves_changes(clara, c
     preference = EmailPreference.objects.get(user=client_user)
     assert preference.email_off == ["contract"]
     assert clara.get(reverse("notifications:preferences")).content.decode().count("checked") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notify_outside_a_transaction_is_its_own_and_emails_once(client_user):
+    """A sweep may notify in autocommit mode: the notification and its email still commit together."""
+    notification = services.notify(user=client_user, kind="contract", text="Released automatically")
+
+    assert [m.subject for m in mail.outbox] == ["[Milestone] Released automatically"]
+    notification.refresh_from_db()
+    assert notification.email.status == "sent"
