@@ -9,7 +9,8 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (cached pages and counts never leak between tests)."""
+    """Each test starts with an empty cache (cached pages, counts and allauth's rate limits never leak between
+    tests)."""
     from django.core.cache import cache
 
     cache.clear()
