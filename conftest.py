@@ -3,6 +3,7 @@
 import pytest
 
 from marketplace.tests.factories import FreelancerFactory, UserFactory
+from marketplace.tests.second_factor import SecondFactorClient
 
 PASSWORD = "correct-horse-battery"
 
@@ -16,6 +17,12 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's client, where force_login of staff includes their second factor (see SecondFactorClient)."""
+    return SecondFactorClient()
 
 
 @pytest.fixture

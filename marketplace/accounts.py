@@ -12,10 +12,11 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 
 from .hygiene import clean_text
 from .services import ROLE_FLAGS
@@ -52,6 +53,13 @@ def axes_username(request, credentials=None) -> str:
     return str(value).strip().lower()
 
 
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out login: a page that says why and for how long (429)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
+    return render(request, "account/locked_out.html", context, status=429)
+
+
 def email_verified(user) -> bool:
     """Whether the user's current email address is confirmed."""
     if not user.is_authenticated:
@@ -85,4 +93,4 @@ def has_second_factor(user) -> bool:
 
 def session_used_second_factor(request) -> bool:
     """Whether this session signed in (or re-authenticated) with a second factor."""
-    return any(record.get("method") == "mfa" for record in get_authentication_records(request))
+    return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))

@@ -22,6 +22,7 @@ from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from marketplace.hygiene import clean_text
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
@@ -64,7 +65,7 @@ def absolute_url(url: str) -> str:
 @transaction.atomic
 def thread_create(*, participants: list[User], subject: str, link_url: str = "") -> Thread:
     """A thread for the given users (at least two different people)."""
-    subject = " ".join((subject or "").split())
+    subject = " ".join(clean_text(subject or "").split())
     if not subject:
         raise ValidationError("A thread needs a subject.")
     if len(subject) > Thread._meta.get_field("subject").max_length:
@@ -272,7 +273,7 @@ def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = Tru
     user's preferences allow this kind."""
     if kind not in Notification.Kind.values:
         raise ValueError(f"Unknown notification kind {kind!r}; use one of {Notification.Kind.values}.")
-    text = " ".join((text or "").split())[: Notification._meta.get_field("text").max_length]
+    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
     _forget_badges(user.pk)
     if email and user.is_active and user.email and _preferences_allow(user, kind):
@@ -324,7 +325,8 @@ def notification_email_send(*, notification_id: int) -> bool:
     }
     with timezone.override(user.timezone):
         body = render_to_string("messaging/email/notification.txt", context)
-    send_mail(" ".join(f"[{settings.SITE_NAME}] {notification.text}".split())[:200], body, None, [user.email])
+    subject = clean_text(f"[{settings.SITE_NAME}] {notification.text}")  # bidi controls from older stored text
+    send_mail(" ".join(subject.split())[:200], body, None, [user.email])
     notification.emailed_at = timezone.now()
     notification.save(update_fields=["emailed_at"])
     return True
@@ -407,7 +409,9 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
         body = render_to_string("messaging/email/message_digest.txt", context)
     noun = "message" if len(pending) == 1 else "messages"
     subject = f"[{settings.SITE_NAME}] {len(pending)} new {noun} from {', '.join(senders)} — {thread.subject}"
-    send_mail(" ".join(subject.split())[:200], body, None, [user.email])  # one line: names may hold anything
+    send_mail(
+        " ".join(clean_text(subject).split())[:200], body, None, [user.email]
+    )  # one line: names may hold anything
     return True
 
 
