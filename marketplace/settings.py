@@ -277,6 +277,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "marketplace.accounts.axes_username"
 AXES_LOCKOUT_CALLABLE = "marketplace.accounts.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the page promises a fixed lock time: keep to it
 AXES_SENSITIVE_PARAMETERS = ["password"]
 
 # Content-Security-Policy (django-csp): scripts only from this site or with the per-request nonce.
