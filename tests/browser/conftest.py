@@ -72,7 +72,9 @@ def new_page(browser, live_server, csp_violations):
         page = context.new_page()
         page.on(
             "console",
-            lambda message: csp_violations.append(f"{page.url}: {message.text}") if is_csp_violation(message.text) else None,
+            lambda message: (
+                csp_violations.append(f"{page.url}: {message.text}") if is_csp_violation(message.text) else None
+            ),
         )
         return page
 
