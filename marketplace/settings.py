@@ -252,6 +252,7 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# allauth's rate limits count in the cache (CACHES above): several web processes need CACHE_URL on Redis.
 ACCOUNT_RATE_LIMITS = {
     # Per-account lockout after failed logins is django-axes' (below); this only slows a single address down.
     "login_failed": env("RATE_LIMIT_LOGIN_FAILED", default="30/m/ip"),
