@@ -301,12 +301,13 @@ def test_changes_to_users_and_profiles_are_kept_and_shown_to_staff(client, freel
     assert "Felix F." in page.content.decode()
 
 
-def test_a_freelancer_with_money_to_withdraw_is_nudged_towards_two_factor(client, freelancer, client_user):
+def test_a_freelancer_about_to_withdraw_is_nudged_towards_two_factor(client, freelancer, client_user):
     from escrow.tests.test_views import earn
 
     earn(client_user, freelancer)
     client.force_login(freelancer)
-    assert 'id="mfa-nudge"' in client.get(reverse("escrow:wallet")).content.decode()
+    confirm_page = client.post(reverse("escrow:withdraw"), {"amount": "10.00"})
+    assert 'id="mfa-nudge"' in confirm_page.content.decode()
 
     totp_activate(freelancer)
-    assert 'id="mfa-nudge"' not in client.get(reverse("escrow:wallet")).content.decode()
+    assert 'id="mfa-nudge"' not in client.post(reverse("escrow:withdraw"), {"amount": "10.00"}).content.decode()
