@@ -5,8 +5,9 @@ can do: an offer (countered or not), funding (good, declined, short or unreachab
 credit), submissions, approvals, change requests, partial releases, whole and partial refunds, refund requests
 and their answers, disputes (withdrawn by their opener, settled by the parties, or decided by staff all one way
 or part each way), cancellations, added milestones, bonuses, withdrawals, time passing and the
-automatic-release sweep. Each action is tried by a random person (client, freelancer, staff or an outsider): the machine keeps
-its own model of what should happen and checks the real actions in `contracts.services` against it.
+automatic-release sweep. Each action is tried by a random person (client, freelancer, staff or an
+outsider): the machine keeps its own model of what should happen and checks the real actions in
+`contracts.services` against it.
 
 After every step it checks (the invariants listed in the README):
 1. the ledger balances (every entry and all postings sum to zero) and no account that may not go negative
