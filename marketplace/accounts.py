@@ -12,6 +12,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -43,6 +44,17 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def format_email_subject(self, subject):
         return clean_text(super().format_email_subject(subject))
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout for every login made through a request (all of the site's: allauth passes it).
+    A login without a request (a management command, the test client's `login`) has no address to count
+    failures against, so it is left to the other backends instead of being refused."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
 
 
 def axes_username(request, credentials=None) -> str:

@@ -233,7 +233,7 @@ CONTRACTS_OFFER_ACCEPTED_HOOKS = ["jobs.services.offer_accepted"]
 # Accounts (django-allauth; marketplace/accounts.py): email login, mandatory verification, email change with
 # confirmation, security notifications, optional MFA (required for staff to enter the admin), sessions list.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out login before any password is checked
+    "marketplace.accounts.LockoutBackend",  # first: refuses a locked-out login before any password is checked
     "allauth.account.auth_backends.AuthenticationBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
