@@ -3,18 +3,26 @@
 import pytest
 
 from marketplace.tests.factories import FreelancerFactory, UserFactory
+from marketplace.tests.second_factor import SecondFactorClient
 
 PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (cached pages and counts never leak between tests)."""
+    """Each test starts with an empty cache (cached pages, counts and allauth's rate limits never leak between
+    tests)."""
     from django.core.cache import cache
 
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def client():
+    """pytest-django's client, where force_login of staff includes their second factor (see SecondFactorClient)."""
+    return SecondFactorClient()
 
 
 @pytest.fixture

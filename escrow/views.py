@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from marketplace.accounts import verified_email_required
 from marketplace.money import format_money
 
 from .errors import EscrowError
@@ -44,7 +45,7 @@ def wallet(request):
     return _wallet_page(request)
 
 
-@login_required
+@verified_email_required  # logged in, with a confirmed email address
 @require_POST
 def withdraw(request):
     """First POST: check the amount and ask for confirmation. Second POST (confirm): make the payout."""

@@ -1,11 +1,12 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Profile, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(SimpleHistoryAdmin, BaseUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "wants_to_hire", "wants_to_work", "is_staff", "date_joined"]
     list_filter = ["wants_to_hire", "wants_to_work", "is_staff", "is_superuser", "is_active"]
@@ -13,7 +14,7 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Profile", {"fields": ["name", "wants_to_hire", "wants_to_work", "timezone"]}),
+        ("Profile", {"fields": ["name", "wants_to_hire", "wants_to_work", "timezone", "refund_to"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
@@ -23,7 +24,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(SimpleHistoryAdmin):
     list_display = ["user", "headline", "location", "skill_list", "updated_at"]
     list_select_related = ["user"]
     search_fields = ["user__email", "user__name", "headline"]

@@ -5,7 +5,7 @@ from feedback.demo import seed_feedback
 from jobs.demo import seed_jobs
 
 from .models import Profile, User
-from .services import profile_update
+from .services import profile_update, user_email_mark_verified
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -39,6 +39,8 @@ def seed_demo() -> list[User]:
             user = User.objects.create_user(password=DEMO_PASSWORD, **fields)
         users.append(user)
     seed_profiles()
+    for user in User.objects.filter(email__endswith="@demo.test"):
+        user_email_mark_verified(user=user)  # demo accounts can log in, send offers and be paid at once
     by_email = {user.email: user for user in users}
     seed_contracts(client=by_email["client@demo.test"], freelancer=by_email["freelancer@demo.test"])
     seed_jobs(client=by_email["client@demo.test"])

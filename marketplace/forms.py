@@ -1,5 +1,5 @@
+from allauth.account import forms as allauth_forms
 from django import forms
-from django.contrib.auth.forms import BaseUserCreationForm
 from timezone_field import TimeZoneFormField
 
 from .models import User
@@ -17,9 +17,13 @@ class RoleField(forms.ChoiceField):
         super().__init__(choices=ROLE_CHOICES, widget=forms.RadioSelect, label="I want to", **kwargs)
 
 
-class SignUpForm(BaseUserCreationForm):
-    """Validates a sign-up; `marketplace.services.user_create` does the writing."""
+class SignUpForm(allauth_forms.SignupForm):
+    """allauth's sign-up (email, password twice) with our name, roles and timezone;
+    `marketplace.accounts.AccountAdapter.save_user` stores them."""
 
+    name = forms.CharField(
+        label="Full name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name", "autofocus": True})
+    )
     role = RoleField(initial="hire")
     timezone = TimeZoneFormField(
         initial="UTC",
@@ -27,19 +31,28 @@ class SignUpForm(BaseUserCreationForm):
         help_text="Deadlines and release times are shown in this timezone.",
     )
 
-    class Meta:
-        model = User
-        fields = ("name", "email")
-        widgets = {
-            "name": forms.TextInput(attrs={"autocomplete": "name", "autofocus": True}),
-            "email": forms.EmailInput(attrs={"autocomplete": "email"}),
-        }
+    field_order = ["name", "email", "role", "password1", "password2", "timezone"]
 
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this email already exists. Log in or reset your password.")
-        return email
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = "Email address"
+        self.fields["email"].widget.attrs.pop("placeholder", None)
+        self.fields["password1"].label = "Password"
+        self.fields["password1"].widget.attrs.pop("placeholder", None)
+        self.fields["password2"].label = "Password confirmation"
+        self.fields["password2"].widget.attrs.pop("placeholder", None)
+        self.order_fields(self.field_order)
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+
+class LogInForm(allauth_forms.LoginForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Email address"
+        self.fields["login"].widget.attrs.pop("placeholder", None)
+        self.fields["password"].widget.attrs.pop("placeholder", None)
 
 
 class AccountSettingsForm(forms.Form):

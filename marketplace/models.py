@@ -1,5 +1,6 @@
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 from timezone_field import TimeZoneField
 
@@ -59,6 +60,9 @@ class User(AbstractUser):
     REQUIRED_FIELDS = ["name"]
 
     objects = EmailUserManager()
+    # Who changed the email, name, roles, refund destination or permissions, when and from what: staff see it in
+    # the admin ("History"). Password hashes and login times are left out.
+    history = HistoricalRecords(excluded_fields=["password", "last_login"])
 
     class Meta:
         ordering = ["name", "id"]
@@ -95,6 +99,7 @@ class Profile(models.Model):
     location = models.CharField(max_length=100, blank=True)
     skills = TaggableManager("skills", blank=True, help_text="Comma-separated, e.g. python, django, copywriting")
     updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     def __str__(self):
         return f"Profile of {self.user.name}"

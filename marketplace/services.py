@@ -2,9 +2,11 @@
 
 from collections.abc import Iterable
 
+from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from .hygiene import clean_text
 from .models import Profile, User
 
 ROLE_FLAGS = {
@@ -14,17 +16,18 @@ ROLE_FLAGS = {
 }
 
 
-@transaction.atomic
-def user_create(*, email: str, name: str, password: str, role: str, timezone: str = "UTC", **extra) -> User:
-    """Create an account; the caller has validated the password. All or nothing."""
-    return User.objects.create_user(
-        email=email, password=password, name=name.strip(), timezone=timezone, **ROLE_FLAGS[role], **extra
+def user_email_mark_verified(*, user: User) -> EmailAddress:
+    """Record the user's current address as confirmed and primary, for accounts whose address is vouched for
+    without a confirmation email (the demo accounts, test factories). Idempotent."""
+    address, _ = EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
     )
+    return address
 
 
 @transaction.atomic
 def user_update_settings(*, user: User, name: str, timezone, role: str, refund_to: str) -> User:
-    user.name = name.strip()
+    user.name = clean_text(name).strip()
     user.timezone = timezone
     user.refund_to = refund_to
     for field, value in ROLE_FLAGS[role].items():
@@ -63,9 +66,9 @@ def profile_update(*, user: User, headline: str, bio: str, location: str, skills
     if len(skills) > MAX_SKILLS or any(len(skill) > MAX_SKILL_LENGTH for skill in skills):
         raise ValidationError(f"At most {MAX_SKILLS} skills of at most {MAX_SKILL_LENGTH} characters each.")
     profile, _ = Profile.objects.get_or_create(user=user)
-    profile.headline = headline.strip()
-    profile.bio = bio.strip()
-    profile.location = location.strip()
+    profile.headline = clean_text(headline).strip()
+    profile.bio = clean_text(bio).strip()
+    profile.location = clean_text(location).strip()
     profile.save()
     profile.skills.set(skills, clear=True)  # clear, so the skills keep the order the freelancer typed
     return profile

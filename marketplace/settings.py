@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # local, git-ignored state: SQLite files, media in development
@@ -49,6 +50,12 @@ INSTALLED_APPS = [
     "django_fsm",
     "taggit",
     "django_filters",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "axes",
+    "simple_history",
     "marketplace",
     "contracts",
     "escrow",
@@ -61,6 +68,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "marketplace.observability.RequestContextMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "marketplace.middleware.PermissionsPolicyMiddleware",
+    "marketplace.hygiene.InputHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,6 +80,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "marketplace.middleware.UserTimezoneMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "marketplace.middleware.StaffSecondFactorMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the lockout page
 ]
 
 ROOT_URLCONF = "marketplace.urls"
@@ -87,6 +101,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
                 "messaging.context_processors.unread_counts",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -119,7 +134,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 
 LANGUAGE_CODE = "en-us"
@@ -295,3 +310,76 @@ JOBS_PROPOSALS_PER_DAY = env.int("JOBS_PROPOSALS_PER_DAY", default=30)  # per fr
 JOBS_EXPIRE_DAYS = env.int("JOBS_EXPIRE_DAYS", default=30)  # an open job without a hire closes after this
 # Called inside offer_accept with the offer and its new contract (contracts never imports these apps).
 CONTRACTS_OFFER_ACCEPTED_HOOKS = ["jobs.services.offer_accepted"]
+
+# Accounts (django-allauth; marketplace/accounts.py): email login, mandatory verification, email change with
+# confirmation, security notifications, optional MFA (required for staff to enter the admin), sessions list.
+AUTHENTICATION_BACKENDS = [
+    "marketplace.accounts.LockoutBackend",  # first: refuses a locked-out login before any password is checked
+    "allauth.account.auth_backends.AuthenticationBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+ACCOUNT_ADAPTER = "marketplace.accounts.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "marketplace.forms.SignUpForm", "login": "marketplace.forms.LogInForm"}
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"  # no login, and so no offer, funding or payout, before it
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False  # a link scanner opening the email must not confirm it
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_CHANGE_EMAIL = True  # the new address replaces the old one only once confirmed
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # security emails: password, email and MFA changes
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False  # a reset for an unknown address sends nothing (and says nothing)
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = None
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# allauth's rate limits count in the cache (CACHES above): several web processes need CACHE_URL on Redis.
+ACCOUNT_RATE_LIMITS = {
+    # Per-account lockout after failed logins is django-axes' (below); this only slows a single address down.
+    "login_failed": env("RATE_LIMIT_LOGIN_FAILED", default="30/m/ip"),
+    "login": env("RATE_LIMIT_LOGIN", default="30/m/ip"),
+    "signup": env("RATE_LIMIT_SIGNUP", default="5/10m/ip"),
+    "reset_password": env("RATE_LIMIT_RESET_PASSWORD", default="5/10m/ip,3/10m/key"),
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "manage_email": "10/m/user",
+    "confirm_email": "1/3m/key",
+    "reauthenticate": "10/m/user",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = SITE_NAME
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG  # WebAuthn needs HTTPS except on localhost in development
+USERSESSIONS_TRACK_ACTIVITY = False  # True costs a write on every request; sessions are recorded at login
+
+# Login lockout (django-axes): AXES_FAILURE_LIMIT wrong passwords for one address from one IP lock that pair for
+# AXES_COOLOFF_MINUTES; staff unlock early in admin (Access attempts: delete, or the "Unlock" action).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "marketplace.accounts.axes_username"
+AXES_LOCKOUT_CALLABLE = "marketplace.accounts.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the page promises a fixed lock time: keep to it
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
+# Content-Security-Policy (django-csp): scripts only from this site or with the per-request nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],  # style attributes (Bootstrap, htmx); scripts stay strict
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()"
+)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

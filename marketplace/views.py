@@ -1,6 +1,5 @@
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
@@ -15,34 +14,15 @@ from jobs import selectors as job_selectors
 
 from . import health
 from .caching import CachedCountPaginator, cache_key
-from .forms import AccountSettingsForm, ProfileForm, SignUpForm
+from .forms import AccountSettingsForm, ProfileForm
 from .selectors import SORTS, freelancer_get, freelancer_list, profile_get_for_user
-from .services import profile_update, user_create, user_role, user_update_settings
+from .services import profile_update, user_role, user_update_settings
 
 DIRECTORY_PAGE_SIZE = 20
 
 
 def home(request):
     return render(request, "marketplace/home.html", {"review_days": settings.REVIEW_PERIOD.days})
-
-
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("dashboard")
-    form = SignUpForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        user = user_create(
-            email=data["email"],
-            name=data["name"],
-            password=data["password1"],
-            role=data["role"],
-            timezone=data["timezone"],
-        )
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.get_short_name()}! Your account is ready.")
-        return redirect("dashboard")
-    return render(request, "registration/signup.html", {"form": form})
 
 
 @login_required

@@ -22,6 +22,7 @@ from django.db.models.functions import Greatest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from marketplace.hygiene import clean_text
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
@@ -66,7 +67,7 @@ def absolute_url(url: str) -> str:
 @transaction.atomic
 def thread_create(*, participants: list[User], subject: str, link_url: str = "") -> Thread:
     """A thread for the given users (at least two different people)."""
-    subject = " ".join((subject or "").split())
+    subject = " ".join(clean_text(subject or "").split())
     if not subject:
         raise ValidationError("A thread needs a subject.")
     if len(subject) > Thread._meta.get_field("subject").max_length:
@@ -283,7 +284,7 @@ def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = Tru
     notification for the same user while their notification email is still waiting to be sent (all
     those of one transaction, and any created before that email went out) joins that one email."""
     notification_category_get(kind)  # refuses a kind nobody registered
-    text = " ".join((text or "").split())[: Notification._meta.get_field("text").max_length]
+    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
     _forget_badges(user.pk)
     if email and user.is_active and user.email and _preferences_allow(user, kind):

@@ -19,6 +19,7 @@ from contracts.forms import (
 from contracts.models import Milestone
 from escrow.errors import EscrowError
 from escrow.selectors import payment_for_key, user_balances
+from marketplace.accounts import verified_email_required
 from marketplace.money import format_money
 
 from .common import posted_int, refusals_as_pages
@@ -30,7 +31,7 @@ def _new_key() -> str:
     return uuid.uuid4().hex
 
 
-@login_required
+@verified_email_required  # logged in, with a confirmed email address
 @refusals_as_pages
 def milestones_fund(request, contract_id):
     """Confirm amount and fees, then go to the provider's hosted page to pay one or several draft milestones.

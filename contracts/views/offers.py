@@ -15,6 +15,7 @@ from contracts.forms import (
     milestone_initial,
     terms_initial,
 )
+from marketplace.accounts import verified_email_required
 
 from .common import posted_int, refusals_as_pages
 
@@ -47,7 +48,7 @@ def _offer_form_context(form, formset, **extra):
     }
 
 
-@login_required
+@verified_email_required  # logged in, with a confirmed email address
 def offer_create(request):
     freelancer = selectors.freelancer_for_offer(
         client=request.user, freelancer_id=posted_int(request.GET.get("freelancer") or request.POST.get("freelancer"))
@@ -109,7 +110,7 @@ def offer_propose(request, offer_id):
     return render(request, "contracts/offer_form.html", context)
 
 
-@login_required
+@verified_email_required  # logged in, with a confirmed email address
 @require_POST
 @refusals_as_pages
 def offer_accept(request, offer_id):

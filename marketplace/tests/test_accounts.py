@@ -3,8 +3,10 @@ import zoneinfo
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.urls import reverse
 
+from marketplace.accounts import email_verified
 from marketplace.models import User
 
 SIGNUP = {
@@ -19,20 +21,56 @@ SIGNUP = {
 pytestmark = pytest.mark.django_db
 
 
-def test_signup_creates_account_logs_in_and_redirects_to_dashboard(client):
-    response = client.post(reverse("signup"), SIGNUP)
+def confirmation_link(message) -> str:
+    return re.search(r"https?://[^/]+(/accounts/confirm-email/\S+/)", message.body).group(1)
+
+
+def test_signup_creates_an_unverified_account_and_emails_a_confirmation_link(client):
+    response = client.post(reverse("account_signup"), SIGNUP)
 
     assert response.status_code == 302
-    assert response.url == reverse("dashboard")
+    assert response.url == reverse("account_email_verification_sent")
     user = User.objects.get()
     assert user.email == "ada@example.com"  # stored lower-case
     assert user.name == "Ada Lovelace"
     assert user.wants_to_hire and user.wants_to_work
     assert user.timezone == zoneinfo.ZoneInfo("Europe/London")
     assert user.check_password("analytical-engine-1843")
+    assert not email_verified(user)
+    # Not logged in until the address is confirmed.
+    assert client.get(reverse("dashboard")).status_code == 302
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert "/accounts/confirm-email/" in mail.outbox[0].body
+
+
+def test_confirming_the_email_verifies_it_and_logs_in(client):
+    client.post(reverse("account_signup"), SIGNUP)
+    link = confirmation_link(mail.outbox[0])
+
+    page = client.get(link)  # a link scanner opening the email confirms nothing
+    assert page.status_code == 200
+    assert not email_verified(User.objects.get())
+
+    response = client.post(link)
+    assert response.status_code == 302
+    user = User.objects.get()
+    assert email_verified(user)
     dashboard = client.get(reverse("dashboard"))
     assert dashboard.status_code == 200
-    assert "Welcome, Ada" in dashboard.content.decode()
+    assert dashboard.context["user"] == user
+
+
+def test_an_unverified_account_cannot_log_in_and_gets_a_new_link(client):
+    client.post(reverse("account_signup"), SIGNUP)
+    mail.outbox.clear()
+    cache.clear()  # the resend limit (one per three minutes) is not what this test is about
+
+    response = client.post(reverse("account_login"), {"login": "ada@example.com", "password": SIGNUP["password1"]})
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert client.get(reverse("dashboard")).status_code == 302
+    assert "/accounts/confirm-email/" in mail.outbox[0].body
 
 
 @pytest.mark.parametrize(
@@ -40,14 +78,14 @@ def test_signup_creates_account_logs_in_and_redirects_to_dashboard(client):
     [
         ({"name": "   "}, "name", "This field is required."),
         ({"email": "not-an-email"}, "email", "Enter a valid email address."),
-        ({"password2": "something-else-1843"}, "password2", "The two password fields didn"),
-        ({"password1": "12345678", "password2": "12345678"}, "password2", "This password is too common."),
+        ({"password2": "something-else-1843"}, "password2", "You must type the same password each time."),
+        ({"password1": "12345678", "password2": "12345678"}, "password1", "This password is too common."),
         ({"role": "landlord"}, "role", "Select a valid choice."),
         ({"timezone": "Mars/Olympus"}, "timezone", "Select a valid choice."),
     ],
 )
 def test_signup_with_bad_input_shows_error_next_to_field_and_creates_nothing(client, changes, field, message):
-    response = client.post(reverse("signup"), {**SIGNUP, **changes})
+    response = client.post(reverse("account_signup"), {**SIGNUP, **changes})
 
     assert response.status_code == 200
     assert any(message in error for error in response.context["form"].errors[field])
@@ -55,34 +93,36 @@ def test_signup_with_bad_input_shows_error_next_to_field_and_creates_nothing(cli
     assert User.objects.count() == 0
 
 
-def test_signup_refuses_an_email_already_used_in_any_case(client, client_user):
-    response = client.post(reverse("signup"), {**SIGNUP, "email": client_user.email.upper()})
+def test_signup_with_an_address_already_used_reveals_nothing_and_tells_its_owner(client, client_user):
+    response = client.post(reverse("account_signup"), {**SIGNUP, "email": client_user.email.upper()})
 
-    assert "already exists" in response.context["form"].errors["email"][0]
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")  # the same answer as a new address
     assert User.objects.count() == 1
+    assert [m.to for m in mail.outbox] == [[client_user.email]]  # the owner learns someone tried
 
 
 def test_signup_keeps_what_was_typed_on_error(client):
-    response = client.post(reverse("signup"), {**SIGNUP, "password2": "nope"})
+    response = client.post(reverse("account_signup"), {**SIGNUP, "password2": "nope"})
 
     assert 'value="Ada Lovelace"' in response.content.decode()
 
 
 def test_login_with_email_in_any_case_and_logout(client, client_user, password):
-    response = client.post(reverse("login"), {"username": client_user.email.upper(), "password": password})
+    response = client.post(reverse("login"), {"login": client_user.email.upper(), "password": password})
     assert response.status_code == 302
     assert response.url == reverse("dashboard")
 
-    response = client.post(reverse("logout"))
-    assert "You are logged out." in response.content.decode()
+    response = client.post(reverse("account_logout"), follow=True)
+    assert "You have signed out." in response.content.decode()
     assert client.get(reverse("dashboard")).status_code == 302  # back to the login page
 
 
 def test_login_with_wrong_password_says_so(client, client_user):
-    response = client.post(reverse("login"), {"username": client_user.email, "password": "wrong"})
+    response = client.post(reverse("login"), {"login": client_user.email, "password": "wrong"})
 
     assert response.status_code == 200
-    assert "Please enter a correct email address and password" in response.content.decode()
+    assert "The email address and/or password you specified are not correct." in response.content.decode()
 
 
 def test_dashboard_requires_login(client):
@@ -92,30 +132,32 @@ def test_dashboard_requires_login(client):
     assert response.url.startswith(reverse("login"))
 
 
-def test_password_change(client, client_user, password):
+def test_password_change_sends_a_security_email(client, client_user, password):
     client.force_login(client_user)
     response = client.post(
-        reverse("password_change"),
-        {"old_password": password, "new_password1": "a-brand-new-secret-42", "new_password2": "a-brand-new-secret-42"},
+        reverse("account_change_password"),
+        {"oldpassword": password, "password1": "a-brand-new-secret-42", "password2": "a-brand-new-secret-42"},
     )
 
     assert response.status_code == 302
     client_user.refresh_from_db()
     assert client_user.check_password("a-brand-new-secret-42")
+    assert [m.to for m in mail.outbox] == [[client_user.email]]
+    assert "password" in mail.outbox[0].subject.lower()
 
 
 def test_password_reset_by_email(client, client_user):
-    response = client.post(reverse("password_reset"), {"email": client_user.email})
+    response = client.post(reverse("account_reset_password"), {"email": client_user.email})
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [client_user.email]
 
-    link = re.search(r"https?://[^/]+(/accounts/reset/\S+/)", mail.outbox[0].body).group(1)
+    link = re.search(r"https?://[^/]+(/accounts/password/reset/key/\S+/)", mail.outbox[0].body).group(1)
     form_page = client.get(link, follow=True)
-    assert form_page.context["validlink"]
+    assert form_page.status_code == 200
     response = client.post(
         form_page.redirect_chain[-1][0],
-        {"new_password1": "reset-and-remembered-7", "new_password2": "reset-and-remembered-7"},
+        {"password1": "reset-and-remembered-7", "password2": "reset-and-remembered-7"},
     )
     assert response.status_code == 302
     client_user.refresh_from_db()
@@ -123,10 +165,29 @@ def test_password_reset_by_email(client, client_user):
 
 
 def test_password_reset_for_unknown_email_sends_nothing_and_reveals_nothing(client):
-    response = client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    response = client.post(reverse("account_reset_password"), {"email": "nobody@example.com"})
 
     assert response.status_code == 302
+    assert response.url == reverse("account_reset_password_done")
     assert mail.outbox == []
+
+
+def test_email_change_takes_effect_only_once_the_new_address_is_confirmed(client, client_user):
+    client.force_login(client_user)
+    response = client.post(reverse("account_email"), {"action_add": "", "email": "clara.new@example.com"})
+    assert response.status_code == 302
+
+    client_user.refresh_from_db()
+    assert client_user.email == "clara@example.com"  # unchanged until confirmed
+    confirm = next(m for m in mail.outbox if m.to == ["clara.new@example.com"])
+    mail.outbox.clear()
+    client.post(confirmation_link(confirm))
+
+    client_user.refresh_from_db()
+    assert client_user.email == "clara.new@example.com"
+    assert email_verified(client_user)
+    # The old address is told about the change (a security email).
+    assert any(m.to == ["clara@example.com"] for m in mail.outbox)
 
 
 def test_account_settings_change_name_role_and_timezone(client, client_user):

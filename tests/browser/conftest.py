@@ -40,20 +40,48 @@ def browser():
         browser.close()
 
 
+# Every page reports Content-Security-Policy violations to the console (Chromium logs its own too).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline code"));
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return text.startswith("CSP violation") or "Content Security Policy" in text
+
+
 @pytest.fixture
-def new_page(browser, live_server):
-    """Open pages in fresh browser contexts (one per person); all are closed after the test."""
+def csp_violations():
+    """What the pages of this test logged as CSP violations; `new_page` fails the test if any."""
+    return []
+
+
+@pytest.fixture
+def new_page(browser, live_server, csp_violations):
+    """Open pages in fresh browser contexts (one per person); all are closed after the test, which fails if any
+    page broke the Content-Security-Policy."""
     contexts = []
 
     def make(viewport=DESKTOP):
         context = browser.new_context(viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris")
         context.set_default_timeout(10_000)
+        context.add_init_script(REPORT_CSP_VIOLATIONS)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                csp_violations.append(f"{page.url}: {message.text}") if is_csp_violation(message.text) else None
+            ),
+        )
+        return page
 
     yield make
     for context in contexts:
         context.close()
+    assert csp_violations == [], "Content-Security-Policy violations in the browser console"
 
 
 @pytest.fixture

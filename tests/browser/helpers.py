@@ -22,3 +22,17 @@ def pay_on_sandbox(page, number: str) -> None:
     page.get_by_label("Expiry (MM/YY)").fill("12/30")
     page.get_by_label("CVC").fill("123")
     page.get_by_role("button", name=re.compile(r"^Pay ")).click()
+
+
+def staff_log_in(page, staff, password: str) -> None:
+    """Log a staff member in with a password and an authenticator code (the admin needs the second factor)."""
+    from marketplace.tests.second_factor import totp_activate, totp_code
+
+    secret = totp_activate(staff)
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(staff.email)
+    page.get_by_label(PASSWORD_LABEL).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_label("Code").fill(totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Welcome, "))).to_be_visible()

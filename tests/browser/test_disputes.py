@@ -12,7 +12,7 @@ from escrow.selectors import user_balances
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
-from tests.browser.helpers import log_in
+from tests.browser.helpers import log_in, staff_log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -78,10 +78,7 @@ def test_staff_decide_a_split_in_the_queue(new_page, screenshot, password, submi
     act(milestone_id=milestone.pk, actor=contract.client, name="dispute", note="Unfinished work")
     staff = UserFactory(name="Sam Staff", email="sam@example.com", is_staff=True, is_superuser=True)
     page = new_page()
-    page.goto("/admin/login/")
-    page.get_by_label("Email").fill(staff.email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    staff_log_in(page, staff, password)  # the admin opens only after a second factor
 
     page.goto("/admin/contracts/dispute/")
     expect(page.get_by_text("on time")).to_be_visible()

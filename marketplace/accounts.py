@@ -1,0 +1,108 @@
+"""Accounts on django-allauth: the adapter that fills in our User, and the checks other apps call.
+
+Whoever may move money must have a verified email address: `require_verified_email(user)` is the one check
+(offers, funding, being paid and withdrawing call it, through `verified_email_required` on a view or directly
+from a policy). Staff must have signed in with a second factor to open the admin
+(`marketplace.middleware.StaffSecondFactorMiddleware`, using `session_used_second_factor`).
+"""
+
+from functools import wraps
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+
+from .hygiene import clean_text
+from .services import ROLE_FLAGS
+
+UNVERIFIED_MESSAGE = "Confirm your email address first: we sent you a link. You can send a new one from this page."
+
+
+class UnverifiedEmail(PermissionDenied):
+    """The user has not confirmed their email address, so they may not send offers or move money."""
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def save_user(self, request, user, form, commit=True):
+        """Sign-up: allauth sets email and password; our form adds the name, the roles and the timezone."""
+        user = super().save_user(request, user, form, commit=False)
+        data = form.cleaned_data
+        user.name = clean_text(data["name"]).strip()
+        user.timezone = data["timezone"]
+        for field, value in ROLE_FLAGS[data["role"]].items():
+            setattr(user, field, value)
+        if commit:
+            user.save()
+        return user
+
+    def format_email_subject(self, subject):
+        return clean_text(super().format_email_subject(subject))
+
+
+class LockoutBackend(AxesStandaloneBackend):
+    """django-axes' lockout for every login made through a request (all of the site's: allauth passes it).
+    A login without a request (a management command, the test client's `login`) has no address to count
+    failures against, so it is left to the other backends instead of being refused."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+def axes_username(request, credentials=None) -> str:
+    """The address a login attempt was for, as django-axes counts failures (allauth names the field `login`)."""
+    value = (credentials or {}).get("email") or (credentials or {}).get("username")
+    if value is None:
+        value = request.POST.get("login", "")
+    return str(value).strip().lower()
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out login: a page that says why and for how long (429)."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
+    return render(request, "account/locked_out.html", context, status=429)
+
+
+def email_verified(user) -> bool:
+    """Whether the user's current email address is confirmed."""
+    if not user.is_authenticated:
+        return False
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
+
+
+def require_verified_email(user) -> None:
+    """Raise `UnverifiedEmail` (a PermissionDenied) unless the user's email address is confirmed."""
+    if not email_verified(user):
+        raise UnverifiedEmail(UNVERIFIED_MESSAGE)
+
+
+def verified_email_required(view):
+    """For views that send offers or move money: unverified users go to the email page, with the reason."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not email_verified(request.user):
+            messages.warning(request, UNVERIFIED_MESSAGE)
+            return redirect("account_email")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def has_second_factor(user) -> bool:
+    return Authenticator.objects.filter(user=user).exclude(type=Authenticator.Type.RECOVERY_CODES).exists()
+
+
+def session_used_second_factor(request) -> bool:
+    """Whether this session signed in (or re-authenticated) with a second factor."""
+    return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
