@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import Http404, QueryDict
 from django.utils import timezone
@@ -98,7 +98,13 @@ def job_proposals(*, job: Job, user: User, tab: str = "all") -> list[Proposal]:
         Proposal.objects.filter(job=job)
         .filter(PROPOSAL_TABS.get(tab, PROPOSAL_TABS["all"]))
         .select_related("freelancer", "freelancer__profile", "offer", "thread")
-        .annotate(freelancer_contracts=_contracts_of(), freelancer_completed=_contracts_of(Contract.Status.ENDED))
+        .annotate(
+            freelancer_contracts=_contracts_of(),
+            freelancer_completed=_contracts_of(Contract.Status.ENDED),
+            # Published double-blind feedback (feedback app), joined: no query per proposal.
+            freelancer_rating=F("freelancer__freelancer_rating__average"),
+            freelancer_rating_count=F("freelancer__freelancer_rating__count"),
+        )
         .order_by("-shortlisted", "total", "pk")
     )
     proposals = list(proposals)

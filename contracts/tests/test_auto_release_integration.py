@@ -23,11 +23,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 def test_beat_and_worker_release_an_overdue_milestone(tmp_path, monkeypatch):
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
-    contract = make_contract(count=1, amount="250.00")
-    milestone = contract.milestones.get()
-    fund_milestones(contract, milestone)
-    services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
-    Submission.objects.filter(milestone=milestone).update(review_deadline=timezone.now() - timedelta(seconds=1))
+    contract = make_contract(count=2, amount="250.00")
+    milestone, disputed = contract.milestones.order_by("position")
+    fund_milestones(contract, milestone, disputed)
+    for each in (milestone, disputed):
+        services.milestone_submit(milestone_id=each.pk, actor=contract.freelancer, message="Done", links=[])
+    # Overdue too, but in dispute: automatic release must never touch it, with beat running.
+    services.milestone_dispute(milestone_id=disputed.pk, actor=contract.client, note="Not what we agreed")
+    Submission.objects.filter(milestone__contract=contract).update(
+        review_deadline=timezone.now() - timedelta(seconds=1)
+    )
 
     sync_periodic_jobs()
     job = PeriodicTask.objects.get(task="contracts.tasks.release_overdue_milestones")
@@ -79,6 +84,7 @@ def test_beat_and_worker_release_an_overdue_milestone(tmp_path, monkeypatch):
             raise AssertionError(f"beat:\n{beat_log.read_text()}\nworker:\n{worker_log.read_text()}") from None
 
     assert "contracts.tasks.release_overdue_milestones" in worker_log.read_text()  # run by the worker
+    assert Milestone.objects.get(pk=disputed.pk).state == Milestone.State.DISPUTED  # the same sweeps left it alone
     assert Submission.objects.get(milestone=milestone).status == Submission.Status.AUTO_APPROVED
     assert user_balances(contract.freelancer)["available"] == Decimal("225.00")
     assert_ledger_consistent()
