@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from contracts.forms import MilestoneFormSet, OfferTermsForm
 from contracts.views.common import posted_int, refusals_as_pages
+from marketplace.accounts import verified_email_required
 from marketplace.selectors import freelancer_get
 from marketplace.uploads import serve_upload
 
@@ -285,7 +286,7 @@ def proposal_message(request, proposal_id):
     return redirect(thread)
 
 
-@login_required
+@verified_email_required  # hiring sends an offer: a confirmed email address, as for any offer
 @refusals_as_pages
 def proposal_hire(request, proposal_id):
     """The offer form, filled in with the proposal's plan: send it as is, or change it first."""

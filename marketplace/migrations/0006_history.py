@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketplace', '0004_directory_search_indexes'),
+        ('marketplace', '0005_heartbeat'),
     ]
 
     operations = [
