@@ -50,7 +50,7 @@ def test_a_refused_email_is_retried_with_growing_waits_then_sent_once(
 
 
 def test_after_the_last_attempt_the_email_is_failed_and_staff_can_send_it_again(
-    flaky_email, django_capture_on_commit_callbacks, settings, admin_client
+    flaky_email, django_capture_on_commit_callbacks, settings, client, admin_user
 ):
     settings.OUTBOX_MAX_ATTEMPTS = 2
     flaky_email.add("*")
@@ -59,6 +59,8 @@ def test_after_the_last_attempt_the_email_is_failed_and_staff_can_send_it_again(
     email.refresh_from_db()
     assert email.status == "failed" and email.attempts == 2
 
+    admin_client = client  # the project's client: staff sign in with their second factor, as the admin requires
+    admin_client.force_login(admin_user)
     changelist = reverse("admin:messaging_outboundemail_changelist")
     page = admin_client.get(changelist + "?status__exact=failed").content.decode()
     assert "ana@example.com" in page and "Failed" in page
