@@ -111,19 +111,20 @@ def dispute_add_evidence(*, dispute_id: int, actor: User, text: str, files=()) -
             data={"dispute": dispute.pk, "files": len(uploads)},
         )
         if dispute.state == Dispute.State.OPEN and actor.pk != dispute.opened_by_id:
-            _start_review(dispute, actor=actor)
+            _start_review(dispute)
         notify_staff(text=f"New evidence from {actor.name} in dispute #{dispute.pk}.", url=_staff_url(dispute))
         return evidence
 
 
-def _start_review(dispute: Dispute, *, actor) -> None:
+def _start_review(dispute: Dispute) -> None:
+    """The case goes to staff: recorded as the platform's step, whoever's action triggered it."""
     dispute.start_review()
     dispute.save(update_fields=["state"])
     milestone = dispute.milestone
     record(
         contract=milestone.contract,
         milestone=milestone,
-        actor=actor if actor is policy.SYSTEM else policy.SYSTEM,
+        actor=policy.SYSTEM,
         kind=EventKind.DISPUTE_UNDER_REVIEW,
         data={"dispute": dispute.pk},
     )
@@ -269,7 +270,7 @@ def dispute_assign(*, dispute_id: int, actor: User, assignee: User) -> Dispute:
             data={"dispute": dispute.pk, "assignee": assignee.pk},
         )
         if dispute.state == Dispute.State.OPEN:
-            _start_review(dispute, actor=policy.SYSTEM)
+            _start_review(dispute)
         return dispute
 
 
@@ -326,7 +327,7 @@ def disputes_to_review(*, now=None) -> int:
         with transaction.atomic():
             milestone, dispute = _lock(dispute_id)
             if dispute.state == Dispute.State.OPEN and dispute.response_due_at <= now:
-                _start_review(dispute, actor=policy.SYSTEM)
+                _start_review(dispute)
                 moved += 1
     return moved
 
