@@ -33,9 +33,9 @@ def test_a_participant_sees_the_messages_and_a_composer_that_returns_to_the_page
     page = render(thread, client_user)
 
     assert "Hello from Felix" in page
-    assert f'hx-post="/messages/{thread.pk}/send/"' in page
+    assert f'data-hx-post="/messages/{thread.pk}/send/"' in page
     assert 'name="next" value="/contracts/7/"' in page
-    assert f'hx-get="/messages/{thread.pk}/poll/"' in page
+    assert f'data-hx-get="/messages/{thread.pk}/poll/"' in page
     assert "Use Submit work on the milestone." in page
 
 

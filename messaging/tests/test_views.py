@@ -247,8 +247,8 @@ def test_sending_with_htmx_returns_the_new_messages_and_a_fresh_composer(clara, 
     assert response.status_code == 200 and "<html" not in page
     assert "Arrived while typing" in page and "My answer" in page and ">Before<" not in page
     mine = Message.objects.get(body="My answer")
-    assert f'id="thread-{thread.pk}-after" value="{mine.pk}" hx-swap-oob="true"' in page
-    assert re.search(rf'<form id="thread-{thread.pk}-composer"[^>]*hx-swap-oob="true"', page)
+    assert f'id="thread-{thread.pk}-after" value="{mine.pk}" data-hx-swap-oob="true"' in page
+    assert re.search(rf'<form id="thread-{thread.pk}-composer"[^>]*data-hx-swap-oob="true"', page)
     assert "My answer</textarea>" not in page  # the composer is empty again
     assert unseen.pk < mine.pk
 
@@ -293,7 +293,7 @@ def test_polling_returns_only_newer_messages_and_marks_them_read(clara, thread, 
 
     page = html(response)
     assert "Second" in page and ">First<" not in page
-    assert f'value="{second.pk}" hx-swap-oob="true"' in page
+    assert f'value="{second.pk}" data-hx-swap-oob="true"' in page
     assert response["HX-Trigger"] == "messaging:read"
     assert ThreadParticipant.objects.get(thread=thread, user=client_user).last_read_message_id == second.pk
 
@@ -401,8 +401,8 @@ def test_the_badges_endpoint_returns_both_counts_out_of_band(clara, thread, free
 
     page = html(clara.get(reverse("messaging:badges"), **HTMX))
 
-    assert 'id="nav-unread-threads" hx-swap-oob="true"' in page
-    assert 'id="nav-unread-notifications" hx-swap-oob="true"' in page
+    assert 'id="nav-unread-threads" data-hx-swap-oob="true"' in page
+    assert 'id="nav-unread-notifications" data-hx-swap-oob="true"' in page
     assert ">1<" in page
 
 
