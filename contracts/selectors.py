@@ -416,3 +416,36 @@ def dispute_staff_page(*, dispute) -> dict:
         "events": list(contract.events.filter(milestone=milestone).select_related("actor", "milestone", "contract")),
         "thread_messages": messages,
     }
+
+
+# --- the wallet ---
+
+
+def wallet_reference_links(references: list[str], *, user: User) -> dict:
+    """Escrow's describer for "milestone:" references (settings.ESCROW_REFERENCE_LINKS): the contract and
+    milestone each one pays for, linked, for the user's own contracts only (others are left out). One query.
+
+    "milestone:<id>" is a milestone's escrow; "milestone:<id>:<key>" a bonus on it."""
+    from escrow.selectors import ReferenceLink
+
+    ids = {}
+    for reference in references:
+        _prefix, number, *_bonus = reference.split(":", 2)
+        if number.isdigit():
+            ids[reference] = int(number)
+    milestones = Milestone.objects.filter(pk__in=set(ids.values())).filter(
+        Q(contract__client=user) | Q(contract__freelancer=user)
+    )
+    found = {m.pk: m for m in milestones.select_related("contract")}
+    links = {}
+    for reference, pk in ids.items():
+        milestone = found.get(pk)
+        if milestone is not None:
+            contract = milestone.contract
+            links[reference] = ReferenceLink(
+                group=contract.title,
+                group_url=contract.get_absolute_url(),
+                item=milestone.title,
+                item_url=milestone.get_absolute_url(),
+            )
+    return links

@@ -3,12 +3,18 @@
 Every function here runs a fixed number of queries, whatever the number of entries.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DecimalField, F, Func, QuerySet, Subquery, Sum, Window
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, F, Func, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from marketplace.money import ZERO, platform_fee, to_money
 
@@ -209,3 +215,322 @@ def payment_for_key(*, payer, idempotency_key: str) -> PaymentIntent | None:
 
 def entry_for(reference: str) -> Entry:
     return Entry.objects.get(reference=reference)
+
+
+# --- the wallet: a transaction history from the user's own point of view ------------------------------
+#
+# The ledger records where money sits (a card payment lands on the payer's "funding" account and leaves it for
+# escrow in the next entry). People read a wallet differently: a payment is money they paid, a release is money
+# they earned less a fee. `wallet_entries` picks the entries that concern a user (their own accounts, and the
+# holds they pay or are paid from); `wallet_rows` turns one page of them into rows of that reading.
+
+
+class RowType:
+    """The stable codes of a wallet row's type (the CSV and the template use them; labels are below)."""
+
+    PAYMENT = "payment"  # paid into escrow (card and/or credit): money out
+    REFUND = "refund"  # money back from escrow, to credit or card: money in
+    RELEASED = "released"  # the payer's escrow paid to the freelancer (already counted as a payment)
+    FUNDED = "funded"  # a client paid into escrow for the freelancer (pending for them)
+    EARNING = "earning"  # released to the freelancer, before the fee: money in
+    FEE = "fee"  # the platform's fee on an earning: money out
+    REFUNDED_TO_CLIENT = "refunded_to_client"  # escrow meant for the freelancer went back to the client
+    BONUS = "bonus"  # a bonus received, before the fee: money in
+    BONUS_PAID = "bonus_paid"  # a bonus paid by card: money out
+    CREDIT_USED = "credit_used"  # credit put towards a payment (the payment row counts it)
+    CREDIT_RETURNED = "credit_returned"  # a payment was not completed: the credit set aside came back
+    CREDIT_ADDED = "credit_added"  # a card refund failed and became credit (the refund row counted it)
+    WITHDRAWAL = "withdrawal"  # earnings sent to the bank account: money out
+    WITHDRAWAL_RETURNED = "withdrawal_returned"  # a failed withdrawal came back: money in
+
+
+ROW_TYPE_LABELS = {
+    RowType.PAYMENT: gettext_lazy("Payment"),
+    RowType.REFUND: gettext_lazy("Refund"),
+    RowType.RELEASED: gettext_lazy("Paid to freelancer"),
+    RowType.FUNDED: gettext_lazy("Funded for you"),
+    RowType.EARNING: gettext_lazy("Earning"),
+    RowType.FEE: gettext_lazy("Platform fee"),
+    RowType.REFUNDED_TO_CLIENT: gettext_lazy("Refunded to client"),
+    RowType.BONUS: gettext_lazy("Bonus"),
+    RowType.BONUS_PAID: gettext_lazy("Bonus paid"),
+    RowType.CREDIT_USED: gettext_lazy("Credit used"),
+    RowType.CREDIT_RETURNED: gettext_lazy("Credit returned"),
+    RowType.CREDIT_ADDED: gettext_lazy("Added to credit"),
+    RowType.WITHDRAWAL: gettext_lazy("Withdrawal"),
+    RowType.WITHDRAWAL_RETURNED: gettext_lazy("Withdrawal returned"),
+}
+
+
+@dataclass(frozen=True)
+class ReferenceLink:
+    """What a hold reference stands for, as its owner app describes it (contract and milestone, linked)."""
+
+    group: str = ""
+    group_url: str = ""
+    item: str = ""
+    item_url: str = ""
+
+
+@dataclass(frozen=True)
+class WalletRow:
+    """One line of the wallet. `amount` is signed from the user's point of view (negative: money they paid
+    or that left their wallet) when `effect` is "in" or "out"; "info" rows (positive amounts) tell where money
+    went without changing what the user has: the row that did is shown next to them."""
+
+    entry_id: int
+    date: datetime
+    type: str
+    amount: Decimal
+    effect: str  # "in", "out" or "info"
+    detail: str
+    reference: str
+    link: ReferenceLink | None = None
+
+    @property
+    def type_label(self) -> str:
+        return ROW_TYPE_LABELS[self.type]
+
+
+_WALLET_ACCOUNT_KINDS = (Kind.USER_FUNDING, Kind.USER_CREDIT, Kind.USER_AVAILABLE)
+
+
+def wallet_entries(user) -> QuerySet[Entry]:
+    """The entries that concern `user`, newest first, lazily (paginate it, then pass a page to `wallet_rows`).
+
+    A UNION of entry ids from the user's own accounts (through the index on posting(account, id)) and from the
+    holds they pay or are paid from (the indexes on hold.payer/payee and entry.hold): the cost follows the user's
+    own history, never the size of the ledger. Card charges are left out: the payments they paid for are the rows.
+    """
+    own = Posting.objects.filter(account__user=user, account__kind__in=_WALLET_ACCOUNT_KINDS).order_by()
+    held = Entry.objects.filter(Q(hold__payer=user) | Q(hold__payee=user)).order_by()
+    ids = own.values("entry_id").union(held.values("pk"))
+    return (
+        Entry.objects.filter(pk__in=ids)
+        .exclude(kind=Entry.Kind.CHARGE)
+        .select_related("hold__payee", "intent__payer")
+        .order_by("-created_at", "-id")
+    )
+
+
+def wallet_rows(entries, *, user) -> list[WalletRow]:
+    """The wallet rows of `entries` (a page of `wallet_entries`) for `user`: two queries (their postings, and
+    what their references stand for), whatever the page size."""
+    entries = list(entries)
+    postings: dict[int, list[tuple[str, int | None, Decimal]]] = {entry.pk: [] for entry in entries}
+    for entry_id, kind, owner, amount in Posting.objects.filter(entry__in=[e.pk for e in entries]).values_list(
+        "entry_id", "account__kind", "account__user_id", "amount"
+    ):
+        postings[entry_id].append((kind, owner, amount))
+    links = reference_links([_link_reference(entry) for entry in entries], user=user)
+    rows = []
+    for entry in entries:
+        link = links.get(_link_reference(entry))
+        rows.extend(replace(row, link=link) for row in _entry_rows(entry, postings[entry.pk], user))
+    return rows
+
+
+def _link_reference(entry: Entry) -> str:
+    if entry.hold_id:
+        return entry.hold.reference
+    if entry.kind == Entry.Kind.BONUS:
+        return entry.reference.removeprefix("bonus:")
+    return ""
+
+
+def reference_links(references: list[str], *, user) -> dict[str, ReferenceLink]:
+    """{reference: ReferenceLink} for the references `user` may see, from the owner apps' describers
+    (settings.ESCROW_REFERENCE_LINKS maps a prefix, e.g. "milestone:", to the dotted path of
+    `describe(references, user) -> {reference: ReferenceLink}`), one call (one query) per prefix."""
+    found: dict[str, ReferenceLink] = {}
+    for prefix, path in getattr(settings, "ESCROW_REFERENCE_LINKS", {}).items():
+        mine = sorted({reference for reference in references if reference.startswith(prefix)})
+        if mine:
+            found.update(import_string(path)(mine, user=user))
+    return found
+
+
+def _sums(postings, *, owner=None) -> dict[str, Decimal]:
+    sums: dict[str, Decimal] = {}
+    for kind, account_owner, amount in postings:
+        if owner is None or account_owner == owner:
+            sums[kind] = sums.get(kind, ZERO) + amount
+    return sums
+
+
+def _payment_method(intent: PaymentIntent | None) -> str:
+    if intent is None or intent.amount == 0:
+        return _("Paid into escrow from your credit")
+    card = intent.card_label or _("card")
+    if intent.credit_used:
+        return _("Paid into escrow by %(card)s and from your credit") % {"card": card}
+    return _("Paid into escrow by %(card)s") % {"card": card}
+
+
+def _entry_rows(entry: Entry, postings, user) -> list[WalletRow]:  # noqa: C901, PLR0912 - one branch per kind
+    """What one entry means to `user`, as rows (a release is an earning and a fee)."""
+    every, mine = _sums(postings), _sums(postings, owner=user.pk)
+    hold = entry.hold
+    is_payer = hold is not None and hold.payer_id == user.pk
+    is_payee = hold is not None and hold.payee_id == user.pk
+    reference = entry.external_id or (entry.intent.provider_charge_id if entry.intent else "") or f"TX-{entry.pk}"
+    rows: list[WalletRow] = []
+
+    def row(type_, amount, effect, detail=""):
+        signed = -amount if effect == "out" else amount
+        rows.append(WalletRow(entry.pk, entry.created_at, type_, to_money(signed), effect, detail, reference))
+
+    K = Entry.Kind
+    to_credit = _("to your credit")
+    to_card = _("to your card")
+    if entry.kind == K.FUND:
+        held = every.get(Kind.ESCROW_HOLD, ZERO)
+        if is_payer:
+            row(RowType.PAYMENT, held, "out", _payment_method(entry.intent))
+        elif is_payee:
+            row(RowType.FUNDED, held, "info", _("Held in escrow for you until the client approves"))
+    elif entry.kind in (K.RELEASE, K.PARTIAL_RELEASE, K.SETTLEMENT):
+        fee = every.get(Kind.PLATFORM_FEES, ZERO)
+        to_payee = every.get(Kind.USER_AVAILABLE, ZERO) + fee
+        refunded = -every.get(Kind.ESCROW_HOLD, ZERO) - to_payee
+        partly = entry.kind == K.PARTIAL_RELEASE
+        if is_payee:
+            if to_payee:
+                detail = _("Part released from escrow") if partly else _("Released from escrow")
+                row(RowType.EARNING, to_payee, "in", detail)
+            if fee:
+                row(RowType.FEE, fee, "out", _("The platform's fee on this payment"))
+            if refunded:
+                row(RowType.REFUNDED_TO_CLIENT, refunded, "info", _("Returned to the client from escrow"))
+        elif is_payer:
+            if to_payee:
+                detail = _("Released from escrow to %(name)s") % {"name": hold.payee.get_full_name()}
+                row(RowType.RELEASED, to_payee, "info", detail)
+            if refunded:
+                row(RowType.REFUND, refunded, "in", to_credit if mine.get(Kind.USER_CREDIT) else to_card)
+    elif entry.kind in (K.REFUND_CREDIT, K.REFUND_CARD):
+        value = -every.get(Kind.ESCROW_HOLD, ZERO)
+        if is_payer:
+            row(RowType.REFUND, value, "in", to_credit if entry.kind == K.REFUND_CREDIT else to_card)
+        elif is_payee:
+            row(RowType.REFUNDED_TO_CLIENT, value, "info", _("Returned to the client from escrow"))
+    elif entry.kind == K.REFUND_CARD_FAILED:
+        if mine.get(Kind.USER_CREDIT):
+            row(RowType.CREDIT_ADDED, mine[Kind.USER_CREDIT], "info", _("The card refund failed: it is your credit"))
+    elif entry.kind == K.CREDIT_USE:
+        row(RowType.CREDIT_USED, -mine.get(Kind.USER_CREDIT, ZERO), "info", _("Put towards a payment"))
+    elif entry.kind == K.CREDIT_RETURN:
+        row(RowType.CREDIT_RETURNED, mine.get(Kind.USER_CREDIT, ZERO), "info", _("The payment was not completed"))
+    elif entry.kind == K.BONUS:
+        if mine.get(Kind.USER_FUNDING, ZERO) < 0:
+            row(RowType.BONUS_PAID, -mine[Kind.USER_FUNDING], "out", _("Paid by card on top of the milestone"))
+        elif mine.get(Kind.USER_AVAILABLE):
+            fee = every.get(Kind.PLATFORM_FEES, ZERO)
+            payer = entry.intent.payer.get_full_name() if entry.intent else ""
+            row(RowType.BONUS, mine[Kind.USER_AVAILABLE] + fee, "in", _("From %(name)s") % {"name": payer})
+            if fee:
+                row(RowType.FEE, fee, "out", _("The platform's fee on this payment"))
+    elif entry.kind == K.PAYOUT:
+        row(RowType.WITHDRAWAL, -mine.get(Kind.USER_AVAILABLE, ZERO), "out", _("To your bank account"))
+    elif entry.kind == K.PAYOUT_REVERSAL:
+        row(RowType.WITHDRAWAL_RETURNED, mine.get(Kind.USER_AVAILABLE, ZERO), "in", _("The withdrawal failed"))
+    return rows
+
+
+# --- the wallet's figures and chart ------------------------------------------------------------------
+
+
+def _sum(postings: QuerySet[Posting], *, negate: bool = False) -> Coalesce:
+    total = postings.order_by().values(total=Func("amount", function="SUM"))
+    value = Coalesce(Subquery(total[:1]), ZERO, output_field=MONEY_FIELD)
+    return value if not negate else value * -1
+
+
+def wallet_summary(user) -> dict:
+    """Every figure the wallet's cards show, in one query, and which roles the user has money in.
+
+    Client: in_escrow (paid, still held), paid_out (released to freelancers, and bonuses), credit.
+    Freelancer: available (to withdraw), pending (held in escrow for them), earned (after fees, all time),
+    fees (the platform's fees on their earnings), withdrawn.
+    Each figure is a subquery from the user's own accounts or holds (indexed), like `user_balances`.
+    """
+    accounts = Account.objects.filter(user=user)
+    own = {kind: Posting.objects.filter(account__in=accounts.filter(kind=kind).values("pk")) for kind in Kind}
+    holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
+    earned = own[Kind.USER_AVAILABLE].filter(amount__gt=0).exclude(entry__kind=Entry.Kind.PAYOUT_REVERSAL)
+    figures = {
+        "available": _sum(own[Kind.USER_AVAILABLE]),
+        "credit": _sum(own[Kind.USER_CREDIT]),
+        "in_escrow": _sum(Posting.objects.filter(account__in=holds.filter(hold__payer=user).values("pk"))),
+        "pending": _sum(Posting.objects.filter(account__in=holds.filter(hold__payee=user).values("pk"))),
+        "earned": _sum(earned),
+        "fees": _sum(Posting.objects.filter(account__kind=Kind.PLATFORM_FEES, entry__in=earned.values("entry_id"))),
+        "withdrawn": _sum(own[Kind.PAYOUTS]),
+        "released_to_others": _sum(
+            Posting.objects.filter(entry__hold__payer=user, account__kind__in=(Kind.USER_AVAILABLE, Kind.PLATFORM_FEES))
+        ),
+        "bonuses_paid": _sum(own[Kind.USER_FUNDING].filter(entry__kind=Entry.Kind.BONUS), negate=True),
+        "ever_paid": _sum(own[Kind.USER_FUNDING].filter(amount__lt=0)),
+    }
+    row = get_user_model().objects.filter(pk=user.pk).values(**figures).first() if user.pk else None
+    money = {name: to_money(row[name] if row else ZERO) for name in figures}
+    summary = {
+        "available": money["available"],
+        "credit": money["credit"],
+        "in_escrow": money["in_escrow"],
+        "pending": money["pending"],
+        "earned": money["earned"],
+        "fees": money["fees"],
+        "withdrawn": money["withdrawn"],
+        "paid_out": money["released_to_others"] + money["bonuses_paid"],
+    }
+    # The cards follow what the user does (their roles) and what they have money in (a former freelancer
+    # who still has earnings sees them).
+    summary["as_client"] = bool(user.wants_to_hire or money["ever_paid"] or money["credit"] or money["in_escrow"])
+    summary["as_freelancer"] = bool(user.wants_to_work or money["earned"] or money["pending"] or money["available"])
+    return summary
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    month: date
+    earned: Decimal
+    spent: Decimal
+
+
+def wallet_months(user, *, months: int = 12) -> list[MonthTotal]:
+    """Earnings (after fees: releases, settlements, bonuses) and spending (payments into escrow and bonuses
+    paid) per calendar month in the user's timezone, the last `months` months oldest first, in one query."""
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate(timezone=tz)
+    first = today.replace(day=1)
+    for _month in range(months - 1):
+        first = (first - timedelta(days=1)).replace(day=1)
+    start = timezone.make_aware(datetime.combine(first, time.min), tz)
+    earning_kinds = (Entry.Kind.RELEASE, Entry.Kind.PARTIAL_RELEASE, Entry.Kind.SETTLEMENT, Entry.Kind.BONUS)
+    rows = (
+        Posting.objects.filter(
+            account__user=user,
+            account__kind__in=(Kind.USER_FUNDING, Kind.USER_AVAILABLE),
+            entry__created_at__gte=start,
+        )
+        .filter(
+            Q(account__kind=Kind.USER_AVAILABLE, entry__kind__in=earning_kinds)
+            | Q(account__kind=Kind.USER_FUNDING, entry__kind__in=(Entry.Kind.FUND, Entry.Kind.BONUS), amount__lt=0)
+        )
+        .values("account__kind", month=TruncMonth("entry__created_at", tzinfo=tz))
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    totals: dict[date, dict[str, Decimal]] = {}
+    for row in rows:
+        month = row["month"].date() if isinstance(row["month"], datetime) else row["month"]
+        name = "earned" if row["account__kind"] == Kind.USER_AVAILABLE else "spent"
+        sums = totals.setdefault(month, {})
+        sums[name] = sums.get(name, ZERO) + abs(row["total"])
+    result, month = [], first
+    for _month in range(months):
+        sums = totals.get(month, {})
+        result.append(MonthTotal(month, to_money(sums.get("earned", ZERO)), to_money(sums.get("spent", ZERO))))
+        month = (month + timedelta(days=32)).replace(day=1)
+    return result

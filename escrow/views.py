@@ -12,10 +12,11 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.accounts import verified_email_required
-from marketplace.money import format_money
+from marketplace.money import ZERO, format_money
 
 from .errors import EscrowError
 from .forms import WithdrawForm
@@ -23,19 +24,40 @@ from .gateways import PaymentError
 from .models import PaymentIntent, PayoutAccount
 from .payments import payment_cancel as payment_cancel_service
 from .payments import payment_refresh
-from .selectors import user_balances, user_statement
+from .selectors import user_balances, wallet_entries, wallet_months, wallet_rows, wallet_summary
 from .services import payout_account_link, payout_account_refresh, payout_request
 
 STATEMENT_PAGE_SIZE = 25
 KEY = re.compile(r"^[0-9a-f]{32}$")
+CHART_HEIGHT = 150  # the tallest bar, in the chart's SVG units
 
 
-def _wallet_page(request, *, form=None, balances=None, status=200):
-    balances = balances or user_balances(request.user)
-    form = form or WithdrawForm(available=balances["available"], initial={"amount": balances["available"]})
-    page = Paginator(user_statement(request.user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
-    payout_account = PayoutAccount.objects.filter(user=request.user).first()
-    context = {"balances": balances, "form": form, "page": page, "payout_account": payout_account}
+def _chart(months, field: str) -> dict:
+    """Bars for the server-rendered chart of one series (the template draws them, no script)."""
+    values = [getattr(month, field) for month in months]
+    top = max(values, default=0) or 1
+    bars = []
+    for index, (month, value) in enumerate(zip(months, values, strict=True)):
+        height = round(float(value / top) * CHART_HEIGHT, 1) if value else 0  # drawing only, never money
+        bars.append({"month": month.month, "amount": value, "x": index * 50 + 9, "y": 160 - height, "height": height})
+    return {"bars": bars, "total": sum(values, ZERO)}
+
+
+def _wallet_page(request, *, form=None, status=200):
+    user = request.user
+    summary = wallet_summary(user)
+    form = form or WithdrawForm(available=summary["available"], initial={"amount": summary["available"]})
+    page = Paginator(wallet_entries(user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
+    months = wallet_months(user)
+    context = {
+        "summary": summary,
+        "form": form,
+        "page": page,
+        "rows": wallet_rows(page.object_list, user=user),
+        "earnings_chart": _chart(months, "earned") if summary["as_freelancer"] else None,
+        "spending_chart": _chart(months, "spent") if summary["as_client"] else None,
+        "payout_account": PayoutAccount.objects.filter(user=user).first() if summary["as_freelancer"] else None,
+    }
     return render(request, "escrow/wallet.html", context, status=status)
 
 
@@ -52,7 +74,7 @@ def withdraw(request):
     balances = user_balances(request.user)
     form = WithdrawForm(request.POST, available=balances["available"])
     if not form.is_valid():
-        return _wallet_page(request, form=form, balances=balances, status=400)
+        return _wallet_page(request, form=form, status=400)
     amount = form.cleaned_data["amount"]
     key = request.POST.get("idempotency_key", "")
     if request.POST.get("confirm") != "yes" or not KEY.match(key):
@@ -64,7 +86,9 @@ def withdraw(request):
     except EscrowError as error:
         form.add_error("amount", error.user_message)
         return _wallet_page(request, form=form, status=400)
-    messages.success(request, f"{format_money(payout.amount)} is on its way to your bank account.")
+    messages.success(
+        request, _("%(amount)s is on its way to your bank account.") % {"amount": format_money(payout.amount)}
+    )
     return redirect("escrow:wallet")
 
 
@@ -80,20 +104,40 @@ class _Echo:
         return value
 
 
+CSV_CHUNK = 500
+
+
 def _statement_lines(request):
+    """The wallet's rows, every one of them: entries in chunks from the cursor, each chunk turned into rows
+    with the same two queries as a page (so memory stays bounded by the chunk)."""
+    user = request.user
     writer = csv.writer(_Echo())
-    yield writer.writerow(["Date", "Account", "Description", "For", "Link", "Amount", "Balance"])
-    for row in user_statement(request.user).iterator(chunk_size=2000):
-        hold = row.entry.hold
+    header = ["Date", "Type", "Details", "Contract", "Milestone", "Link", "Amount", "Amount (information)", "Reference"]
+    yield writer.writerow([_(name) for name in header])
+    chunk = []
+    for entry in wallet_entries(user).iterator(chunk_size=CSV_CHUNK):
+        chunk.append(entry)
+        if len(chunk) == CSV_CHUNK:
+            yield from _csv_rows(request, writer, chunk)
+            chunk = []
+    yield from _csv_rows(request, writer, chunk)
+
+
+def _csv_rows(request, writer, entries):
+    for row in wallet_rows(entries, user=request.user):
+        link = row.link
+        url = link.item_url if link else ""
         yield writer.writerow(
             [
-                timezone.localtime(row.entry.created_at).strftime("%Y-%m-%d %H:%M %Z"),
-                row.account.get_kind_display(),
-                _cell(row.entry.memo),
-                _cell(hold.label) if hold else "",
-                request.build_absolute_uri(hold.link_url) if hold and hold.link_url else "",
-                f"{row.amount:.2f}",
-                f"{row.running_balance:.2f}",
+                timezone.localtime(row.date).strftime("%Y-%m-%d %H:%M %Z"),
+                str(row.type_label),
+                _cell(row.detail),
+                _cell(link.group) if link else "",
+                _cell(link.item) if link else "",
+                request.build_absolute_uri(url) if url else "",
+                f"{row.amount:.2f}" if row.effect != "info" else "",
+                f"{row.amount:.2f}" if row.effect == "info" else "",
+                row.reference,
             ]
         )
 

@@ -288,6 +288,8 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="")  # tests point it at recorded responses
 # Escrow tells its caller when a payment for a reference succeeded: {reference prefix: "dotted.path(reference, actor)"}.
 ESCROW_PAYMENT_CALLBACKS = {"milestone:": "contracts.services.money.milestone_payment_confirmed"}
+# What a hold reference stands for in the wallet (the contract and milestone, linked): escrow asks the owner app.
+ESCROW_REFERENCE_LINKS = {"milestone:": "contracts.selectors.wallet_reference_links"}
 ESCROW_AUDIT_CHECKS = ["contracts.audit.milestone_checks"]  # milestone-level ledger invariants
 
 # After a contract (feedback/, contracts/services/quiet.py).
