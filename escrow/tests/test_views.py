@@ -47,28 +47,61 @@ def test_login_required(client):
     assert client.post(WITHDRAW, {"amount": "1"}).status_code == 302
 
 
-def test_the_wallet_shows_balances_and_the_statement(client, payer, payee):
+def test_a_freelancer_sees_earnings_fees_and_the_withdraw_action(client, payer, payee):
     earn(payer, payee)
     client.force_login(payee)
 
     page = client.get(WALLET).content.decode()
 
     assert "Available to withdraw" in page and "$450.00" in page
-    assert "Released from escrow: Logo design — Milestone 1 (after a $50.00 platform fee)" in page
-    assert 'href="/contracts/9/#m1"' in page
-    assert 'name="amount" value="450.00"' in page  # the withdraw form defaults to everything available
+    assert "In escrow for you" in page and "Platform fees" in page and "Earnings by month" in page
+    assert "Withdraw earnings" in page and 'name="amount" value="450.00"' in page  # defaults to everything
+    earning = re.search(r'<tr data-type="earning">.*?</tr>', page, re.S)[0]
+    assert "+$500.00" in earning and "Released from escrow" in earning
+    fee = re.search(r'<tr data-type="fee">.*?</tr>', page, re.S)[0]
+    assert "-$50.00" in fee and "+$" not in fee
+    # Client figures are not a freelancer's business.
+    assert "Paid to freelancers" not in page and "Spending by month" not in page and 'data-balance="credit"' not in page
     assert 'href="/wallet/"' in page and ">Wallet</a>" in page
+
+
+def test_a_client_sees_payments_as_spending_and_no_withdraw(client, payer, payee):
+    earn(payer, payee)
+    client.force_login(payer)
+
+    page = client.get(WALLET).content.decode()
+
+    payment = re.search(r'<tr data-type="payment">.*?</tr>', page, re.S)[0]
+    assert "-$500.00" in payment and "+$" not in payment and "Paid into escrow by" in payment
+    released = re.search(r'<tr data-type="released">.*?</tr>', page, re.S)[0]
+    assert "$500.00" in released and "for information" in released
+    assert "In escrow" in page and "Paid to freelancers" in page and "Spending by month" in page
+    assert 'data-balance="paid-out"' in page
+    for freelancer_only in ("Available to withdraw", "Withdraw earnings", "In escrow for you", "Earnings by month"):
+        assert freelancer_only not in page
+
+
+def test_someone_with_both_roles_sees_both_labelled(client, payer, payee):
+    earn(payer, payee)
+    payee.wants_to_hire = True
+    payee.save()
+    client.force_login(payee)
+
+    page = client.get(WALLET).content.decode()
+
+    assert "Your earnings as a freelancer" in page and "Your payments as a client" in page
+    assert "Withdraw earnings" in page and 'data-balance="in-escrow-paid"' in page
 
 
 def test_the_wallet_shows_only_the_users_own_money(client, payer, payee):
     earn(payer, payee, label="Secret project {n}")
-    client.force_login(UserFactory())
+    client.force_login(UserFactory(wants_to_hire=False))
 
     page = client.get(WALLET).content.decode()
 
-    assert "Secret project" not in page
-    assert "No payments yet." in page
-    assert "Nothing to withdraw yet." in page
+    assert "Secret project" not in page and "$500.00" not in page
+    assert "Your wallet is empty." in page and "No transactions yet." in page
+    assert "Withdraw earnings" not in page
 
 
 def test_dates_are_shown_in_the_users_timezone(client, payer, payee):
@@ -87,16 +120,16 @@ def test_dates_are_shown_in_the_users_timezone(client, payer, payee):
     assert "Mar 11, 2026" in page and "08:30" in page
 
 
-def test_the_statement_is_paginated_25_per_page(client, payer, payee):
-    earn(payer, payee, count=27, amount="10.00", fee="1.00")
+def test_the_history_is_paginated_25_entries_per_page(client, payer, payee):
+    earn(payer, payee, count=14, amount="10.00", fee="1.00")  # 28 entries: 14 fundings, 14 releases
     client.force_login(payee)
 
     first = client.get(WALLET).content.decode()
     second = client.get(WALLET, {"page": 2}).content.decode()
 
-    assert "Page 1 of 2" in first and "Milestone 27" in first and "Milestone 2 " not in first
-    assert "Page 2 of 2" in second and "Milestone 1 " in second and "Milestone 2 " in second
-    assert len(re.findall(r"<tr>", first)) == 26  # header + 25
+    assert "Page 1 of 2" in first and "Page 2 of 2" in second
+    assert first.count('<tr data-type="earning">') == 13 and first.count('<tr data-type="funded">') == 12
+    assert second.count('<tr data-type="funded">') == 2 and second.count('<tr data-type="earning">') == 1
 
 
 def test_the_wallet_query_count_does_not_grow_with_entries(client, payer, payee):
@@ -110,11 +143,12 @@ def test_the_wallet_query_count_does_not_grow_with_entries(client, payer, payee)
     with CaptureQueriesContext(connection) as many:
         assert client.get(WALLET, {"page": 2}).status_code == 200
 
-    # session, user, header unread counts, balances, payout account, statement count, statement page
-    assert len(many) == len(few) == 7, [query["sql"] for query in many]
+    # session, user, header unread counts, figures, history count, history page, its postings, its links
+    # (contracts: one query), months, payout account
+    assert len(many) == len(few) == 10, [query["sql"] for query in many]
 
 
-def test_the_csv_has_every_row(client, payer, payee):
+def test_the_csv_has_the_same_rows_as_the_pages(client, payer, payee, settings):
     earn(payer, payee, count=30, amount="10.00", fee="1.00", label="=HYPERLINK(1) {n}")
     client.force_login(payee)
 
@@ -124,16 +158,34 @@ def test_the_csv_has_every_row(client, payer, payee):
     assert 'filename="statement.csv"' in response["Content-Disposition"]
     assert response.streaming  # rows go out as the cursor yields them, never built in memory
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["Date", "Account", "Description", "For", "Link", "Amount", "Balance"]
-    assert len(rows) == 31
-    assert rows[1][1:] == [
-        "Earnings",
-        "Released from escrow: =HYPERLINK(1) 30 (after a $1.00 platform fee)",
-        "'=HYPERLINK(1) 30",  # never a live formula in a spreadsheet
-        "http://testserver/contracts/9/#m30",
-        "9.00",
-        "270.00",
+    assert rows[0] == [
+        "Date", "Type", "Details", "Contract", "Milestone", "Link", "Amount", "Amount (information)", "Reference"
+    ]  # fmt: skip
+    assert len(rows) == 1 + 30 * 3  # each milestone: funded for you, the earning, the fee
+    assert [row[1:3] + row[6:8] for row in rows[1:4]] == [
+        ["Earning", "Released from escrow", "10.00", ""],
+        ["Platform fee", "The platform's fee on this payment", "-1.00", ""],
+        ["Funded for you", "Held in escrow for you until the client approves", "", "10.00"],
     ]
+    assert all(row[8] for row in rows[1:])  # the provider's charge id, or our transaction number
+
+
+def test_the_csv_never_writes_a_live_formula(client, payer, payee, settings):
+    settings.ESCROW_REFERENCE_LINKS = {"milestone:": "escrow.tests.test_views.formula_links"}
+    earn(payer, payee, count=1)
+    client.force_login(payee)
+
+    rows = list(
+        csv.reader(io.StringIO(b"".join(client.get(reverse("escrow:statement_csv")).streaming_content).decode()))
+    )
+
+    assert rows[1][3:6] == ["'=HYPERLINK(1)", "'+cmd", "http://testserver/contracts/9/#m1"]
+
+
+def formula_links(references, *, user):
+    from escrow.selectors import ReferenceLink
+
+    return {ref: ReferenceLink("=HYPERLINK(1)", "/contracts/9/", "+cmd", "/contracts/9/#m1") for ref in references}
 
 
 class TestWithdraw:
