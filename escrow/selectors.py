@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DecimalField, F, Func, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import DecimalField, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -22,9 +22,6 @@ from .models import Account, Entry, PaymentIntent, PaymentItem, Posting
 
 Kind = Account.Kind
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
-
-# The accounts a user sees on their statement: money they paid in, their credit, their earnings.
-STATEMENT_KINDS = (Kind.USER_FUNDING, Kind.USER_CREDIT, Kind.USER_AVAILABLE)
 
 
 def account_balance(account: Account) -> Decimal:
@@ -82,28 +79,6 @@ def hold_balances(references: list[str]) -> dict[str, Decimal]:
     for row in rows:
         balances[row["account__reference"]] = to_money(row["total"])
     return balances
-
-
-def user_statement(user) -> QuerySet[Posting]:
-    """Every posting on the user's own accounts, newest first, as a lazy queryset (paginate it).
-
-    Each row has `running_balance` (the account's balance after that posting, computed by the
-    database over the whole history, so it stays right on any page), `entry` (memo, created_at),
-    `entry.hold` (label, link_url; None for card payments, credit use and payouts) and `account`
-    (kind). One query per page, plus the paginator's count.
-    """
-    return (
-        Posting.objects.filter(account__user=user, account__kind__in=STATEMENT_KINDS)
-        .select_related("entry", "entry__hold", "account")
-        .annotate(
-            running_balance=Window(
-                Sum("amount"),
-                partition_by=[F("account_id")],
-                order_by=[F("entry__created_at").asc(), F("id").asc()],
-            )
-        )
-        .order_by("-entry__created_at", "-id")
-    )
 
 
 # --- what a hold holds, and what releasing it pays ----------------------------------------------------

@@ -1,13 +1,12 @@
 from decimal import Decimal
 
 import pytest
-from django.core.paginator import Paginator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from escrow.models import Account
-from escrow.selectors import account_balance, hold_balance, hold_balances, user_balances, user_statement
-from escrow.services import hold_refund, hold_release
+from escrow.selectors import account_balance, hold_balance, hold_balances, user_balances, wallet_entries, wallet_rows
+from escrow.services import hold_refund, hold_release, hold_release_part, hold_settle
 from escrow.tests.factories import HoldSpecFactory
 from escrow.tests.helpers import fund
 from marketplace.tests.factories import FreelancerFactory, UserFactory
@@ -70,50 +69,46 @@ def test_account_balance(payer, payee):
     assert account_balance(Account.objects.get(kind=Account.Kind.GATEWAY)) == Decimal("-500.00")
 
 
-class TestStatement:
-    def test_rows_newest_first_with_running_balance_per_account(self, payer, payee):
-        fund(
-            payer,
-            HoldSpecFactory(reference="m:1", payee=payee, amount=Decimal("500.00"), label="Logo", link_url="/c/1"),
+class TestWalletRows:
+    """The rows each party reads for the money events contracts' story tests do not reach (those are in
+    contracts/tests/test_wallet.py): card refunds, part releases and split settlements."""
+
+    @staticmethod
+    def rows(user):
+        return [(row.type, row.amount, row.effect, row.detail) for row in wallet_rows(wallet_entries(user), user=user)]
+
+    def test_a_refund_to_the_card_is_money_back_for_the_payer(self, payer, payee):
+        fund(payer, HoldSpecFactory(reference="m:1", payee=payee, amount=Decimal("500.00")))
+        hold_refund(reference="m:1", amount=Decimal("100.00"), destination="card", actor=payee)
+
+        refund, payment = self.rows(payer)
+        assert refund == ("refund", Decimal("100.00"), "in", "to your card")
+        assert payment[:3] == ("payment", Decimal("-500.00"), "out")
+        assert self.rows(payee)[0][:3] == ("refunded_to_client", Decimal("100.00"), "info")
+
+    def test_a_part_release_and_a_split_settlement(self, payer, payee):
+        fund(payer, HoldSpecFactory(reference="m:1", payee=payee, amount=Decimal("100.00"), fee=Decimal("10.00")))
+        hold_release_part(reference="m:1", amount=Decimal("40.00"), actor=payer)
+        hold_settle(
+            reference="m:1", to_payee=Decimal("20.00"), to_payer=Decimal("40.00"), destination="credit", actor=payer
         )
-        hold_refund(reference="m:1", amount=Decimal("100.00"), destination="credit", actor=payee)
-        hold_release(reference="m:1", actor=payer)
 
-        payer_rows = [
-            (row.account.kind, row.entry.memo, row.amount, row.running_balance) for row in user_statement(payer)
+        assert [row[:3] for row in self.rows(payee)] == [
+            ("earning", Decimal("20.00"), "in"),
+            ("fee", Decimal("-2.00"), "out"),
+            ("refunded_to_client", Decimal("40.00"), "info"),
+            ("earning", Decimal("40.00"), "in"),
+            ("fee", Decimal("-4.00"), "out"),
+            ("funded", Decimal("100.00"), "info"),
         ]
-        assert payer_rows == [
-            ("user_credit", "Refund to credit: Logo", Decimal("100.00"), Decimal("100.00")),
-            ("user_funding", "Paid into escrow: Logo", Decimal("-500.00"), Decimal("0.00")),
-            ("user_funding", "Card payment (Visa •••• 4242)", Decimal("500.00"), Decimal("500.00")),
-        ]
-        (release,) = user_statement(payee)
-        assert release.amount == Decimal("360.00")  # 400 left, 10% fee
-        assert release.running_balance == Decimal("360.00")
-        assert (release.entry.hold.label, release.entry.hold.link_url) == ("Logo", "/c/1")
-
-    def test_running_balance_is_right_on_every_page_in_constant_queries(self, payer, payee):
-        for number in range(30):
-            fund(
-                payer,
-                HoldSpecFactory(reference=f"m:{number}", payee=payee, amount=Decimal("10.00"), fee=Decimal("1.00")),
-            )
-            hold_release(reference=f"m:{number}", actor=payer)
-
-        with CaptureQueriesContext(connection) as queries:
-            page = Paginator(user_statement(payee), 25).get_page(2)
-            rows = [(row.amount, row.running_balance, row.entry.memo, row.entry.hold.link_url) for row in page]
-
-        assert len(queries) == 2  # count + the page, with entries and holds joined
-        assert [balance for _, balance, _, _ in rows] == [
-            Decimal("45.00"),
-            Decimal("36.00"),
-            Decimal("27.00"),
-            Decimal("18.00"),
-            Decimal("9.00"),
+        assert [row[:3] for row in self.rows(payer)] == [
+            ("released", Decimal("20.00"), "info"),
+            ("refund", Decimal("40.00"), "in"),
+            ("released", Decimal("40.00"), "info"),
+            ("payment", Decimal("-100.00"), "out"),
         ]
 
-    def test_only_the_users_own_accounts(self, payer, payee):
+    def test_only_the_users_own_entries(self, payer, payee):
         fund(payer, HoldSpecFactory(payee=payee))
-        assert not user_statement(payee).exists()
-        assert not user_statement(UserFactory()).exists()
+        assert not wallet_entries(UserFactory()).exists()
+        assert wallet_entries(payee).count() == wallet_entries(payer).count() == 1  # the card charge is no row
