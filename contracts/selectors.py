@@ -299,6 +299,10 @@ def _pending_review_deadline():
     return Subquery(pending.values("review_deadline")[:1])
 
 
+def _awaiting_client(milestone: Milestone, user: User) -> bool:
+    return milestone.state == Milestone.State.SUBMITTED and milestone.contract.freelancer_id == user.pk
+
+
 def dashboard(*, user: User) -> dict:
     """The user's contracts by status and everything waiting for them, in both roles."""
     pending_offers = (
@@ -312,7 +316,10 @@ def dashboard(*, user: User) -> dict:
         Milestone.objects.filter(contract__status=Contract.Status.ACTIVE)
         .filter(
             Q(contract__client=user, state__in=[Milestone.State.DRAFT, Milestone.State.SUBMITTED])
-            | Q(contract__freelancer=user, state__in=[Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED])
+            | Q(
+                contract__freelancer=user,
+                state__in=[Milestone.State.FUNDED, Milestone.State.CHANGES_REQUESTED, Milestone.State.SUBMITTED],
+            )
         )
         .select_related("contract")
         .annotate(review_deadline=_pending_review_deadline())
@@ -329,7 +336,12 @@ def dashboard(*, user: User) -> dict:
     return {
         "offers_to_answer": [o for o in pending_offers if policy.is_turn_of(user, latest_author_id=o.latest_author)],
         "offers_waiting": [o for o in pending_offers if not policy.is_turn_of(user, latest_author_id=o.latest_author)],
-        "milestones_to_act": milestones,
+        # The freelancer's submitted work waits for the client: paid automatically at its review deadline.
+        "milestones_to_act": [m for m in milestones if not _awaiting_client(m, user)],
+        "payments_coming": sorted(
+            (m for m in milestones if _awaiting_client(m, user)),
+            key=lambda m: (m.review_deadline is None, m.review_deadline),
+        ),
         "changes_to_answer": changes,
         "active_contracts": [c for c in contracts if c.status == Contract.Status.ACTIVE],
         "ended_contracts": [c for c in contracts if c.status == Contract.Status.ENDED],

@@ -1,13 +1,21 @@
 """Reads for accounts and the freelancer directory. Views call these; they never build querysets themselves."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from feedback.selectors import order_by_rating, with_ratings
 
 from .models import Profile, User
 
 SORTS = ("name", "rating")  # the directory's orders: by name (default), best rated first
+
+# The least a profile needs to be listed in the directory: a headline (what the freelancer does). Profile pages,
+# offers and job invitations stay open to every active freelancer (a client may know them from a proposal or a
+# past contract); only the directory's cards would otherwise be empty.
+LISTED = Q(profile__headline__gt="")
 
 
 def _freelancers() -> QuerySet[User]:
@@ -25,14 +33,14 @@ def _freelancers() -> QuerySet[User]:
 
 
 def freelancer_list(*, query: str = "", sort: str = "name") -> QuerySet[User]:
-    """Freelancers whose name, headline or a skill contains `query` (any case), ordered by name, or
-    best rated first with `sort="rating"`.
+    """Listed freelancers (a profile with a headline, `LISTED`) whose name, headline or a skill contains `query`
+    (any case), ordered by name, or best rated first with `sort="rating"`.
 
     The three matches are a UNION of user ids (no joins that multiply rows, so no DISTINCT), and each
     branch's `icontains` can use its own trigram index on PostgreSQL (migration 0004): the search reads
     the matching rows, not every profile on the platform (an OR across the tables could not).
     """
-    freelancers = _freelancers()
+    freelancers = _freelancers().filter(LISTED)
     query = query.strip()
     if query:
         profiles = Profile.objects.order_by()
@@ -62,3 +70,43 @@ def freelancer_get(*, user_id: int) -> User:
 def profile_get_for_user(*, user: User) -> Profile | None:
     """The user's own profile with its skills, or None when they have not saved one yet."""
     return Profile.objects.filter(user=user).prefetch_related("skills").first()
+
+
+@dataclass(frozen=True)
+class ProfileStep:
+    name: str
+    label: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class ProfileCompletion:
+    steps: list[ProfileStep]
+    listed: bool  # shown in the directory
+
+    @property
+    def percent(self) -> int:
+        return round(100 * sum(step.done for step in self.steps) / len(self.steps))
+
+    @property
+    def complete(self) -> bool:
+        return all(step.done for step in self.steps)
+
+
+def profile_completion(*, user: User) -> ProfileCompletion:
+    """How far the freelancer's profile is filled in (headline, bio, skills, location), in one query."""
+    profile = Profile.objects.filter(user=user).annotate(skill_count=Count("skills")).first()
+    done = {
+        "headline": bool(profile and profile.headline),
+        "bio": bool(profile and profile.bio),
+        "skills": bool(profile and profile.skill_count),
+        "location": bool(profile and profile.location),
+    }
+    labels = {
+        "headline": _("A headline: what you do, in a line"),
+        "bio": _("A short bio"),
+        "skills": _("Your skills"),
+        "location": _("Where you work from"),
+    }
+    steps = [ProfileStep(name, labels[name], done[name]) for name in labels]
+    return ProfileCompletion(steps=steps, listed=done["headline"])

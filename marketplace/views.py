@@ -9,13 +9,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from contracts import selectors as contract_selectors
+from escrow.selectors import wallet_summary
 from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
 from . import health
 from .caching import CachedCountPaginator, cache_key
 from .forms import AccountSettingsForm, ProfileForm
-from .selectors import SORTS, freelancer_get, freelancer_list, profile_get_for_user
+from .selectors import SORTS, freelancer_get, freelancer_list, profile_completion, profile_get_for_user
 from .services import profile_update, user_role, user_update_settings
 
 DIRECTORY_PAGE_SIZE = 20
@@ -30,6 +31,8 @@ def dashboard(request):
     context = contract_selectors.dashboard(user=request.user)
     context.update(job_selectors.dashboard(user=request.user))
     context["feedback_due"] = feedback_selectors.feedback_due(user=request.user)
+    context["money"] = wallet_summary(request.user)
+    context["profile"] = profile_completion(user=request.user) if request.user.wants_to_work else None
     return render(request, "marketplace/dashboard.html", context)
 
 
