@@ -151,6 +151,8 @@ def test_earnings_bands(amount, band):
 
 def test_the_directory_shows_ratings_and_sorts_by_rating(client):
     best, good, unrated = (FreelancerFactory(name=name) for name in ("Zoe Best", "Adam Good", "Bea Unrated"))
+    for freelancer in (best, good, unrated):  # the directory lists profiles with a headline
+        profile_update(user=freelancer, headline="Designer", bio="", location="", skills=[])
     for freelancer, stars in ((best, 5), (good, 3)):
         contract = ended_contract(freelancer=freelancer)
         leave(contract, Role.CLIENT, stars=stars)

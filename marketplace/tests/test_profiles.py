@@ -26,6 +26,13 @@ def give_profile(user, *, headline="", bio="", location="", skills=()):
     return profile_update(user=user, headline=headline, bio=bio, location=location, skills=list(skills))
 
 
+def listed(**fields):
+    """A freelancer with the least a directory listing needs: a headline."""
+    freelancer = FreelancerFactory(**fields)
+    give_profile(freelancer, headline="Freelancer")
+    return freelancer
+
+
 def names_on_page(response):
     return [freelancer.name for freelancer in response.context["page"]]
 
@@ -189,11 +196,12 @@ def test_a_client_can_edit_a_profile_and_is_told_it_is_not_listed(client, client
 
 
 def test_freelancer_list_has_only_active_freelancers_ordered_by_name():
-    FreelancerFactory(name="Zoe")
-    FreelancerFactory(name="Adam")
-    UserFactory(name="Clara Client")
-    FreelancerFactory(name="Ivan Inactive", is_active=False)
-    UserFactory(name="Both Ways", wants_to_work=True, wants_to_hire=True)
+    listed(name="Zoe")
+    listed(name="Adam")
+    give_profile(UserFactory(name="Clara Client"), headline="Client")
+    listed(name="Ivan Inactive", is_active=False)
+    give_profile(UserFactory(name="Both Ways", wants_to_work=True, wants_to_hire=True), headline="Both")
+    FreelancerFactory(name="Nora No Headline")  # an empty profile is not listed
 
     assert [user.name for user in freelancer_list()] == ["Adam", "Both Ways", "Zoe"]
 
@@ -217,8 +225,8 @@ def test_freelancer_get_404s_for_non_freelancers_and_unknown_ids(client_user, fr
 
 @pytest.mark.parametrize("query", ["ada", "LOVELACE", "  Ada Love  "])
 def test_directory_finds_freelancers_by_name_in_any_case(client, query):
-    FreelancerFactory(name="Ada Lovelace")
-    FreelancerFactory(name="Grace Hopper")
+    listed(name="Ada Lovelace")
+    listed(name="Grace Hopper")
 
     response = client.get(reverse("directory"), {"q": query})
 
@@ -228,9 +236,9 @@ def test_directory_finds_freelancers_by_name_in_any_case(client, query):
 @pytest.mark.parametrize("query", ["django", "DJANGO", "Djan"])
 def test_directory_finds_freelancers_by_skill_in_any_case(client, query):
     ada = FreelancerFactory(name="Ada Lovelace")
-    give_profile(ada, skills=["Python", "Django"])
+    give_profile(ada, headline="Mathematician", skills=["Python", "Django"])
     grace = FreelancerFactory(name="Grace Hopper")
-    give_profile(grace, skills=["cobol"])
+    give_profile(grace, headline="Admiral", skills=["cobol"])
 
     response = client.get(reverse("directory"), {"q": query})
 
@@ -257,13 +265,15 @@ def test_directory_card_shows_name_headline_skills_location_and_member_since(cli
         assert text in body
 
 
-def test_directory_lists_a_freelancer_without_a_profile(client):
+def test_directory_leaves_out_freelancers_without_a_headline(client):
     FreelancerFactory(name="New Newton")
+    give_profile(FreelancerFactory(name="Bio Only"), bio="I do things", skills=["python"])
 
     response = client.get(reverse("directory"))
 
     assert response.status_code == 200
-    assert names_on_page(response) == ["New Newton"]
+    assert names_on_page(response) == []
+    assert client.get(reverse("directory"), {"q": "python"}).context["page"].object_list == []
 
 
 def test_directory_excludes_clients_and_inactive_freelancers(client):
@@ -279,8 +289,8 @@ def test_directory_excludes_clients_and_inactive_freelancers(client):
 
 def test_directory_pages_by_20_and_keeps_the_query_in_the_page_links(client):
     for n in range(25):
-        give_profile(FreelancerFactory(name=f"Dev {n:02d}"), skills=["python"])
-    FreelancerFactory(name="Zed Without Skills")
+        give_profile(FreelancerFactory(name=f"Dev {n:02d}"), headline="Developer", skills=["python"])
+    listed(name="Zed Without Skills")
 
     first = client.get(reverse("directory"), {"q": "python"})
     second = client.get(reverse("directory"), {"q": "python", "page": 2})
@@ -298,7 +308,7 @@ def test_directory_pages_by_20_and_keeps_the_query_in_the_page_links(client):
 
 def test_directory_out_of_range_page_shows_the_last_page(client):
     for n in range(21):
-        FreelancerFactory(name=f"Dev {n:02d}")
+        listed(name=f"Dev {n:02d}")
 
     response = client.get(reverse("directory"), {"page": 99})
 
@@ -333,7 +343,7 @@ def test_directory_renders_a_page_in_a_constant_number_of_queries(client):
 
     for n in range(3, 15):
         give_profile(FreelancerFactory(name=f"Dev {n:02d}"), headline="Developer", skills=["python", f"skill {n}"])
-    FreelancerFactory(name="Zed Without Profile")
+    listed(name="Zed With A Headline Only")
     cache.clear()  # anonymous pages are cached for a minute; measure a fresh rendering
     sixteen = queries_for_directory()
 
