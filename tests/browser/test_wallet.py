@@ -4,12 +4,14 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.models import Payout
 from escrow.services import hold_release
 from escrow.tests.factories import HoldSpecFactory
 from escrow.tests.helpers import assert_ledger_consistent, fund, payouts_ready
+from marketplace.models import Profile
 from marketplace.tests.factories import FreelancerFactory, UserFactory
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,9 +53,10 @@ def test_a_freelancer_withdraws_their_earnings(page, screenshot, freelancer_with
     available = page.locator("[data-balance=available]")
     expect(available).to_contain_text("$630.00")
     expect(page.locator("[data-balance=in-escrow-for-you]")).to_contain_text("$300.00")
-    statement = page.locator("table.statement")
-    expect(statement).to_contain_text("Released from escrow: Logo design — Milestone 2: final files")
-    expect(statement.get_by_role("link", name=re.compile("Milestone 1: sketches"))).to_be_visible()
+    statement = page.locator("table.wallet-history")
+    expect(statement.locator("tr[data-type=earning]")).to_have_count(2)
+    expect(statement.locator("tr[data-type=earning]").first).to_contain_text("+$200.00")
+    expect(statement.locator("tr[data-type=fee]").first).to_contain_text("-$20.00")
     expect(page.get_by_label("Amount to withdraw")).to_have_value("630.00")
     screenshot(page, "wallet")
 
@@ -63,7 +66,7 @@ def test_a_freelancer_withdraws_their_earnings(page, screenshot, freelancer_with
 
     expect(page.get_by_role("alert")).to_contain_text("$630.00 is on its way to your bank account.")
     expect(available).to_contain_text("$0.00")
-    expect(statement).to_contain_text("Withdrawal to your bank account")
+    expect(statement.locator("tr[data-type=withdrawal]")).to_contain_text("-$630.00")
     expect(page.get_by_text("Nothing to withdraw yet.")).to_be_visible()
     assert Payout.objects.get().amount == Decimal("630.00")
     assert_ledger_consistent()
@@ -87,3 +90,89 @@ def test_the_wallet_on_a_phone(new_page, screenshot, freelancer_with_earnings):
     expect(page.locator("[data-balance=available]")).to_contain_text("$630.00")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "wallet-phone")
+
+
+# --- each role's wallet and dashboard, through a real contract ------------------------------------------------
+
+
+@pytest.fixture
+def contract_story():
+    """Clara hires Felix for three $300 milestones, all paid by card: the first is approved and released, the
+    second submitted and under review, the third refunded by Felix to Clara's credit."""
+    clara = UserFactory(name="Clara Client", email="clara@example.com", timezone="Europe/Berlin")
+    felix = FreelancerFactory(name="Felix Freelancer", email="felix@example.com", timezone="America/New_York")
+    Profile.objects.create(user=felix, headline="Logo designer")
+    contract = make_contract(client=clara, freelancer=felix, count=3, amount="300.00")
+    first, second, third = contract.milestones.order_by("position")
+    fund_milestones(contract, first, second, third)
+    act(milestone_id=first.pk, actor=felix, name="submit")
+    act(milestone_id=first.pk, actor=clara, name="approve")
+    act(milestone_id=second.pk, actor=felix, name="submit")
+    act(milestone_id=third.pk, actor=felix, name="refund")
+    payouts_ready(felix)
+    assert_ledger_consistent()
+    return contract
+
+
+def fits(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, ""), (PHONE, "-phone")])
+def test_a_clients_dashboard_and_wallet(new_page, screenshot, contract_story, viewport, suffix):
+    page = new_page(viewport)
+    log_in(page, "clara@example.com")
+    expect(page.locator("#money-summary")).to_contain_text("You have in escrow")
+    expect(page.locator("#money-summary")).to_contain_text("$300.00")
+    expect(page.locator("#needs-action")).to_contain_text("approved automatically in")
+    assert fits(page)
+    screenshot(page, f"dashboard-client{suffix}")
+
+    page.goto("/wallet/")
+    expect(page.locator("[data-balance=in-escrow-paid]")).to_contain_text("$300.00")
+    expect(page.locator("[data-balance=paid-out]")).to_contain_text("$300.00")
+    expect(page.locator("[data-balance=credit]")).to_contain_text("$300.00")
+    expect(page.locator("[data-balance=spent]")).to_contain_text("$900.00")
+    history = page.locator("table.wallet-history")
+    payments = history.locator("tr[data-type=payment]")
+    expect(payments).to_have_count(3)
+    expect(payments.first).to_contain_text("-$300.00")
+    expect(payments.first).not_to_contain_text("+")
+    expect(history.locator("tr[data-type=refund]")).to_contain_text("+$300.00")
+    expect(payments.first.get_by_role("link", name="Company website")).to_have_attribute(
+        "href", contract_story.get_absolute_url()
+    )
+    expect(page.get_by_role("heading", name="Spending by month")).to_be_visible()
+    expect(page.get_by_text("Available to withdraw")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Withdraw earnings")).to_have_count(0)
+    assert fits(page)
+    screenshot(page, f"wallet-client{suffix}")
+
+
+@pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, ""), (PHONE, "-phone")])
+def test_a_freelancers_dashboard_and_wallet(new_page, screenshot, contract_story, viewport, suffix):
+    page = new_page(viewport)
+    log_in(page, "felix@example.com")
+    coming = page.locator("#payments-coming")
+    expect(coming).to_contain_text("Payment releases automatically on")
+    expect(coming).to_contain_text("unless the client acts")
+    expect(page.get_by_text("Nothing needs your attention")).to_have_count(0)
+    expect(page.locator("#profile-prompt")).to_contain_text("25% done")
+    expect(page.locator("#money-summary")).to_contain_text("Available to withdraw")
+    assert fits(page)
+    screenshot(page, f"dashboard-freelancer{suffix}")
+
+    page.goto("/wallet/")
+    expect(page.locator("[data-balance=available]")).to_contain_text("$270.00")
+    expect(page.locator("[data-balance=in-escrow-for-you]")).to_contain_text("$300.00")
+    expect(page.locator("[data-balance=fees]")).to_contain_text("$30.00")
+    history = page.locator("table.wallet-history")
+    expect(history.locator("tr[data-type=earning]")).to_contain_text("+$300.00")
+    expect(history.locator("tr[data-type=fee]")).to_contain_text("-$30.00")
+    expect(history.locator("tr[data-type=refunded_to_client]")).to_contain_text("for information")
+    expect(page.get_by_role("heading", name="Withdraw earnings")).to_be_visible()
+    expect(page.get_by_role("heading", name="Earnings by month")).to_be_visible()
+    expect(page.locator("#earnings-chart svg rect")).to_have_count(1)
+    expect(page.locator("[data-balance=credit]")).to_have_count(0)
+    assert fits(page)
+    screenshot(page, f"wallet-freelancer{suffix}")
