@@ -348,7 +348,10 @@ def _entry_rows(entry: Entry, postings, user) -> list[WalletRow]:  # noqa: C901,
     hold = entry.hold
     is_payer = hold is not None and hold.payer_id == user.pk
     is_payee = hold is not None and hold.payee_id == user.pk
-    reference = entry.external_id or (entry.intent.provider_charge_id if entry.intent else "") or f"TX-{entry.pk}"
+    # The provider's id when it is the user's own (their card charge, refund or payout), else our entry number.
+    own_intent = entry.intent is not None and entry.intent.payer_id == user.pk
+    reference = (entry.external_id or entry.intent.provider_charge_id) if own_intent else ""
+    reference = reference or f"TX-{entry.pk}"
     rows: list[WalletRow] = []
 
     def row(type_, amount, effect, detail=""):

@@ -115,7 +115,10 @@ def contract_story():
 
 
 def fits(page):
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    """Nothing wider than the screen, the history's amounts included (its table could scroll sideways)."""
+    amounts_shown = """[...document.querySelectorAll(".wallet-history td.text-end")]
+        .every(cell => cell.getBoundingClientRect().right <= window.innerWidth)"""
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth") and page.evaluate(amounts_shown)
 
 
 @pytest.mark.parametrize(("viewport", "suffix"), [(DESKTOP, ""), (PHONE, "-phone")])
