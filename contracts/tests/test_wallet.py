@@ -34,8 +34,9 @@ def story(assert_ledger_consistent):
     act(milestone_id=m1.pk, actor=contract.freelancer, name="submit")
     act(milestone_id=m1.pk, actor=contract.client, name="approve")
     act(milestone_id=m2.pk, actor=contract.freelancer, name="refund")
+    key = new_key()
     services.milestones_fund(
-        contract_id=contract.pk, milestone_ids=[m3.pk], actor=contract.client, idempotency_key=new_key(), use_credit=True
+        contract_id=contract.pk, milestone_ids=[m3.pk], actor=contract.client, idempotency_key=key, use_credit=True
     )
     pay(services.milestone_bonus(milestone_id=m1.pk, actor=contract.client, amount="20.00", idempotency_key=new_key()))
     payouts_ready(contract.freelancer)
