@@ -280,18 +280,16 @@ def wallet_entries(user) -> QuerySet[Entry]:
     own = Posting.objects.filter(account__user=user, account__kind__in=_WALLET_ACCOUNT_KINDS).order_by()
     held = Entry.objects.filter(Q(hold__payer=user) | Q(hold__payee=user)).order_by()
     ids = own.values("entry_id").union(held.values("pk"))
-    return (
-        Entry.objects.filter(pk__in=ids)
-        .exclude(kind=Entry.Kind.CHARGE)
-        .select_related("hold__payee", "intent__payer")
-        .order_by("-created_at", "-id")
-    )
+    # No joins here: PostgreSQL would join every matching entry before sorting and cutting the page.
+    return Entry.objects.filter(pk__in=ids).exclude(kind=Entry.Kind.CHARGE).order_by("-created_at", "-id")
 
 
 def wallet_rows(entries, *, user) -> list[WalletRow]:
-    """The wallet rows of `entries` (a page of `wallet_entries`) for `user`: two queries (their postings, and
-    what their references stand for), whatever the page size."""
-    entries = list(entries)
+    """The wallet rows of `entries` (a page of `wallet_entries`) for `user`: three queries (the entries with their
+    holds and payments, their postings, and what their references stand for), whatever the page size."""
+    order = [entry.pk for entry in entries]
+    joined = Entry.objects.filter(pk__in=order).select_related("hold__payee", "intent__payer").in_bulk()
+    entries = [joined[pk] for pk in order]
     postings: dict[int, list[tuple[str, int | None, Decimal]]] = {entry.pk: [] for entry in entries}
     for entry_id, kind, owner, amount in Posting.objects.filter(entry__in=[e.pk for e in entries]).values_list(
         "entry_id", "account__kind", "account__user_id", "amount"

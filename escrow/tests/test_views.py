@@ -143,9 +143,9 @@ def test_the_wallet_query_count_does_not_grow_with_entries(client, payer, payee)
     with CaptureQueriesContext(connection) as many:
         assert client.get(WALLET, {"page": 2}).status_code == 200
 
-    # session, user, header unread counts, figures, history count, history page, its postings, its links
-    # (contracts: one query), months, payout account
-    assert len(many) == len(few) == 10, [query["sql"] for query in many]
+    # session, user, header unread counts, figures, history count, history page (ids), its entries joined, their
+    # postings, their links (contracts: one query), months, payout account
+    assert len(many) == len(few) == 11, [query["sql"] for query in many]
 
 
 def test_the_csv_has_the_same_rows_as_the_pages(client, payer, payee, settings):
