@@ -227,7 +227,11 @@ class MilestoneAdmin(PaginatedInlinesAdmin, LargeTableAdmin, admin.ModelAdmin):
             except (TransitionNotAllowed, PermissionDenied, ValidationError, EscrowError) as error:
                 self.message_user(request, f"{label} refused: {refusal_text(error)}", messages.ERROR)
             else:
-                self.message_user(request, f"{label}: done.", messages.SUCCESS)
+                contract = milestone.contract
+                done = policy.MILESTONE_ACTIONS[name].done_message(
+                    title=milestone.title, freelancer=contract.freelancer_name, client=contract.client_name
+                )
+                self.message_user(request, done, messages.SUCCESS)
             return redirect(back)
         context = {
             **self.admin_site.each_context(request),

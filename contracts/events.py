@@ -16,6 +16,7 @@ from enum import StrEnum
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from marketplace.money import format_money
 
@@ -76,92 +77,167 @@ class Notify(StrEnum):
 
 @dataclass(frozen=True)
 class EventSpec:
-    label: str  # "funded": reads after the actor's name, before the milestone's title
+    # The whole sentence, with {actor} (a name, or "The platform") and {milestone} (its title in quotes, or
+    # "a milestone"): "{actor} submitted work on {milestone}". Amounts and the note are added after it.
+    sentence: str
     notify: Notify
     category: str = "contract"  # notification category (email preference), registered with messaging
     data: tuple[str, ...] = ()  # the structured fields the event carries
     in_thread: bool = True  # posted into the parties' thread (the documented record)
     extra: str = ""  # a sentence added to the notification
+    step: str = ""  # its name as a step of a milestone's life on the timeline ("" = not a step)
 
 
 K = EventKind
+_ = gettext_lazy
 SPECS: dict[EventKind, EventSpec] = {
-    K.CONTRACT_STARTED: EventSpec("started the contract", Notify.NOBODY, data=("revision",)),
-    K.CONTRACT_ENDED: EventSpec("ended the contract", Notify.OTHER_PARTY),
-    K.MILESTONE_ADDED: EventSpec("added a milestone", Notify.OTHER_PARTY, data=("amount",)),
-    K.MILESTONE_EDITED: EventSpec("changed a milestone", Notify.OTHER_PARTY, data=("amount",)),
-    K.MILESTONES_REORDERED: EventSpec("reordered the milestones", Notify.OTHER_PARTY),
-    K.CHANGE_PROPOSED_ADD: EventSpec("proposed a new milestone", Notify.OTHER_PARTY, data=("amount",)),
-    K.CHANGE_PROPOSED_EDIT: EventSpec("proposed changing a milestone", Notify.OTHER_PARTY, data=("amount",)),
-    K.CHANGE_PROPOSED_DELETE: EventSpec("proposed removing a milestone", Notify.OTHER_PARTY),
-    K.CHANGE_PROPOSED_REORDER: EventSpec("proposed a new milestone order", Notify.OTHER_PARTY),
-    K.CHANGE_PROPOSED_REFUND: EventSpec(
-        "asked for a refund of", Notify.OTHER_PARTY, data=("amount",), extra="Open the contract to agree or decline."
+    K.CONTRACT_STARTED: EventSpec(_("{actor} started the contract"), Notify.NOBODY, data=("revision",)),
+    K.CONTRACT_ENDED: EventSpec(_("{actor} ended the contract"), Notify.OTHER_PARTY),
+    K.MILESTONE_ADDED: EventSpec(
+        _("{actor} added the milestone {milestone}"), Notify.OTHER_PARTY, data=("amount",), step=_("Added")
     ),
-    K.CHANGE_ACCEPTED: EventSpec("accepted a proposed change", Notify.OTHER_PARTY, data=("change",)),
-    K.CHANGE_DECLINED: EventSpec("declined a proposed change", Notify.OTHER_PARTY, data=("change",)),
-    K.CHANGE_WITHDRAWN: EventSpec("withdrew a proposed change", Notify.OTHER_PARTY, data=("change",)),
-    K.FUND: EventSpec("funded", Notify.OTHER_PARTY, data=("amount",)),
+    K.MILESTONE_EDITED: EventSpec(
+        _("{actor} changed the milestone {milestone}"), Notify.OTHER_PARTY, data=("amount",), step=_("Changed")
+    ),
+    K.MILESTONES_REORDERED: EventSpec(_("{actor} reordered the milestones"), Notify.OTHER_PARTY),
+    K.CHANGE_PROPOSED_ADD: EventSpec(_("{actor} proposed a new milestone"), Notify.OTHER_PARTY, data=("amount",)),
+    K.CHANGE_PROPOSED_EDIT: EventSpec(
+        _("{actor} proposed changing the milestone {milestone}"), Notify.OTHER_PARTY, data=("amount",)
+    ),
+    K.CHANGE_PROPOSED_DELETE: EventSpec(_("{actor} proposed removing the milestone {milestone}"), Notify.OTHER_PARTY),
+    K.CHANGE_PROPOSED_REORDER: EventSpec(_("{actor} proposed a new milestone order"), Notify.OTHER_PARTY),
+    K.CHANGE_PROPOSED_REFUND: EventSpec(
+        _("{actor} asked for a refund of {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("amount",),
+        extra=_("Open the contract to agree or decline."),
+        step=_("Refund asked"),
+    ),
+    K.CHANGE_ACCEPTED: EventSpec(_("{actor} accepted a proposed change"), Notify.OTHER_PARTY, data=("change",)),
+    K.CHANGE_DECLINED: EventSpec(_("{actor} declined a proposed change"), Notify.OTHER_PARTY, data=("change",)),
+    K.CHANGE_WITHDRAWN: EventSpec(_("{actor} withdrew a proposed change"), Notify.OTHER_PARTY, data=("change",)),
+    K.FUND: EventSpec(_("{actor} funded {milestone}"), Notify.OTHER_PARTY, data=("amount",), step=_("Funded")),
     K.SUBMIT: EventSpec(
-        "submitted work on",
+        _("{actor} submitted work on {milestone}"),
         Notify.OTHER_PARTY,
         data=("submission", "review_deadline"),
-        extra="Review it before the deadline, or it is approved and paid automatically.",
+        extra=_("Review it before the deadline, or it is approved and paid automatically."),
+        step=_("Submitted"),
     ),
-    K.WITHDRAW_SUBMISSION: EventSpec("withdrew the submission of", Notify.OTHER_PARTY),
-    K.REQUEST_CHANGES: EventSpec("requested changes on", Notify.OTHER_PARTY),
-    K.APPROVE: EventSpec("approved", Notify.NOBODY),  # the release that follows is the notification
-    K.RELEASE: EventSpec("released payment for", Notify.OTHER_PARTY, data=("released", "fee", "received")),
-    K.BONUS: EventSpec("paid a bonus on", Notify.OTHER_PARTY, data=("amount", "fee", "received")),
-    K.REFUND: EventSpec("refunded", Notify.OTHER_PARTY, data=("refunded",)),
-    K.PARTIAL_REFUND: EventSpec("refunded part of", Notify.OTHER_PARTY, data=("refunded", "remaining")),
-    K.CANCEL: EventSpec("cancelled", Notify.NOBODY),
+    K.WITHDRAW_SUBMISSION: EventSpec(
+        _("{actor} withdrew the submission of {milestone}"), Notify.OTHER_PARTY, step=_("Submission withdrawn")
+    ),
+    K.REQUEST_CHANGES: EventSpec(
+        _("{actor} requested changes on {milestone}"), Notify.OTHER_PARTY, step=_("Changes requested")
+    ),
+    # The release that follows is the notification.
+    K.APPROVE: EventSpec(_("{actor} approved {milestone}"), Notify.NOBODY, step=_("Approved")),
+    K.RELEASE: EventSpec(
+        _("{actor} released payment for {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("released", "fee", "received"),
+        step=_("Released"),
+    ),
+    K.BONUS: EventSpec(
+        _("{actor} paid a bonus on {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("amount", "fee", "received"),
+        step=_("Bonus paid"),
+    ),
+    K.REFUND: EventSpec(_("{actor} refunded {milestone}"), Notify.OTHER_PARTY, data=("refunded",), step=_("Refunded")),
+    K.PARTIAL_REFUND: EventSpec(
+        _("{actor} refunded part of {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("refunded", "remaining"),
+        step=_("Part refunded"),
+    ),
+    K.CANCEL: EventSpec(_("{actor} cancelled {milestone}"), Notify.NOBODY, step=_("Cancelled")),
     K.DISPUTE: EventSpec(
-        "opened a dispute on", Notify.OTHER_PARTY, extra="The money stays in escrow until staff decide."
+        _("{actor} opened a dispute on {milestone}"),
+        Notify.OTHER_PARTY,
+        extra=_("The money stays in escrow until staff decide."),
+        step=_("Disputed"),
     ),
     K.RESOLVE_RELEASE: EventSpec(
-        "resolved the dispute (released) on", Notify.BOTH, data=("released", "fee", "received")
+        _("{actor} decided the dispute on {milestone} for the freelancer"),
+        Notify.BOTH,
+        data=("released", "fee", "received"),
+        step=_("Decided: released"),
     ),
-    K.RESOLVE_REFUND: EventSpec("resolved the dispute (refunded) on", Notify.BOTH, data=("refunded",)),
+    K.RESOLVE_REFUND: EventSpec(
+        _("{actor} decided the dispute on {milestone} for the client"),
+        Notify.BOTH,
+        data=("refunded",),
+        step=_("Decided: refunded"),
+    ),
     K.PARTIAL_RELEASE: EventSpec(
-        "released part of the payment for", Notify.OTHER_PARTY, data=("released", "fee", "received", "remaining")
+        _("{actor} released part of the payment for {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("released", "fee", "received", "remaining"),
+        step=_("Part released"),
     ),
-    K.DISPUTE_EVIDENCE: EventSpec("added evidence to the dispute on", Notify.OTHER_PARTY, data=("dispute", "files")),
+    K.DISPUTE_EVIDENCE: EventSpec(
+        _("{actor} added evidence to the dispute on {milestone}"), Notify.OTHER_PARTY, data=("dispute", "files")
+    ),
     K.DISPUTE_PROPOSAL: EventSpec(
-        "proposed a settlement of the dispute on",
+        _("{actor} proposed a settlement of the dispute on {milestone}"),
         Notify.OTHER_PARTY,
         data=("dispute", "to_freelancer", "to_client"),
-        extra="Open the dispute to accept or decline it.",
+        extra=_("Open the dispute to accept or decline it."),
     ),
     K.DISPUTE_PROPOSAL_DECLINED: EventSpec(
-        "declined the proposed settlement of", Notify.OTHER_PARTY, data=("dispute",)
+        _("{actor} declined the proposed settlement of the dispute on {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("dispute",),
     ),
     K.DISPUTE_UNDER_REVIEW: EventSpec(
-        "passed the dispute to staff for",
+        _("{actor} passed the dispute on {milestone} to staff"),
         Notify.BOTH,
         data=("dispute",),
-        extra="Staff will read the record and decide.",
+        extra=_("Staff will read the record and decide."),
     ),
-    K.DISPUTE_ASSIGNED: EventSpec("took on the dispute of", Notify.NOBODY, data=("dispute",), in_thread=False),
+    K.DISPUTE_ASSIGNED: EventSpec(
+        _("{actor} took on the dispute on {milestone}"), Notify.NOBODY, data=("dispute",), in_thread=False
+    ),
     K.SETTLE: EventSpec(
-        "settled the dispute on", Notify.OTHER_PARTY, data=("to_freelancer", "to_client", "fee", "received")
+        _("{actor} settled the dispute on {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("to_freelancer", "to_client", "fee", "received"),
+        step=_("Settled"),
     ),
-    K.END_DISPUTE: EventSpec("withdrew the dispute on", Notify.OTHER_PARTY, data=("dispute", "review_deadline")),
+    K.END_DISPUTE: EventSpec(
+        _("{actor} withdrew the dispute on {milestone}"),
+        Notify.OTHER_PARTY,
+        data=("dispute", "review_deadline"),
+        step=_("Dispute withdrawn"),
+    ),
     K.RESOLVE_SPLIT: EventSpec(
-        "resolved the dispute (split) on", Notify.BOTH, data=("to_freelancer", "to_client", "fee", "received")
+        _("{actor} decided the dispute on {milestone} with a split"),
+        Notify.BOTH,
+        data=("to_freelancer", "to_client", "fee", "received"),
+        step=_("Decided: split"),
     ),
     K.REVIEW_REMINDER: EventSpec(
-        "reminded the client about", Notify.CLIENT, category="reminder", data=("review_deadline",), in_thread=False
+        _("{actor} reminded the client to review {milestone}"),
+        Notify.CLIENT,
+        category="reminder",
+        data=("review_deadline",),
+        in_thread=False,
     ),
     K.CONTRACT_QUIET: EventSpec(
-        "asked both parties whether to end this quiet contract", Notify.BOTH, data=("quiet_since", "ends_at")
+        _("{actor} asked both parties whether to end this quiet contract"),
+        Notify.BOTH,
+        data=("quiet_since", "ends_at"),
     ),
-    K.CONTRACT_KEPT_OPEN: EventSpec("chose to keep the contract open", Notify.OTHER_PARTY),
+    K.CONTRACT_KEPT_OPEN: EventSpec(_("{actor} chose to keep the contract open"), Notify.OTHER_PARTY),
     K.OVERDUE_FREELANCER: EventSpec(
-        "reminded the freelancer about the overdue", Notify.FREELANCER, category="reminder", data=("due_date",)
+        _("{actor} reminded the freelancer that {milestone} is overdue"),
+        Notify.FREELANCER,
+        category="reminder",
+        data=("due_date",),
     ),
     K.OVERDUE_CLIENT: EventSpec(
-        "reminded the client about the overdue",
+        _("{actor} reminded the client that {milestone} is overdue"),
         Notify.CLIENT,
         category="reminder",
         data=("due_date",),
@@ -180,8 +256,11 @@ def spec(kind: str) -> EventSpec | None:
 
 
 def event_label(kind: str) -> str:
+    """What happened, without who and to which milestone: "submitted work on" (for compact lists)."""
     found = spec(kind)
-    return found.label if found else kind.replace("_", " ")
+    if found is None:
+        return kind.replace("_", " ")
+    return str(found.sentence).replace("{actor}", "").replace("{milestone}", "").strip()
 
 
 def _money(event, name: str) -> str:
@@ -189,59 +268,74 @@ def _money(event, name: str) -> str:
     return format_money(Decimal(value)) if value not in (None, "") else ""
 
 
+def _after_fee(event) -> str:
+    fee = _money(event, "fee")
+    return gettext(" after a {fee} platform fee").format(fee=fee) if fee and Decimal(event.data["fee"]) else ""
+
+
 def event_detail(event) -> str:
     """The amounts (and other data) of an event, in words: "$90.00 released to Felix after a $10.00 fee"."""
     kind = event.kind
     contract = event.contract
+    m = {name: _money(event, name) for name in ("amount", "received", "to_client", "to_freelancer", "remaining")}
+    m.update(refunded=_money(event, "refunded"), freelancer=contract.freelancer_name, client=contract.client_name)
     if kind == K.FUND:
-        return f"{_money(event, 'amount')} is now held in escrow"
+        return gettext("{amount} is now held in escrow").format(**m)
     if kind in (K.SETTLE, K.RESOLVE_SPLIT):
-        fee = _money(event, "fee")
-        after = f" after a {fee} platform fee" if fee and Decimal(event.data["fee"]) else ""
-        return (
-            f"{_money(event, 'received')} to {contract.freelancer_name}{after}, "
-            f"{_money(event, 'to_client')} back to {contract.client_name}"
+        return gettext("{received} to {freelancer}{after}, {to_client} back to {client}").format(
+            after=_after_fee(event), **m
         )
     if kind == K.DISPUTE_PROPOSAL:
-        return f"{_money(event, 'to_freelancer')} to {contract.freelancer_name}, {_money(event, 'to_client')} back"
+        return gettext("{to_freelancer} to {freelancer}, {to_client} back").format(**m)
     if kind == K.PARTIAL_RELEASE:
-        fee = _money(event, "fee")
-        return (
-            f"{_money(event, 'received')} to {contract.freelancer_name} after a {fee} platform fee; "
-            f"{_money(event, 'remaining')} stays in escrow"
+        return gettext("{received} to {freelancer}{after}; {remaining} stays in escrow").format(
+            after=_after_fee(event), **m
         )
     if kind in (K.RELEASE, K.RESOLVE_RELEASE):
-        fee = _money(event, "fee")
-        after = f" after a {fee} platform fee" if fee and Decimal(event.data["fee"]) else ""
-        return f"{_money(event, 'received')} released to {contract.freelancer_name}{after}"
+        return gettext("{received} released to {freelancer}{after}").format(after=_after_fee(event), **m)
     if kind == K.BONUS:
-        return f"{_money(event, 'amount')}; {contract.freelancer_name} receives {_money(event, 'received')}"
+        return gettext("{amount}; {freelancer} receives {received}").format(**m)
     if kind in (K.REFUND, K.RESOLVE_REFUND):
-        return f"{_money(event, 'refunded')} returned to {contract.client_name}"
+        return gettext("{refunded} returned to {client}").format(**m)
     if kind == K.PARTIAL_REFUND:
-        returned = f"{_money(event, 'refunded')} returned to {contract.client_name}"
-        return f"{returned}; {_money(event, 'remaining')} stays in escrow"
+        return gettext("{refunded} returned to {client}; {remaining} stays in escrow").format(**m)
     if kind in (K.CHANGE_PROPOSED_REFUND, K.MILESTONE_ADDED, K.CHANGE_PROPOSED_ADD, K.CHANGE_PROPOSED_EDIT):
-        return _money(event, "amount")
+        return m["amount"]
     if kind == K.SUBMIT:
-        return f"submission {event.data.get('submission')}" if event.data.get("submission") else ""
+        number = event.data.get("submission")
+        return gettext("submission {number}").format(number=number) if number else ""
     if kind in (K.CHANGE_ACCEPTED, K.CHANGE_DECLINED, K.CHANGE_WITHDRAWN):
         return event.data.get("change", "")
     return ""
 
 
+PLATFORM = gettext_lazy("The platform")  # the actor when nobody acted: the review-period sweep, quiet contracts
+
+
+def event_sentence(kind: str, *, actor: str, milestone: str | None) -> str:
+    """The kind's sentence for an actor's name and a milestone's title (None: the event names none)."""
+    found = spec(kind)
+    template = str(found.sentence) if found else "{actor}: " + kind.replace("_", " ")
+    what = f"“{milestone}”" if milestone is not None else gettext("a milestone")
+    return template.format(actor=actor, milestone=what)
+
+
+def full_stop(text: str) -> str:
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
+
+
 def event_text(event) -> str:
-    """One line for the thread, the activity list, notifications and the evidence bundle."""
-    who = event.actor.name if event.actor else "Automatically:"
-    text = f"{who} {event_label(event.kind)}"
-    if event.milestone_id is not None:
-        text += f" “{event.milestone.title}”"
+    """One whole sentence for the thread, the activity list, notifications and the evidence bundle:
+    "Clara Client funded “Design” ($300.00 is now held in escrow)." """
+    who = event.actor.name if event.actor else str(PLATFORM)
+    title = event.milestone.title if event.milestone_id is not None else None
+    text = event_sentence(event.kind, actor=who, milestone=title)
     detail = event_detail(event)
     if detail:
         text += f" ({detail})"
     if event.note:
-        text += f": {event.note}"
-    return text
+        text += f": {event.note.strip()}"
+    return full_stop(text)
 
 
 def event_link(event) -> str:

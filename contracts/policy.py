@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext_lazy
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
 from .models import Contract, Dispute, DisputeProposal, Milestone, MilestoneChange, Offer, OfferRevision
@@ -112,98 +113,189 @@ class MilestoneAction:
     name: str
     label: str  # the button
     transition: str = ""  # the state-machine transition it runs, if any
-    tone: str = "primary"
+    tone: str = "primary"  # the button's colour: primary, success, secondary or danger
     page: str = ""  # url name of its own page; "" = the shared action page
     note: tuple[str, str] | None = None  # (label, help) when the action needs a written note
     needs_active: bool = True
     verb: str = ""  # for reasons: "you can't {verb} now"
+    # The flash once it is done: a whole sentence. Placeholders: {title} (the milestone), {freelancer} and
+    # {client} (names), {amount} (what moved), {held} (what stays in escrow).
+    done: str = ""
+    # The roles for whom this action is the milestone's next step: shown as the one solid button.
+    main_for: frozenset[str] = frozenset()
 
     @property
     def says(self) -> str:
-        return self.verb or self.label.lower()
+        return str(self.verb or self.label.lower())
+
+    def done_message(self, **values) -> str:
+        return str(self.done).format(**values)
 
 
-# In the order pages offer them: the first allowed one is the page's main button.
+@dataclass(frozen=True)
+class Button:
+    """An action as a page shows it to one person: `main` is their next step (solid), the rest are outlined."""
+
+    action: MilestoneAction
+    main: bool
+
+    @property
+    def name(self) -> str:
+        return self.action.name
+
+    @property
+    def label(self) -> str:
+        return self.action.label
+
+    @property
+    def css(self) -> str:
+        return f"btn-{self.action.tone}" if self.main else f"btn-outline-{self.action.tone}"
+
+
+_ = gettext_lazy
+CLIENT, FREELANCER = frozenset({"client"}), frozenset({"freelancer"})
+
+# In the order pages offer them.
 MILESTONE_ACTIONS: dict[str, MilestoneAction] = {
     a.name: a
     for a in [
-        MilestoneAction("fund", "Fund milestone", "fund", verb="fund this milestone", page="contracts:milestones_fund"),
-        MilestoneAction("submit", "Submit work", "submit", page="contracts:milestone_submit"),
+        MilestoneAction(
+            "fund",
+            _("Fund milestone"),
+            "fund",
+            verb=_("fund this milestone"),
+            page="contracts:milestones_fund",
+            done=_("Funded from your credit: {amount} is held in escrow."),  # a card payment: escrow's page says it
+            main_for=CLIENT,
+        ),
+        MilestoneAction(
+            "submit",
+            _("Submit work"),
+            "submit",
+            verb=_("submit work"),
+            page="contracts:milestone_submit",
+            done=_("Submission {number} sent. The client’s review period has started."),
+            main_for=FREELANCER,
+        ),
         MilestoneAction(
             "approve",
-            "Approve work",
+            _("Approve work"),
             "approve",
-            verb="approve this work",
+            verb=_("approve this work"),
             tone="success",
             page="contracts:milestone_approve",
+            done=_("Approved. {amount} was released to {freelancer}."),
+            main_for=CLIENT,
         ),
         MilestoneAction(
             "request_changes",
-            "Request changes",
+            _("Request changes"),
             "request_changes",
-            note=("What should change?", "Be specific: the freelancer works from this description."),
+            verb=_("request changes"),
+            note=(_("What should change?"), _("Be specific: the freelancer works from this description.")),
+            done=_("Changes requested on “{title}”. The review clock is stopped until the next submission."),
         ),
         MilestoneAction(
             "withdraw_submission",
-            "Withdraw submission",
+            _("Withdraw submission"),
             "withdraw_submission",
-            verb="withdraw the submission",
+            verb=_("withdraw the submission"),
             tone="secondary",
+            done=_("Submission of “{title}” withdrawn. Submit again when it is ready."),
         ),
         MilestoneAction(
             "refund",
-            "Refund to client",
+            _("Refund to client"),
             "refund",
-            verb="refund this milestone",
+            verb=_("refund this milestone"),
             tone="danger",
             page="contracts:milestone_refund",
+            done=_("Refunded. {amount} went back to {client}."),
         ),
         MilestoneAction(
-            "request_refund", "Ask for a refund", tone="secondary", page="contracts:milestone_refund_request"
+            "request_refund",
+            _("Ask for a refund"),
+            verb=_("ask for a refund"),
+            tone="secondary",
+            page="contracts:milestone_refund_request",
+            done=_("Refund requested. The money returns to you when the freelancer agrees."),
         ),
         MilestoneAction(
             "release_part",
-            "Release part now",
+            _("Release part now"),
             tone="secondary",
             page="contracts:milestone_release_part",
-            verb="release part of the payment",
+            verb=_("release part of the payment"),
+            done=_("Released {amount} now; {held} stays in escrow."),
         ),
         MilestoneAction(
             "dispute",
-            "Open a dispute",
+            _("Open a dispute"),
             "dispute",
+            verb=_("open a dispute"),
             tone="danger",
-            note=("What is the problem?", "Staff will read the contract's record and decide."),
+            note=(_("What is the problem?"), _("Staff will read the contract's record and decide.")),
             needs_active=False,
+            done=_(
+                "Dispute opened. The money for “{title}” stays in escrow until it is settled or decided: "
+                "add your evidence here, or propose a split to the other party."
+            ),
         ),
         # Staff, in admin.
-        MilestoneAction("cancel", "Cancel milestone", "cancel", verb="cancel this milestone", tone="danger"),
+        MilestoneAction(
+            "cancel",
+            _("Cancel milestone"),
+            "cancel",
+            verb=_("cancel this milestone"),
+            tone="danger",
+            done=_("Milestone “{title}” cancelled."),
+        ),
         MilestoneAction(
             "resolve_release",
-            "Resolve: release to freelancer",
+            _("Resolve: release to freelancer"),
             "resolve_release",
-            verb="decide this dispute",
+            verb=_("decide this dispute"),
             needs_active=False,
+            done=_("Dispute decided: the money for “{title}” was released to {freelancer}."),
         ),
         MilestoneAction(
             "resolve_refund",
-            "Resolve: refund to client",
+            _("Resolve: refund to client"),
             "resolve_refund",
-            verb="decide this dispute",
+            verb=_("decide this dispute"),
             needs_active=False,
+            done=_("Dispute decided: the money for “{title}” was refunded to {client}."),
         ),
         # After release: a bonus on top (on the approve page, or later).
-        MilestoneAction("bonus", "Pay a bonus", verb="pay a bonus", needs_active=False),
+        MilestoneAction(
+            "bonus",
+            _("Pay a bonus"),
+            verb=_("pay a bonus"),
+            needs_active=False,  # paid on the provider's page: escrow's payment page says it is done
+        ),
         # Future (draft) milestones change only by the other party's consent.
         MilestoneAction(
             "propose_edit",
-            "Propose edit",
-            verb="propose changes to this milestone",
+            _("Propose edit"),
+            verb=_("propose changes to this milestone"),
             tone="secondary",
             page="contracts:milestone_edit",
+            done=_("Change proposed. It applies when the other party accepts."),
         ),
-        MilestoneAction("propose_remove", "Propose removal", verb="propose removing this milestone", tone="secondary"),
-        MilestoneAction("propose_move", "Propose a new order", verb="propose a new order", tone="secondary"),
+        MilestoneAction(
+            "propose_remove",
+            _("Propose removal"),
+            verb=_("propose removing this milestone"),
+            tone="secondary",
+            done=_("Removal proposed. “{title}” is removed when the other party accepts."),
+        ),
+        MilestoneAction(
+            "propose_move",
+            _("Propose a new order"),
+            verb=_("propose a new order"),
+            tone="secondary",
+            done=_("New order proposed. It applies when the other party accepts."),
+        ),
     ]
 }
 # What parties see as buttons on a milestone (the rest are staff's, or part of another page).
@@ -321,6 +413,19 @@ def _payment_processing(milestone: Milestone) -> bool:
 def milestone_actions(actor, milestone: Milestone, names=PARTY_BUTTONS, **kwargs) -> list[MilestoneAction]:
     """The actions of `names` the actor may take now, in page order: what a page shows as buttons."""
     return [MILESTONE_ACTIONS[n] for n in names if milestone_may(actor, milestone, n, **kwargs)]
+
+
+def milestone_buttons(actor, milestone: Milestone, names=PARTY_BUTTONS, **kwargs) -> list[Button]:
+    """The actions the actor may take now as buttons: the first one that is this actor's next step on the
+    milestone (`main_for` their role) is the main, solid button; everything else is outlined. A freelancer
+    waiting for a review has no main button: withdrawing is possible, not the next step."""
+    role = contract_role(milestone.contract, actor)
+    buttons, main_taken = [], False
+    for action in milestone_actions(actor, milestone, names, **kwargs):
+        main = not main_taken and role in action.main_for
+        main_taken = main_taken or main
+        buttons.append(Button(action, main))
+    return buttons
 
 
 # --- contracts ---

@@ -54,7 +54,7 @@ def test_the_offer_thread_records_the_negotiation_and_the_whole_contract():
         "requested changes on “Milestone 1”: Bigger logo please",
         "approved “Milestone 1”",
         "released payment for “Milestone 1” ($315.00 released to",
-        "proposed removing a milestone",
+        "proposed removing the milestone “Milestone 2”",
         "cancelled “Milestone 2”: Removed by agreement.",
         "ended the contract",
     ]

@@ -2,11 +2,14 @@
 
 from functools import wraps
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 from django_fsm import TransitionNotAllowed
 
+from contracts import policy
 from escrow.errors import EscrowError
+from marketplace.money import format_money
 
 
 def posted_int(value) -> int:
@@ -41,3 +44,13 @@ def refusals_as_pages(view):
             return render(request, "contracts/refused.html", context, status=status)
 
     return wrapper
+
+
+def flash_done(request, name: str, milestone, **values) -> None:
+    """The success message after milestone action `name`: its `done` sentence from the policy's table."""
+    contract = milestone.contract
+    values = {k: format_money(v) if k in ("amount", "held") else v for k, v in values.items()}
+    text = policy.MILESTONE_ACTIONS[name].done_message(
+        title=milestone.title, freelancer=contract.freelancer_name, client=contract.client_name, **values
+    )
+    messages.success(request, text)

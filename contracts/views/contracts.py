@@ -16,7 +16,7 @@ from contracts.forms import (
 from contracts.models import Contract, Milestone, MilestoneChange
 from contracts.templatetags.contract_tags import milestone_action_url
 
-from .common import refusals_as_pages
+from .common import flash_done, refusals_as_pages
 
 # --- contracts ---
 
@@ -60,19 +60,10 @@ def milestone_action(request, contract_id, milestone_id, name):
         result = services.NOTE_ACTIONS[name](
             milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"]
         )
-        messages.success(request, DONE_MESSAGES[name].format(title=milestone.title))
+        flash_done(request, name, milestone)
         return redirect(result.get_absolute_url() if name == "dispute" else milestone.get_absolute_url())
     context = {"contract": contract, "milestone": milestone, "form": form, "label": action.label}
     return render(request, "contracts/milestone_action.html", context)
-
-
-DONE_MESSAGES = {
-    "request_changes": "You requested changes on “{title}”. The review clock is stopped until the next submission.",
-    "withdraw_submission": "You withdrew your submission of “{title}”. Submit again when it is ready.",
-    "dispute": "You opened a dispute on “{title}”. Its money stays in escrow until it is settled or decided: "
-    "add your evidence here, or propose a split to the other party.",
-    "cancel": "“{title}” was cancelled.",
-}
 
 
 @login_required
@@ -113,7 +104,7 @@ def milestone_edit(request, contract_id, milestone_id):
             milestone_id=milestone.pk,
             terms=form.terms(),
         )
-        messages.success(request, "Your change was proposed. It applies when the other party accepts.")
+        flash_done(request, "propose_edit", milestone)
         return redirect(contract)
     context = {"contract": contract, "form": form, "heading": f"Propose changes to “{milestone.title}”"}
     return render(request, "contracts/milestone_form.html", context)
@@ -127,7 +118,7 @@ def milestone_remove(request, contract_id, milestone_id):
     services.milestone_change_propose(
         contract_id=contract.pk, actor=request.user, kind=MilestoneChange.Kind.DELETE, milestone_id=milestone_id
     )
-    messages.success(request, "You proposed removing the milestone. It is removed when the other party accepts.")
+    flash_done(request, "propose_remove", selectors.milestone_for_party(contract=contract, milestone_id=milestone_id))
     return redirect(contract)
 
 
@@ -152,7 +143,7 @@ def milestone_move(request, contract_id, milestone_id, direction):
     services.milestone_change_propose(
         contract_id=contract.pk, actor=request.user, kind=MilestoneChange.Kind.REORDER, order=order
     )
-    messages.success(request, "You proposed a new order. It applies when the other party accepts.")
+    flash_done(request, "propose_move", milestone)
     return redirect(contract)
 
 

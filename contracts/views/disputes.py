@@ -13,7 +13,7 @@ from escrow.errors import EscrowError
 from marketplace.money import format_money
 from marketplace.uploads import serve_upload
 
-from .common import refusals_as_pages
+from .common import flash_done, refusals_as_pages
 
 
 @login_required
@@ -128,8 +128,7 @@ def milestone_release_part(request, contract_id, milestone_id):
             form.add_error("amount", error.user_message)
         else:
             money = selectors.milestone_money(milestone)
-            released = format_money(form.cleaned_data["amount"])
-            messages.success(request, f"Released {released} now; {format_money(money.held)} stays in escrow.")
+            flash_done(request, "release_part", milestone, amount=form.cleaned_data["amount"], held=money.held)
             return redirect(milestone.get_absolute_url())
     return render(
         request, "contracts/milestone_release_part.html", {"contract": contract, "milestone": milestone, "form": form}

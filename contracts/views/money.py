@@ -22,7 +22,7 @@ from escrow.selectors import payment_for_key, user_balances
 from marketplace.accounts import verified_email_required
 from marketplace.money import format_money
 
-from .common import posted_int, refusals_as_pages
+from .common import flash_done, posted_int, refusals_as_pages
 
 # --- money pages: fund, approve and release, refund ---
 
@@ -79,7 +79,9 @@ def milestones_fund(request, contract_id):
             form.data["idempotency_key"] = _new_key()  # keep the choice, with a fresh key for the retry
         else:
             if intent.state == intent.State.SUCCEEDED:
-                messages.success(request, f"Funded from your credit: {format_money(intent.credit_used)} is in escrow.")
+                messages.success(
+                    request, policy.MILESTONE_ACTIONS["fund"].done_message(amount=format_money(intent.credit_used))
+                )
                 return redirect(contract)
             if intent.state == intent.State.REQUIRES_ACTION:
                 return redirect(intent.redirect_url)  # the provider's hosted page
@@ -111,9 +113,7 @@ def milestone_approve(request, contract_id, milestone_id):
         bonus = form.cleaned_data["bonus"]
         services.milestone_approve(milestone_id=milestone.pk, actor=request.user, note=form.cleaned_data["note"])
         money = selectors.milestone_money(milestone)
-        messages.success(
-            request, f"Approved. {format_money(money.received)} was released to {contract.freelancer_name}."
-        )
+        flash_done(request, "approve", milestone, amount=money.received)
         if bonus:
             try:
                 intent = services.milestone_bonus(
@@ -157,7 +157,7 @@ def milestone_refund(request, contract_id, milestone_id):
     if request.method == "POST" and form.is_valid():
         amount = form.cleaned_data["amount"]
         services.milestone_refund(milestone_id=milestone.pk, actor=request.user, amount=amount)
-        messages.success(request, f"{format_money(amount)} was refunded to {contract.client_name}.")
+        flash_done(request, "refund", milestone, amount=amount)
         return redirect(milestone.get_absolute_url())
     context = {"contract": contract, "milestone": milestone, "form": form, "remaining": remaining}
     return render(request, "contracts/milestone_refund.html", context)
@@ -171,5 +171,5 @@ def milestone_refund_request(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
     services.milestone_refund_request(milestone_id=milestone.pk, actor=request.user)
-    messages.success(request, "You asked for a refund. The money returns when the freelancer agrees.")
+    flash_done(request, "request_refund", milestone)
     return redirect(contract)

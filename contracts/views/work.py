@@ -1,7 +1,6 @@
 """Submitting work, the milestone page with its submissions, and permission-checked downloads."""
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +12,7 @@ from contracts.forms import (
 from contracts.models import Contract, SubmissionFile
 from marketplace.uploads import serve_upload
 
-from .common import refusals_as_pages
+from .common import flash_done, refusals_as_pages
 
 # --- submitting work and reviewing it ---
 
@@ -44,7 +43,7 @@ def milestone_submit(request, contract_id, milestone_id):
         except ValidationError as error:
             form.add_error("files", error)
         else:
-            messages.success(request, f"Submission {submission.number} sent. The client’s review period has started.")
+            flash_done(request, "submit", milestone, number=submission.number)
             return redirect("contracts:milestone_detail", contract.pk, milestone.pk)
     context = {"contract": contract, "milestone": milestone, "form": form, "review_days": settings.REVIEW_PERIOD.days}
     return render(request, "contracts/milestone_submit.html", context)
