@@ -10,12 +10,13 @@ from decimal import Decimal
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 
 from escrow.selectors import hold_summaries, open_payments, release_quote
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
-from . import policy
+from . import events, policy
 from .diff import revision_diff
 from .models import (
     Contract,
@@ -181,28 +182,46 @@ def contract_totals(milestones) -> dict:
     }
 
 
-def contract_page(*, contract: Contract, user: User) -> dict:
-    """Everything the contract page shows, in a constant number of queries."""
-    milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
-    money = milestones_money(milestones)  # one query
-    milestone_open_disputes(milestones)  # one query
+DRAFT_ACTIONS = ("propose_edit", "propose_remove", "propose_move")
+ACTIVITY_LIMIT = 50  # the contract page's activity list: the latest events (the thread keeps them all)
+
+
+def _milestone_buttons(milestones, user: User, *, pending_changes) -> None:
+    """Set on each milestone what its card shows: its money (one query for all), open dispute (one), pending
+    submission (one) and the buttons this user may use (the policy, from what is loaded: no query)."""
+    milestones_money(milestones)
+    milestone_open_disputes(milestones)
     pending = {
         s.milestone_id: s
-        for s in Submission.objects.filter(milestone__contract=contract, status=Submission.Status.PENDING)
+        for s in Submission.objects.filter(milestone__in=[m.pk for m in milestones], status=Submission.Status.PENDING)
     }
-    pending_changes = list(
-        contract.changes.filter(status=MilestoneChange.Status.PENDING).select_related("milestone", "proposed_by")
-    )
     refund_requested = {c.milestone_id for c in pending_changes if c.kind == MilestoneChange.Kind.REFUND}
+    names = policy.PARTY_BUTTONS + policy.PARTY_DANGER_BUTTONS + DRAFT_ACTIONS
     for milestone in milestones:
         milestone.in_escrow = milestone.money.held
         milestone.pending_submission = pending.get(milestone.pk)
         asked = milestone.pk in refund_requested
-        milestone.actions = policy.milestone_actions(user, milestone, pending_refund_request=asked)
-        milestone.danger_actions = policy.milestone_actions(user, milestone, policy.PARTY_DANGER_BUTTONS)
-        milestone.draft_actions = policy.milestone_actions(
-            user, milestone, ("propose_edit", "propose_remove", "propose_move")
-        )
+        buttons = policy.milestone_buttons(user, milestone, names, pending_refund_request=asked)
+        milestone.buttons = [b for b in buttons if b.name in policy.PARTY_BUTTONS]
+        milestone.danger_actions = [b for b in buttons if b.name in policy.PARTY_DANGER_BUTTONS]
+        milestone.draft_actions = [b for b in buttons if b.name in DRAFT_ACTIONS]
+
+
+def _pending_changes(contract: Contract, user: User) -> list[MilestoneChange]:
+    return list(
+        contract.changes.filter(status=MilestoneChange.Status.PENDING).select_related("milestone", "proposed_by")
+    )
+
+
+def contract_page(*, contract: Contract, user: User) -> dict:
+    """Everything the contract page shows, in a constant number of queries."""
+    milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
+    pending_changes = _pending_changes(contract, user)
+    _milestone_buttons(milestones, user, pending_changes=pending_changes)
+    money = {m.pk: m.money for m in milestones}
+    drafts = [m for m in milestones if m.state == Milestone.State.DRAFT]
+    for milestone in drafts:
+        milestone.can_move = len(drafts) > 1
     active_milestones = [m for m in milestones if m.state != Milestone.State.CANCELLED]
     titles = {m.pk: m.title for m in milestones}
     for change in pending_changes:
@@ -210,34 +229,90 @@ def contract_page(*, contract: Contract, user: User) -> dict:
         change.can_answer = bool(policy.change_may_answer(user, change))
         change.can_withdraw = bool(policy.change_may_withdraw(user, change))
     open_money = sum(1 for m in milestones if m.state in Milestone.OPEN_MONEY_STATES)
+    events = list(contract.events.select_related("actor", "milestone")[: ACTIVITY_LIMIT + 1])
     return {
         "contract": contract,
         "role": policy.contract_role(contract, user),
         "milestones": active_milestones,
         "cancelled_milestones": [m for m in milestones if m.state == Milestone.State.CANCELLED],
-        "drafts": [m for m in milestones if m.state == Milestone.State.DRAFT],
+        "drafts": drafts,
         "totals": contract_totals(milestones),
         "fees": fee_breakdown(active_milestones, contract.fee_percent),
         "can_end": bool(policy.contract_may_end(user, contract, open_money=open_money)),
         "can_add_milestone": bool(policy.contract_may_add_milestone(user, contract, milestone_count=len(milestones))),
         "pending_changes": pending_changes,
-        "events": list(contract.events.select_related("actor", "milestone")[:100]),
+        "events": events[:ACTIVITY_LIMIT],
+        "more_events": len(events) > ACTIVITY_LIMIT,
+        "timeline": contract_timeline(contract=contract, milestones=active_milestones),
     }
 
 
 def milestone_page(*, contract: Contract, milestone_id: int, user: User) -> dict:
-    """One milestone with its submissions (files and hashes) and its own record, in fixed queries."""
-    page = contract_page(contract=contract, user=user)
-    milestone = next((m for m in page["milestones"] + page["cancelled_milestones"] if m.pk == milestone_id), None)
-    if milestone is None:
-        raise Http404("No such milestone.")
+    """One milestone with its submissions (files and hashes), its own record and timeline, in fixed queries
+    that do not grow with the contract's other milestones."""
+    milestone = get_object_or_404(contract.milestones.all(), pk=milestone_id)
+    milestone.contract = contract
+    _milestone_buttons([milestone], user, pending_changes=_pending_changes(contract, user))
     submissions = list(milestone.submissions.select_related("submitted_by").prefetch_related("files"))
+    events = list(milestone.events.select_related("actor").order_by("created_at", "id"))
+    if any(b.name == "propose_move" for b in milestone.draft_actions):
+        # A draft moves up or down only among other drafts: whether there are any (one query).
+        milestone.can_move = contract.milestones.filter(state=Milestone.State.DRAFT).exclude(pk=milestone.pk).exists()
+    for event in events:
+        event.contract, event.milestone = contract, milestone
     return {
-        **page,
+        "contract": contract,
+        "role": policy.contract_role(contract, user),
         "milestone": milestone,
         "submissions": submissions,
-        "events": [e for e in page["events"] if e.milestone_id == milestone.pk],
+        "events": events,
+        "timeline": [_milestone_steps(milestone, [(e.kind, e.created_at) for e in events])],
     }
+
+
+# --- the timeline: each milestone's life as ordered steps ---
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str  # the event kind, "created", or "review_ends" (a step still to come)
+    label: str
+    at: object  # a datetime
+    to_come: bool = False
+
+
+@dataclass(frozen=True)
+class MilestoneLife:
+    milestone: Milestone
+    steps: list[Step]
+
+
+def _milestone_steps(milestone: Milestone, happened) -> MilestoneLife:
+    """`happened`: (kind, time) of the milestone's events, oldest first."""
+    steps = [Step("created", gettext("Created"), milestone.created_at)]
+    for kind, at in happened:
+        found = events.spec(kind)
+        if found is not None and found.step:
+            steps.append(Step(kind, str(found.step), at))
+    submission = getattr(milestone, "pending_submission", None)
+    if milestone.state == Milestone.State.SUBMITTED and submission is not None and submission.review_deadline:
+        steps.append(Step("review_ends", gettext("Released automatically"), submission.review_deadline, True))
+    return MilestoneLife(milestone, steps)
+
+
+def contract_timeline(*, contract: Contract, milestones) -> list[MilestoneLife]:
+    """Every milestone's life, from the contract's events in one query (only the columns it needs)."""
+    kinds = [kind for kind, found in events.SPECS.items() if found.step]
+    rows = (
+        contract.events.filter(milestone__isnull=False, kind__in=kinds)
+        .order_by("created_at", "id")
+        .values_list("milestone_id", "kind", "created_at")
+    )
+    by_milestone: dict[int, list] = {m.pk: [] for m in milestones}
+    for milestone_id, kind, at in rows:
+        if milestone_id in by_milestone:
+            by_milestone[milestone_id].append((kind, at))
+    return [_milestone_steps(m, by_milestone[m.pk]) for m in milestones]
 
 
 def _change_summary(change: MilestoneChange, titles: dict[int, str], money: dict[int, MilestoneMoney]) -> str:

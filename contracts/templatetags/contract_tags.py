@@ -1,6 +1,10 @@
+from datetime import datetime
+
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 
 from contracts import events, policy
 
@@ -25,14 +29,53 @@ def countdown(deadline) -> str:
         return ""
     left = deadline - timezone.now()
     if left.total_seconds() <= 0:
-        return "any moment now"
+        return gettext("any moment now")
     days, seconds = left.days, left.seconds
     hours, minutes = seconds // 3600, (seconds % 3600) // 60
+    day_text = ngettext("%(count)d day", "%(count)d days", days) % {"count": days}
+    hour_text = ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
     if days:
-        return f"{days} day{'s' if days != 1 else ''} {hours} hour{'s' if hours != 1 else ''}"
-    if hours:
-        return f"{hours} hour{'s' if hours != 1 else ''} {minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{max(minutes, 1)} minute{'s' if minutes > 1 else ''}"
+        return f"{day_text} {hour_text}"
+    minutes = max(minutes, 1)
+    minute_text = ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+    return f"{hour_text} {minute_text}" if hours else minute_text
+
+
+@register.filter
+def live_countdown(deadline):
+    """The countdown's text in a span that static/js/countdown.js keeps ticking (the text stays without JS)."""
+    if deadline is None:
+        return ""
+    return format_html(
+        '<span class="countdown" data-deadline="{}" data-passed="{}">{}</span>',
+        iso_datetime(deadline),
+        gettext("any moment now"),
+        countdown(deadline),
+    )
+
+
+# --- times: shown in the viewer's timezone (activated per request) with the zone's name ---
+
+DATETIME_FORMAT = "M j, Y, H:i T"  # "Nov 26, 2026, 14:05 CET"
+DATE_FORMAT = "M j, Y"
+
+
+def iso_datetime(value) -> str:
+    """ISO 8601 to the second with the offset, for `<time datetime>`: "2026-11-26T14:05:00+01:00"."""
+    return timezone.localtime(value).replace(microsecond=0).isoformat()
+
+
+@register.filter
+def when(value, style: str = "datetime"):
+    """A `<time>` element: the machine-readable moment, and the time as people read it in their timezone
+    ("Nov 26, 2026, 14:05 CET"); `|when:"date"` shows only the (local) day."""
+    if not value:
+        return ""
+    if not isinstance(value, datetime):  # a day (a delivery date): no time, no zone
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), dateformat.format(value, DATE_FORMAT))
+    local = timezone.localtime(value)
+    text = dateformat.format(local, DATE_FORMAT if style == "date" else DATETIME_FORMAT)
+    return format_html('<time datetime="{}">{}</time>', iso_datetime(value), text)
 
 
 STATE_CLASSES = {
@@ -65,3 +108,28 @@ def state_class(state: str) -> str:
 def event_text(event) -> str:
     """The event's full line: actor, what, which milestone, its amounts and note."""
     return events.event_text(event)
+
+
+@register.simple_tag
+def error_summary(form, formset=None) -> list[dict]:
+    """Every error of an offer form and its milestone rows, in page order, for the summary at the top:
+    [{"text": "Title: This field is required.", "field": "id_title"}, …] ("field" "" for a form-wide error)."""
+    found = [{"text": str(e), "field": ""} for e in form.non_field_errors()]
+    for name, errors in form.errors.items():
+        if name != "__all__":
+            found += [{"text": f"{form[name].label}: {e}", "field": form[name].id_for_label} for e in errors]
+    if formset is None:
+        return found
+    found += [{"text": str(e), "field": "milestone-rows"} for e in formset.non_form_errors()]
+    for number, row in enumerate(formset.forms, start=1):
+        for name, errors in row.errors.items():
+            if name == "__all__":
+                label, field = gettext("Milestone %(number)d") % {"number": number}, row["title"].id_for_label
+            else:
+                label = gettext("Milestone %(number)d, %(field)s") % {
+                    "number": number,
+                    "field": str(row[name].label).lower(),
+                }
+                field = row[name].id_for_label
+            found += [{"text": f"{label}: {e}", "field": field} for e in errors]
+    return found
