@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
@@ -332,6 +333,19 @@ def action_says(name: str) -> str:
     return action.says if action else name.replace("_", " ")
 
 
+def _wrong_state_reason(milestone: Milestone, action: MilestoneAction) -> str:
+    return f"This milestone is {milestone.get_state_display().lower()}: you can't {action.says} now."
+
+
+# Worded only when read: a page asks about a dozen actions per milestone, most of them refused, and uses
+# only the booleans.
+_wrong_state_reason_lazy = lazy(_wrong_state_reason, str)
+
+
+def _wrong_state(milestone: Milestone, action: MilestoneAction) -> Verdict:
+    return _when("wrong_state", _wrong_state_reason_lazy(milestone, action))
+
+
 def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_request: bool | None = None) -> Verdict:
     """May `actor` take action `name` on `milestone` now?
 
@@ -346,10 +360,8 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     role = contract_role(contract, actor)
     if role is None:
         return NOT_PARTY
-    label = action.says
     if name in PAYMENT_BLOCKS and milestone.state == S.DRAFT and _payment_processing(milestone):
         return PAYMENT_PROCESSING
-    state = milestone.get_state_display().lower()
     method = getattr(milestone, action.transition) if action.transition else None
     if method is not None:
         if name == "dispute" and milestone.state == S.RELEASED and role in ("client", "freelancer"):
@@ -359,13 +371,13 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
                 "Contact support if you believe the charge itself was wrong.",
             )
         if not can_proceed(method, check_conditions=False):
-            return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
+            return _wrong_state(milestone, action)
     else:
         roles, states = _OWN_RULES[name]
         if role not in roles:
-            return _who("not_your_role", f"You are not the one who can {label}.")
+            return _who("not_your_role", f"You are not the one who can {action.says}.")
         if milestone.state not in states:
-            return _when("wrong_state", f"This milestone is {state}: you can't {label} now.")
+            return _wrong_state(milestone, action)
     # The machine's `conditions=` in words, before its `permission=` (which django-fsm checks together).
     if action.needs_active and not contract.is_active:
         return CONTRACT_ENDED
@@ -378,9 +390,9 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     if method is not None:
         if role == "system":
             if name != "approve":  # the sweep approves when the review period ends; nothing else
-                return _who("not_your_role", f"The platform does not {label} by itself.")
+                return _who("not_your_role", f"The platform does not {action.says} by itself.")
         elif not has_transition_perm(method, actor):
-            return _who("not_your_role", f"You are not the one who can {label}.")
+            return _who("not_your_role", f"You are not the one who can {action.says}.")
     if name == "request_refund":
         if pending_refund_request is None:
             pending_refund_request = MilestoneChange.objects.filter(

@@ -2,7 +2,8 @@ from datetime import datetime
 
 from django import template
 from django.urls import reverse
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
@@ -55,14 +56,20 @@ def live_countdown(deadline):
 
 
 # --- times: shown in the viewer's timezone (activated per request) with the zone's name ---
-
-DATETIME_FORMAT = "M j, Y, H:i T"  # "Nov 26, 2026, 14:05 CET"
-DATE_FORMAT = "M j, Y"
+# Formatted by hand rather than with Django's `date` filter: a contract page shows hundreds of times, and
+# parsing the format each time was a sizeable part of its rendering.
 
 
 def iso_datetime(value) -> str:
     """ISO 8601 to the second with the offset, for `<time datetime>`: "2026-11-26T14:05:00+01:00"."""
     return timezone.localtime(value).replace(microsecond=0).isoformat()
+
+
+def _day(value) -> str:
+    """ "Nov 26, 2026" (the month's name in the active language)."""
+    return gettext("{month} {day}, {year}").format(
+        month=str(MONTHS_3[value.month]).title(), day=value.day, year=value.year
+    )
 
 
 @register.filter
@@ -72,10 +79,13 @@ def when(value, style: str = "datetime"):
     if not value:
         return ""
     if not isinstance(value, datetime):  # a day (a delivery date): no time, no zone
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), dateformat.format(value, DATE_FORMAT))
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), _day(value))
     local = timezone.localtime(value)
-    text = dateformat.format(local, DATE_FORMAT if style == "date" else DATETIME_FORMAT)
-    return format_html('<time datetime="{}">{}</time>', iso_datetime(value), text)
+    iso = local.replace(microsecond=0).isoformat()
+    if style == "date":
+        return format_html('<time datetime="{}">{}</time>', iso, _day(local))
+    text = gettext("{day}, {time} {zone}").format(day=_day(local), time=f"{local:%H:%M}", zone=local.tzname())
+    return format_html('<time datetime="{}">{}</time>', iso, text)
 
 
 STATE_CLASSES = {
