@@ -296,7 +296,7 @@ def _milestone_steps(milestone: Milestone, happened) -> MilestoneLife:
             steps.append(Step(kind, str(found.step), at))
     submission = getattr(milestone, "pending_submission", None)
     if milestone.state == Milestone.State.SUBMITTED and submission is not None and submission.review_deadline:
-        steps.append(Step("review_ends", gettext("Released automatically"), submission.review_deadline, True))
+        steps.append(Step("review_ends", gettext("Review ends"), submission.review_deadline, True))
     return MilestoneLife(milestone, steps)
 
 

@@ -6,7 +6,18 @@
   var panes = document.querySelector("[data-contract-panes]");
   if (!nav || !panes || !window.bootstrap) return;
   panes.classList.add("tab-content");
-  var wanted = window.location.hash && nav.querySelector('a[href="' + window.location.hash + '"]');
-  var first = wanted || nav.querySelector("a.active") || nav.querySelector("a");
-  window.bootstrap.Tab.getOrCreateInstance(first).show();
+  function named() {
+    return window.location.hash && nav.querySelector('a[href="' + CSS.escape(window.location.hash) + '"]');
+  }
+  function show(link) {
+    if (link) window.bootstrap.Tab.getOrCreateInstance(link).show();
+  }
+  show(named() || nav.querySelector("a.active") || nav.querySelector("a"));
+  window.addEventListener("hashchange", function () {
+    var link = named();
+    if (link) {
+      show(link);
+      link.scrollIntoView({block: "start"});
+    }
+  });
 })();

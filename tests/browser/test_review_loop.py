@@ -2,6 +2,7 @@
 the freelancer's wallet shows the payment; and a milestone whose review period ends is released
 automatically."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -95,3 +96,69 @@ def test_silence_releases_the_milestone_automatically(new_page, screenshot, pass
     expect(page.locator("#submission-1")).to_contain_text("Approved automatically")
     screenshot(page, "released-automatically-phone")
     assert_ledger_consistent()
+
+
+def test_contract_page_counts_down_live_and_puts_milestones_first_on_a_phone(new_page, screenshot, password, people):
+    client, freelancer = people
+    contract = make_contract(client=client, freelancer=freelancer, count=3, amount="400.00")
+    first, second, _third = contract.milestones.order_by("position")
+    fund_milestones(contract, first, second)
+    services.milestone_submit(milestone_id=first.pk, actor=freelancer, message="Three concepts", links=[])
+    services.milestone_submit(milestone_id=second.pk, actor=freelancer, message="Style guide", links=[])
+    # The second's review ends in ten minutes: close enough for the countdown to show its seconds.
+    Submission.objects.filter(milestone=second).update(review_deadline=timezone.now() + timedelta(minutes=10))
+
+    page = new_page()
+    log_in(page, client.email, password)
+    page.goto(contract.get_absolute_url())
+    countdown = page.locator(f"#milestone-{second.pk} [data-deadline]")
+    before = countdown.inner_text()
+    expect(countdown).not_to_have_text(before, timeout=2_500)  # it ticks
+    expect(countdown).to_contain_text("second")
+    expect(page.locator(f"#milestone-{first.pk} [data-action=approve]")).to_have_class(re.compile(r"\bbtn-success\b"))
+    # Tabs: one section at a time, the activity first.
+    expect(page.locator("#activity")).to_be_visible()
+    expect(page.locator("#timeline")).to_be_hidden()
+    page.get_by_role("tab", name="Timeline").click()
+    expect(page.locator("#timeline")).to_be_visible()
+    expect(page.locator(f"[data-timeline-milestone='{first.pk}'] [data-step]")).to_have_count(4)
+    screenshot(page, "contract-1280")
+
+    phone = new_page(PHONE)
+    log_in(phone, freelancer.email, password)
+    phone.goto(contract.get_absolute_url())
+    milestones_top = phone.locator("#milestones").bounding_box()["y"]
+    activity_top = phone.locator("#activity").bounding_box()["y"]
+    assert milestones_top < activity_top
+    expect(phone.locator(f"#milestone-{first.pk} [data-next-step]")).to_contain_text("the client has until")
+    expect(phone.locator(f"#milestone-{first.pk} [data-action=withdraw_submission]")).to_have_class(
+        re.compile(r"\bbtn-outline-secondary\b")
+    )
+    screenshot(phone, "contract-390")
+    phone.goto(f"{contract.get_absolute_url()}#messages")  # a link to the messages opens their tab
+    expect(phone.locator("#messages")).to_be_visible()
+    expect(phone.locator("#activity")).to_be_hidden()
+
+    for viewport, name in ((PHONE, "milestone-under-review-390"), (None, "milestone-under-review-1280")):
+        view = new_page(viewport) if viewport else page
+        if viewport:
+            log_in(view, freelancer.email, password)
+        view.goto(f"/contracts/{contract.pk}/milestones/{first.pk}/")
+        expect(view.get_by_role("heading", level=1)).to_have_text(f"Milestone 1: {first.title}")
+        expect(view.locator("[data-record]")).to_contain_text(f"submitted work on “{first.title}” (submission 1).")
+        screenshot(view, name)
+
+
+def test_offer_form_errors_are_summed_up_and_focused(new_page, screenshot, password, people):
+    client, freelancer = people
+    page = new_page(PHONE)
+    log_in(page, client.email, password)
+    page.goto(f"/offers/new/?freelancer={freelancer.pk}")
+    page.get_by_role("button", name="Send offer").click()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link", name=re.compile("^Title:"))).to_be_visible()
+    date_input = page.locator("#id_milestones-0-due_date")
+    box = date_input.bounding_box()
+    assert box["width"] >= 300  # full width on a phone, not clipped
+    screenshot(page, "offer-form-errors-390")
