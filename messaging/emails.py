@@ -16,7 +16,7 @@ line breaks) and cuts them to SUBJECT_MAX characters; titles inside them are cut
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import css_inline
 from django.conf import settings
@@ -151,7 +151,7 @@ def render(
         unsubscribe_url = site_url(reverse("notifications:unsubscribe", args=[token]))
         headers = {"List-Unsubscribe": f"<{unsubscribe_url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
     language = user_language(user) if user is not None else settings.LANGUAGE_CODE
-    with translation.override(language), timezone.override(user.timezone if user is not None else timezone.utc):
+    with translation.override(language), timezone.override(user.timezone if user is not None else UTC):
         if not reason:
             labels = [str(notification_category_get(key).label) for key in unsubscribable]
             reason = (

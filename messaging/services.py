@@ -484,7 +484,9 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
     with translation.override(emails.user_language(user)):
         count = len(pending)
         subject = ngettext(
-            "%(count)s new message from %(names)s: %(thread)s", "%(count)s new messages from %(names)s: %(thread)s", count
+            "%(count)s new message from %(names)s: %(thread)s",
+            "%(count)s new messages from %(names)s: %(thread)s",
+            count,
         ) % {"count": count, "names": emails.short(", ".join(senders), 30), "thread": emails.short(thread.subject, 36)}
         intro = ngettext(
             "%(names)s wrote to you in “%(thread)s”.",
@@ -493,7 +495,7 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
         ) % {"names": ", ".join(senders), "count": count, "thread": thread.subject}
         quotes = []
         for m in listed:
-            files = "".join(f"\n[{a.original_name}, {filesizeformat(a.size)}]" for a in m.attachments.all())
+            files = "".join(f"\n[file] {a.original_name} ({filesizeformat(a.size)})" for a in m.attachments.all())
             quotes.append((f"{m.sender.name}, {emails.when(m.created_at, user)}", (m.body[:500] + files).strip()))
         section = emails.Section(
             subject=subject,
