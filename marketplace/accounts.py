@@ -46,6 +46,8 @@ class AccountAdapter(DefaultAccountAdapter):
         data = form.cleaned_data
         user.name = clean_text(data["name"]).strip()
         user.timezone = data["timezone"]
+        user.terms_version = settings.TERMS_VERSION  # the form refuses a sign-up without the box ticked
+        user.terms_accepted_at = timezone.now()
         for field, value in ROLE_FLAGS[data["role"]].items():
             setattr(user, field, value)
         if commit:

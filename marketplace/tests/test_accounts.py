@@ -16,6 +16,7 @@ SIGNUP = {
     "password2": "analytical-engine-1843",
     "role": "both",
     "timezone": "Europe/London",
+    "accept_terms": "on",
 }
 
 pytestmark = pytest.mark.django_db

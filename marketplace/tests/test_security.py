@@ -93,6 +93,7 @@ def test_sign_up_is_rate_limited_per_address(client):
             "password2": "a-long-enough-password-1",
             "role": "hire",
             "timezone": "UTC",
+            "accept_terms": "on",
         }
         statuses.append(client.post(reverse("account_signup"), data).status_code)
 
