@@ -106,7 +106,7 @@ _ACCOUNT_BUTTONS = {
 def _security_button(template_prefix: str) -> tuple[str, str]:
     if template_prefix.startswith("mfa/"):
         return gettext("Review your two-factor authentication"), emails.site_url(reverse("mfa_index"))
-    if "email" in template_prefix:
+    if template_prefix.rsplit("/", 1)[-1].startswith("email"):
         return gettext("Review your email addresses"), emails.site_url(reverse("account_email"))
     return gettext("Review your account"), emails.site_url(reverse("account_change_password"))
 
