@@ -50,3 +50,22 @@ def flaky_email(settings):
     backends.REFUSED.clear()
     yield backends.REFUSED
     backends.REFUSED.clear()
+
+
+@pytest.fixture
+def deliver_emails(db):
+    """Send every email waiting in the outbox now, as the worker does after the action commits (in a test's
+    transaction nothing commits), and return Django's test outbox."""
+    from django.core import mail
+
+    from messaging.models import OutboundEmail
+    from messaging.outbox import email_deliver
+
+    def deliver():
+        for pk in (
+            OutboundEmail.objects.filter(status=OutboundEmail.Status.QUEUED).order_by("pk").values_list("pk", flat=True)
+        ):
+            email_deliver(email_id=pk)
+        return mail.outbox
+
+    return deliver

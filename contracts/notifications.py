@@ -16,10 +16,11 @@ def register_notification_categories() -> None:
     )
 
 
-def notify_parties(*, recipients, text: str, url: str, kind: str = "contract") -> None:
-    """Notify each recipient; emails go out after commit, per each recipient's email preferences."""
+def notify_parties(*, recipients, text: str, url: str, kind: str = "contract", mail=None) -> None:
+    """Notify each recipient; emails go out after commit, per each recipient's email preferences.
+    `mail(user)` gives the email's section for that recipient (their timezone and language)."""
     for user in recipients:
-        notify(user=user, kind=kind, text=text, url=url)
+        notify(user=user, kind=kind, text=text, url=url, mail=mail(user) if mail else None)
 
 
 def notify_staff(*, text: str, url: str) -> None:

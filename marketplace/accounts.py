@@ -6,7 +6,10 @@ from a policy). Staff must have signed in with a second factor to open the admin
 (`marketplace.middleware.StaffSecondFactorMiddleware`, using `session_used_second_factor`).
 """
 
+from datetime import UTC
 from functools import wraps
+from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
@@ -18,8 +21,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
+
+from messaging import emails, outbox
 
 from .hygiene import clean_text
+from .models import User
 from .services import ROLE_FLAGS
 
 UNVERIFIED_MESSAGE = "Confirm your email address first: we sent you a link. You can send a new one from this page."
@@ -36,6 +46,8 @@ class AccountAdapter(DefaultAccountAdapter):
         data = form.cleaned_data
         user.name = clean_text(data["name"]).strip()
         user.timezone = data["timezone"]
+        user.terms_version = settings.TERMS_VERSION  # the form refuses a sign-up without the box ticked
+        user.terms_accepted_at = timezone.now()
         for field, value in ROLE_FLAGS[data["role"]].items():
             setattr(user, field, value)
         if commit:
@@ -44,6 +56,73 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def format_email_subject(self, subject):
         return clean_text(super().format_email_subject(subject))
+
+    def send_mail(self, template_prefix, email, context):
+        """Every allauth email (verification, password reset, security and two-factor notices) in the site's
+        one email layout, queued in the outbox and sent by the worker after commit, never inside the request.
+        Links point at SITE_URL, whatever host the request came in on."""
+        user = User.objects.filter(email__iexact=email).first()
+        links = {key: _on_site(value) for key, value in context.items() if key.endswith("_url") and value}
+        context = {**context, **links, "email": email, "current_site": _site(), "site_name": settings.SITE_NAME}
+        with translation.override(emails.user_language(user) if user else settings.LANGUAGE_CODE):
+            with timezone.override(user.timezone if user else UTC):
+                subject = render_to_string(f"{template_prefix}_subject.txt", context)
+                subject = emails.subject_line(self.format_email_subject(" ".join(subject.split())))
+                text = render_to_string(f"{template_prefix}_message.txt", context).strip()
+            label, key = _ACCOUNT_BUTTONS.get(template_prefix.rsplit("/", 1)[-1], (None, None))
+            url = links.get(key, "") if key else ""
+            if not url:
+                label, url = _security_button(template_prefix)
+            section = emails.Section(
+                subject=subject,
+                paragraphs=tuple(p.strip() for p in text.split("\n\n") if p.strip()),
+                action_label=str(label),
+                url=url,
+            )
+            reason = gettext("You get this email because it concerns your %(site)s account and its security.") % {
+                "site": settings.SITE_NAME
+            }
+            rendered = emails.render(user=user, sections=[section], subject=subject, reason=reason)
+        outbox.email_queue(
+            to=email,
+            user=user,
+            subject=rendered.subject,
+            body=rendered.text,
+            html_body=rendered.html,
+            from_email=self.get_from_email(),
+            template=template_prefix,
+        )
+
+
+# allauth's email (the end of its template prefix) -> the button: its label and the context key of its link.
+_ACCOUNT_BUTTONS = {
+    "email_confirmation": (gettext_lazy("Confirm your email address"), "activate_url"),
+    "email_confirmation_signup": (gettext_lazy("Confirm your email address"), "activate_url"),
+    "password_reset_key": (gettext_lazy("Choose a new password"), "password_reset_url"),
+    "account_already_exists": (gettext_lazy("Reset your password"), "password_reset_url"),
+}
+
+
+def _security_button(template_prefix: str) -> tuple[str, str]:
+    if template_prefix.startswith("mfa/"):
+        return gettext("Review your two-factor authentication"), emails.site_url(reverse("mfa_index"))
+    if template_prefix.rsplit("/", 1)[-1].startswith("email"):
+        return gettext("Review your email addresses"), emails.site_url(reverse("account_email"))
+    return gettext("Review your account"), emails.site_url(reverse("account_change_password"))
+
+
+def _on_site(url) -> str:
+    """A link allauth built from the request's host, moved onto SITE_URL (emails never name a request's host)."""
+    if not isinstance(url, str):
+        return url
+    parts = urlsplit(url)
+    path = urlunsplit(("", "", parts.path, parts.query, parts.fragment))
+    return emails.site_url(path) if path.startswith("/") else url
+
+
+def _site() -> SimpleNamespace:
+    """What allauth's templates call `current_site`: this site's name and SITE_URL's host."""
+    return SimpleNamespace(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class LockoutBackend(AxesStandaloneBackend):

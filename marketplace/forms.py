@@ -1,5 +1,8 @@
 from allauth.account import forms as allauth_forms
 from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 from timezone_field import TimeZoneFormField
 
 from .models import User
@@ -31,7 +34,11 @@ class SignUpForm(allauth_forms.SignupForm):
         help_text="Deadlines and release times are shown in this timezone.",
     )
 
-    field_order = ["name", "email", "role", "password1", "password2", "timezone"]
+    accept_terms = forms.BooleanField(
+        required=True, error_messages={"required": gettext_lazy("Accept the terms of service to create an account.")}
+    )
+
+    field_order = ["name", "email", "role", "password1", "password2", "timezone", "accept_terms"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,6 +48,11 @@ class SignUpForm(allauth_forms.SignupForm):
         self.fields["password1"].widget.attrs.pop("placeholder", None)
         self.fields["password2"].label = "Password confirmation"
         self.fields["password2"].widget.attrs.pop("placeholder", None)
+        self.fields["accept_terms"].label = format_html(
+            gettext('I accept the <a href="{}">terms of service</a> and the <a href="{}">privacy policy</a>'),
+            reverse("terms"),
+            reverse("privacy"),
+        )
         self.order_fields(self.field_order)
 
     def clean_name(self):

@@ -55,6 +55,10 @@ class User(AbstractUser):
         default=RefundTo.CREDIT,
     )
 
+    # The terms of service accepted at sign-up: their version (settings.TERMS_VERSION) and when.
+    terms_version = models.CharField("terms of service version accepted", max_length=32, blank=True)
+    terms_accepted_at = models.DateTimeField("terms of service accepted at", null=True, blank=True)
+
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["name"]

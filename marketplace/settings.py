@@ -263,6 +263,8 @@ HEARTBEAT_TASKS = {"contracts.tasks.release_overdue_milestones": "release-sweep"
 
 # Product rules (README "What you can do"). Numbers are settings with these defaults. Money is Decimal, never float.
 SITE_NAME = env("SITE_NAME", default="Milestone")
+# The version of the terms of service (templates/pages/terms.html) users accept at sign-up; recorded on the user.
+TERMS_VERSION = env("TERMS_VERSION", default="2026-11-26")
 REVIEW_PERIOD = timedelta(days=env.int("REVIEW_PERIOD_DAYS", default=14))
 DISPUTE_RESPONSE_PERIOD = timedelta(days=env.int("DISPUTE_RESPONSE_DAYS", default=7))
 # A withdrawn dispute gives the review period back with the time it had left, but never less than this.

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from . import views
+from . import pages, views
 from .observability import metrics_view
 
 # The admin's own password form would skip allauth's rate limits, lockout and second factor: send it to ours.
@@ -13,6 +13,9 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("help/", pages.help_page, name="help"),
+    path("terms/", pages.terms, name="terms"),
+    path("privacy/", pages.privacy, name="privacy"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
@@ -32,6 +35,8 @@ urlpatterns = [
     path("", include("contracts.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "marketplace.pages.server_error"
 
 if settings.ANYMAIL.get("WEBHOOK_SECRET"):
     # The provider's bounce/complaint webhooks (messaging/signals.py); only with a shared secret, so

@@ -137,6 +137,8 @@ class OutboundEmail(models.Model):
     subject = models.CharField(max_length=255)
     body = models.TextField()
     html_body = models.TextField(blank=True)
+    # Extra headers, e.g. List-Unsubscribe and List-Unsubscribe-Post (messaging/emails.py).
+    headers = models.JSONField(default=dict, blank=True)
     template = models.CharField(max_length=200, blank=True)
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -45,6 +45,7 @@ def email_queue(
     subject: str,
     body: str,
     html_body: str = "",
+    headers: dict | None = None,
     user=None,
     from_email: str = "",
     template: str = "",
@@ -58,6 +59,7 @@ def email_queue(
         subject=_one_line(subject),
         body=body,
         html_body=html_body,
+        headers=headers or {},
         template=template,
         context=context or {},
     )
@@ -90,7 +92,7 @@ def _send(email: OutboundEmail) -> None:
         body=email.body,
         from_email=email.from_email or None,
         to=[email.to_email],
-        headers={"X-Outbox-Id": str(email.pk)},
+        headers={**(email.headers or {}), "X-Outbox-Id": str(email.pk)},
         connection=_delivery_connection(),
     )
     if email.html_body:
@@ -205,6 +207,7 @@ class OutboxEmailBackend(BaseEmailBackend):
                     subject=message.subject,
                     body=message.body,
                     html_body=html,
+                    headers=dict(message.extra_headers or {}),
                     from_email=message.from_email or "",
                 )
                 count += 1

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -19,14 +20,15 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Greatest
-from django.template.loader import render_to_string
-from django.utils import timezone
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from marketplace.hygiene import clean_text
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
-from . import outbox
+from . import emails, outbox
 from .categories import MESSAGE, notification_category_get
 from .models import Attachment, EmailPreference, Message, Notification, OutboundEmail, Thread, ThreadParticipant
 from .selectors import badge_cache_key
@@ -264,7 +266,7 @@ def events_post(*, lines: list[EventLine]) -> list[Message]:
 
 # --- notifications ---
 
-NOTIFICATION_EMAIL_TEMPLATE = "messaging/email/notifications.txt"
+NOTIFICATION_EMAIL_TEMPLATE = "messaging/email/notifications"  # marks the outbox rows notifications join
 NOTIFICATION_EMAIL_MAX_LISTED = 20
 
 
@@ -276,9 +278,12 @@ def _preferences_allow(user: User, kind: str) -> bool:
 
 
 @transaction.atomic  # the notification and its email together, also when called outside a transaction
-def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = True) -> Notification:
+def notify(
+    *, user: User, kind: str, text: str, url: str = "", email: bool = True, mail: emails.Section | None = None
+) -> Notification:
     """An in-app notification of a registered category (messaging.categories); emailed too when
-    `email` is set and the user's preferences allow it.
+    `email` is set and the user's preferences allow it. `mail` is how the email tells it (a short
+    subject, paragraphs, a button; see messaging/emails.py); without it the email says `text`.
 
     Emails go through the outbox, after commit, and at most one per recipient per action: every
     notification for the same user while their notification email is still waiting to be sent (all
@@ -288,52 +293,77 @@ def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = Tru
     notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
     _forget_badges(user.pk)
     if email and user.is_active and user.email and _preferences_allow(user, kind):
-        notification.email = _notification_email_join(user=user, notification=notification)
+        section = _section(notification, mail)
+        notification.email = _notification_email_join(user=user, section=section)
         Notification.objects.filter(pk=notification.pk).update(email=notification.email)
     return notification
 
 
-def _notification_email_join(*, user: User, notification: Notification) -> OutboundEmail:
+def _section(notification: Notification, mail: emails.Section | None) -> emails.Section:
+    url = absolute_url(notification.url) if notification.url else ""
+    if mail is None:
+        mail = emails.Section(subject=emails.short(notification.text, 60), paragraphs=(notification.text,))
+    return emails.Section(
+        **{
+            **mail.as_dict(),
+            "subject": emails.subject_line(mail.subject),
+            "url": mail.url or url,
+            "action_label": mail.action_label or gettext("Open it"),
+            "category": notification.kind,
+        }
+    )
+
+
+def _notification_email_join(*, user: User, section: emails.Section) -> OutboundEmail:
     """Add the notification to the user's waiting notification email, or start one. A waiting email
     that a worker is sending right now is locked: skip it and start a new one rather than wait."""
-    item = {"text": notification.text, "url": absolute_url(notification.url) if notification.url else ""}
     waiting = (
         OutboundEmail.objects.select_for_update(skip_locked=True)
         .filter(user=user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0)
         .order_by("pk")
         .first()
     )
-    items = [*waiting.context.get("items", []), item] if waiting else [item]
-    subject, body = _notification_email_render(user=user, items=items)
+    items = [*waiting.context.get("items", []), section.as_dict()] if waiting else [section.as_dict()]
+    rendered = _notification_email_render(user=user, items=items)
     if waiting is None:
         return outbox.email_queue(
             to=user.email,
             user=user,
-            subject=subject,
-            body=body,
+            subject=rendered.subject,
+            body=rendered.text,
+            html_body=rendered.html,
+            headers=rendered.headers,
             template=NOTIFICATION_EMAIL_TEMPLATE,
             context={"items": items},
         )
-    waiting.subject, waiting.body, waiting.context = subject, body, {"items": items}
-    waiting.save(update_fields=["subject", "body", "context"])
+    waiting.subject, waiting.body, waiting.html_body = rendered.subject, rendered.text, rendered.html
+    waiting.headers, waiting.context = rendered.headers, {"items": items}
+    waiting.save(update_fields=["subject", "body", "html_body", "headers", "context"])
     return waiting
 
 
-def _notification_email_render(*, user: User, items: list[dict]) -> tuple[str, str]:
-    context = {
-        "user": user,
-        "items": items[-NOTIFICATION_EMAIL_MAX_LISTED:],
-        "not_listed": max(0, len(items) - NOTIFICATION_EMAIL_MAX_LISTED),
-        "preferences_url": absolute_url("/notifications/preferences/"),
-        "SITE_NAME": settings.SITE_NAME,
-    }
-    with timezone.override(user.timezone):
-        body = render_to_string(NOTIFICATION_EMAIL_TEMPLATE, context)
-    more = len(items) - 1
-    subject = f"[{settings.SITE_NAME}] {items[0]['text']}"
-    if more:
-        subject += f" (and {more} more update{'s' if more > 1 else ''})"
-    return subject, body
+def _notification_email_render(*, user: User, items: list[dict]) -> emails.Rendered:
+    sections = [emails.Section.from_dict(item) for item in items]
+    listed = sections[-NOTIFICATION_EMAIL_MAX_LISTED:]
+    more = len(sections) - 1
+    with translation.override(emails.user_language(user)):
+        subject = sections[0].subject
+        if more:
+            subject = ngettext(
+                "%(subject)s (and %(count)s more update)", "%(subject)s (and %(count)s more updates)", more
+            ) % {"subject": emails.short(subject, 50), "count": more}
+        hidden = len(sections) - len(listed)
+        more_note = (
+            ngettext(
+                "… and %(count)s earlier update: see your notifications on the site.",
+                "… and %(count)s earlier updates: see your notifications on the site.",
+                hidden,
+            )
+            % {"count": hidden}
+            if hidden
+            else ""
+        )
+        return emails.render(user=user, sections=listed, subject=subject, more_note=more_note)
 
 
 def notification_mark_read(*, user: User, notification: Notification) -> None:
@@ -360,6 +390,31 @@ def email_preferences_update(*, user: User, emails_on: dict[str, bool]) -> Email
             email_off.append(key)
     preference, _ = EmailPreference.objects.update_or_create(user=user, defaults={"email_off": sorted(email_off)})
     return preference
+
+
+def email_unsubscribe(*, token: str) -> tuple[User, list[str]]:
+    """Switch off the categories a signed unsubscribe link names, for the user it names (no login: the
+    signature is the proof, RFC 8058). Raises ValidationError for a token this site did not sign."""
+    try:
+        user_id, keys = emails.unsubscribe_read(token)
+    except signing.BadSignature:
+        raise ValidationError(gettext("This unsubscribe link is not valid.")) from None
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise ValidationError(gettext("This unsubscribe link is not valid."))
+    keys = [key for key in keys if _switchable(key)]
+    with transaction.atomic():
+        preference, _ = EmailPreference.objects.select_for_update().get_or_create(user=user)
+        preference.email_off = sorted(set(preference.email_off) | set(keys))
+        preference.save(update_fields=["email_off", "updated_at"])
+    return user, keys
+
+
+def _switchable(key: str) -> bool:
+    try:
+        return notification_category_get(key).email_preference
+    except ValueError:
+        return False
 
 
 # --- the message email batch ---
@@ -425,26 +480,51 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
     if not (user.is_active and user.email and _preferences_allow(user, MESSAGE)):
         return False  # recorded as covered all the same: turning emails on later does not send old news
     senders = sorted({m.sender.name for m in pending})
-    context = {
-        "user": user,
-        "thread": thread,
-        "messages": pending[-DIGEST_MAX_LISTED:],
-        "not_listed": max(0, len(pending) - DIGEST_MAX_LISTED),
-        "count": len(pending),
-        "url": absolute_url(thread.get_absolute_url()),
-        "preferences_url": absolute_url("/notifications/preferences/"),
-        "SITE_NAME": settings.SITE_NAME,
-    }
-    with timezone.override(user.timezone):
-        body = render_to_string("messaging/email/message_digest.txt", context)
-    noun = "message" if len(pending) == 1 else "messages"
-    subject = f"[{settings.SITE_NAME}] {len(pending)} new {noun} from {', '.join(senders)} — {thread.subject}"
+    listed = pending[-DIGEST_MAX_LISTED:]
+    with translation.override(emails.user_language(user)):
+        count = len(pending)
+        subject = ngettext(
+            "%(count)s new message from %(names)s: %(thread)s",
+            "%(count)s new messages from %(names)s: %(thread)s",
+            count,
+        ) % {"count": count, "names": emails.short(", ".join(senders), 30), "thread": emails.short(thread.subject, 36)}
+        intro = ngettext(
+            "%(names)s wrote to you in “%(thread)s”.",
+            "%(names)s wrote %(count)s messages to you in “%(thread)s”.",
+            count,
+        ) % {"names": ", ".join(senders), "count": count, "thread": thread.subject}
+        quotes = []
+        for m in listed:
+            files = "".join(f"\n[file] {a.original_name} ({filesizeformat(a.size)})" for a in m.attachments.all())
+            quotes.append((f"{m.sender.name}, {emails.when(m.created_at, user)}", (m.body[:500] + files).strip()))
+        section = emails.Section(
+            subject=subject,
+            paragraphs=(intro,),
+            quotes=tuple(quotes),
+            action_label=gettext("Read and reply"),
+            url=absolute_url(thread.get_absolute_url()),
+            category=MESSAGE,
+        )
+        hidden = count - len(listed)
+        more_note = (
+            ngettext("… and %(count)s earlier message.", "… and %(count)s earlier messages.", hidden)
+            % {"count": hidden}
+            if hidden
+            else ""
+        )
+        reason = gettext(
+            "%(site)s sends one email for a burst of messages you have not read yet. Turn these emails off in your "
+            "preferences."
+        ) % {"site": settings.SITE_NAME}
+        rendered = emails.render(user=user, sections=[section], subject=subject, reason=reason, more_note=more_note)
     outbox.email_queue(
         to=user.email,
         user=user,
-        subject=subject,  # made one line by the outbox: names may hold anything
-        body=body,
-        template="messaging/email/message_digest.txt",
+        subject=rendered.subject,
+        body=rendered.text,
+        html_body=rendered.html,
+        headers=rendered.headers,
+        template="messaging/email/message_digest",
         context={"thread_id": thread.pk, "through_message_id": pending[-1].pk, "count": len(pending)},
     )
     return True

@@ -7,6 +7,7 @@ JavaScript the same form is a plain POST followed by a redirect.
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
@@ -15,11 +16,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.uploads import serve_upload
 
-from . import selectors, services
+from . import emails, selectors, services
+from .categories import notification_category_get
 from .forms import EmailPreferenceForm, MessageForm
 
 INBOX_PAGE_SIZE = 30
@@ -206,3 +209,24 @@ def email_preferences(request):
         flash.success(request, "Your email preferences were saved.")
         return redirect("notifications:preferences")
     return render(request, "messaging/email_preferences.html", {"form": form})
+
+
+@csrf_exempt  # the signed token is the credential; mail clients POST it without a session (RFC 8058)
+@never_cache
+def unsubscribe(request, token):
+    """GET: a page with one button. POST (that button, or a mail client's one-click
+    `List-Unsubscribe=One-Click`): switch off the categories the signed link names. No login needed."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponse(status=405, headers={"Allow": "GET, POST"})
+    try:
+        user, keys = emails.unsubscribe_read(token)
+        labels = [notification_category_get(key).label for key in keys]
+    except (signing.BadSignature, ValueError):
+        return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=400)
+    if request.method == "GET":
+        return render(request, "messaging/unsubscribe.html", {"labels": labels, "token": token})
+    try:
+        services.email_unsubscribe(token=token)
+    except ValidationError:
+        return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=400)
+    return render(request, "messaging/unsubscribe.html", {"labels": labels, "done": True})

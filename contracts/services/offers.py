@@ -6,6 +6,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import ngettext
 
 from contracts import policy
 from contracts.events import EventKind
@@ -81,11 +82,12 @@ def offer_create(
     offer.thread = thread
     offer.save(update_fields=["thread"])
     total = format_money(sum((m.amount for m in milestones), 0))
-    offer_event(
-        offer,
-        client,
-        f"{client.name} sent a fixed-price offer: “{terms.title}”, {total} in {len(milestones)} milestone(s).",
-    )
+    text = ngettext(
+        "%(name)s sent a fixed-price offer: “%(title)s”, %(total)s in %(count)s milestone.",
+        "%(name)s sent a fixed-price offer: “%(title)s”, %(total)s in %(count)s milestones.",
+        len(milestones),
+    ) % {"name": client.name, "title": terms.title, "total": total, "count": len(milestones)}
+    offer_event(offer, client, text, step="sent", title=terms.title)
     return offer
 
 
@@ -106,12 +108,14 @@ def offer_propose_revision(
     revision = _write_revision(offer=offer, author=actor, number=latest.number + 1, terms=terms, milestones=milestones)
     offer.save(update_fields=["updated_at"])
     verb = "proposed changes" if actor.pk == offer.freelancer_id else "countered"
-    note = f" Note: {terms.message}" if terms.message else ""
     offer_event(
         offer,
         actor,
-        f"{actor.name} {verb}: revision {revision.number}.{note}",
+        f"{actor.name} {verb}: revision {revision.number}.",
         reverse("contracts:offer_revision", args=[offer.pk, revision.number]),
+        step="revised",
+        title=terms.title,
+        note=f"Note: {terms.message}" if terms.message else "",
     )
     return revision
 
@@ -149,7 +153,8 @@ def offer_accept(*, offer_id: int, actor: User, revision_number: int) -> Contrac
         )
         for m in revision.milestones.all()
     )
-    offer_event(offer, actor, f"{actor.name} accepted revision {revision.number}.")
+    accepted = f"{actor.name} accepted revision {revision.number}."
+    offer_event(offer, actor, accepted, step="accepted", title=revision.title)
     if offer.thread is not None:
         thread_set_link(thread=offer.thread, link_url=contract.get_absolute_url())
     record(contract=contract, actor=actor, kind=EventKind.CONTRACT_STARTED, data={"revision": revision.number})
@@ -175,7 +180,14 @@ def offer_decline(*, offer_id: int, actor: User, reason: str) -> Offer:
     offer.decline_reason = reason.strip()
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "decline_reason", "closed_at", "updated_at"])
-    offer_event(offer, actor, f"{actor.name} declined the offer: {offer.decline_reason}")
+    offer_event(
+        offer,
+        actor,
+        f"{actor.name} declined the offer:",
+        step="declined",
+        title=_latest_revision(offer).title,
+        note=offer.decline_reason,
+    )
     return offer
 
 
@@ -186,5 +198,6 @@ def offer_withdraw(*, offer_id: int, actor: User) -> Offer:
     offer.status = Offer.Status.WITHDRAWN
     offer.closed_at = timezone.now()
     offer.save(update_fields=["status", "closed_at", "updated_at"])
-    offer_event(offer, actor, f"{actor.name} withdrew the offer.")
+    title = _latest_revision(offer).title
+    offer_event(offer, actor, f"{actor.name} withdrew the offer.", step="withdrawn", title=title)
     return offer

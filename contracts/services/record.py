@@ -6,12 +6,14 @@ people its kind names are notified (contracts.events.SPECS). Callers hold their 
 import contextvars
 import json
 from contextlib import contextmanager
+from functools import partial
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed, can_proceed
 
+from contracts.emails import event_email, offer_email
 from contracts.events import SPECS, EventKind, event_link, event_recipients, event_text, notification_text
 from contracts.models import Contract, ContractEvent, Milestone, Offer, Submission
 from contracts.notifications import notify_parties
@@ -111,7 +113,13 @@ def events_notify(*, event_ids: list[int]) -> int:
         text = " ".join(notification_text(event).split())[: Notification._meta.get_field("text").max_length]
         recipients = [user for user in event_recipients(event) if (user.pk, link, text) not in sent_before]
         if recipients:
-            notify_parties(recipients=recipients, text=text, url=link, kind=SPECS[EventKind(event.kind)].category)
+            notify_parties(
+                recipients=recipients,
+                text=text,
+                url=link,
+                kind=SPECS[EventKind(event.kind)].category,
+                mail=partial(event_email, event),
+            )
             sent += len(recipients)
     return sent
 
@@ -152,17 +160,32 @@ def record(
         event_post(thread=thread, text=event_text(event), actor=as_user(actor), link_url=link)
     recipients = event_recipients(event)
     if recipients:
-        notify_parties(recipients=recipients, text=notification_text(event), url=link, kind=spec.category)
+        notify_parties(
+            recipients=recipients,
+            text=notification_text(event),
+            url=link,
+            kind=spec.category,
+            mail=partial(event_email, event),
+        )
     return event
 
 
-def offer_event(offer: Offer, actor: User, text: str, link_url: str = "") -> None:
-    """A step of the negotiation (before there is a contract): into the thread, and to the other party."""
+def offer_event(
+    offer: Offer, actor: User, text: str, link_url: str = "", *, step: str, title: str, note: str = ""
+) -> None:
+    """A step of the negotiation (before there is a contract): into the thread (with the actor's note), and
+    to the other party; the email names the `step` and quotes the note (contracts.emails.offer_email)."""
     link_url = link_url or offer.get_absolute_url()
+    line = f"{text} {note}".strip() if note else text
     if offer.thread is not None:
-        event_post(thread=offer.thread, text=text, actor=actor, link_url=link_url)
+        event_post(thread=offer.thread, text=line, actor=actor, link_url=link_url)
     others = [user for user in (offer.client, offer.freelancer) if user.pk != actor.pk]
-    notify_parties(recipients=others, text=text, url=link_url)
+    notify_parties(
+        recipients=others,
+        text=line,
+        url=link_url,
+        mail=lambda user: offer_email(step=step, title=title, text=text, actor=actor, note=note),
+    )
 
 
 # --- running a transition ----------------------------------------------------------------------------

@@ -133,7 +133,7 @@ def test_each_participant_and_thread_gets_its_own_email(client_user, freelancer,
 
     assert sweep(start + timedelta(seconds=61)) == 3
 
-    recipients = sorted((m.to[0], m.subject.split("— ")[-1]) for m in mail.outbox)
+    recipients = sorted((m.to[0], m.subject.split(": ")[-1]) for m in mail.outbox)
     assert recipients == sorted([(client_user.email, "Group"), (third.email, "Group"), (client_user.email, "Other")])
     assert any("[file] plan.pdf" in m.body for m in mail.outbox)
 

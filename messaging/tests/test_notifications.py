@@ -68,7 +68,7 @@ def test_one_action_makes_one_email_per_recipient(client_user, freelancer, djang
 
     assert sorted(m.to[0] for m in mail.outbox) == [client_user.email, freelancer.email]
     to_felix = next(m for m in mail.outbox if m.to == [freelancer.email])
-    assert to_felix.subject == "[Milestone] Clara funded “Part 1” (and 4 more updates)"
+    assert to_felix.subject == "Clara funded “Part 1” (and 4 more updates)"
     assert all(f"Clara funded “Part {n}”" in to_felix.body for n in range(1, 6))
     assert Notification.objects.filter(user=freelancer).values("email").distinct().count() == 1
 
@@ -78,7 +78,7 @@ def test_the_next_action_makes_a_new_email(client_user, django_capture_on_commit
         with django_capture_on_commit_callbacks(execute=True):
             services.notify(user=client_user, kind="contract", text=text)
 
-    assert [m.subject for m in mail.outbox] == ["[Milestone] First", "[Milestone] Second"]
+    assert [m.subject for m in mail.outbox] == ["First", "Second"]
 
 
 def test_a_rolled_back_action_sends_nothing(client_user, django_capture_on_commit_callbacks):
@@ -130,7 +130,7 @@ def test_a_category_without_a_switch_is_always_emailed(client_user, django_captu
         services.email_preferences_update(user=client_user, emails_on={"test_security": False, "contract": False})
         with django_capture_on_commit_callbacks(execute=True):
             services.notify(user=client_user, kind="test_security", text="New sign-in")
-        assert [m.subject for m in mail.outbox] == ["[Milestone] New sign-in"]
+        assert [m.subject for m in mail.outbox] == ["New sign-in"]
     finally:
         categories._CATEGORIES.pop("test_security")
 
@@ -230,6 +230,6 @@ def test_notify_outside_a_transaction_is_its_own_and_emails_once(client_user):
     """A sweep may notify in autocommit mode: the notification and its email still commit together."""
     notification = services.notify(user=client_user, kind="contract", text="Released automatically")
 
-    assert [m.subject for m in mail.outbox] == ["[Milestone] Released automatically"]
+    assert [m.subject for m in mail.outbox] == ["Released automatically"]
     notification.refresh_from_db()
     assert notification.email.status == "sent"

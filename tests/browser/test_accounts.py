@@ -23,6 +23,7 @@ def test_visitor_signs_up_confirms_the_email_logs_out_and_in_again(page, screens
     page.get_by_label(re.compile(r"^\s*Password\W*$")).fill("compilers-since-1952")
     page.get_by_label("Password confirmation").fill("compilers-since-1952")
     expect(page.get_by_label("Timezone")).to_have_value("Europe/Paris")  # taken from the browser
+    page.get_by_label("I accept the terms of service").check()
     page.get_by_role("button", name="Create account").click()
 
     # Not logged in yet: the address must be confirmed first.
