@@ -1,5 +1,8 @@
 """Accounts on django-allauth: the adapter that fills in our User, and the checks other apps call.
 
+Security emails about changes made outside allauth (a payout destination) go out through `security_email`, in
+the outbox like every email, worded like allauth's own for password, email and two-factor changes.
+
 Whoever may move money must have a verified email address: `require_verified_email(user)` is the one check
 (offers, funding, being paid and withdrawing call it, through `verified_email_required` on a view or directly
 from a policy). Staff must have signed in with a second factor to open the admin
@@ -7,6 +10,7 @@ from a policy). Staff must have signed in with a second factor to open the admin
 """
 
 from functools import wraps
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
@@ -18,6 +22,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from .hygiene import clean_text
 from .services import ROLE_FLAGS
@@ -106,3 +112,18 @@ def has_second_factor(user) -> bool:
 def session_used_second_factor(request) -> bool:
     """Whether this session signed in (or re-authenticated) with a second factor."""
     return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
+
+
+def security_email(*, user, template_prefix: str, context: dict | None = None) -> None:
+    """Tell the account's owner about a change to their account (allauth sends its own for password, email and
+    two-factor changes; this is for the others, e.g. a payout destination). `template_prefix` names
+    `<prefix>_subject.txt` and `<prefix>_message.txt`. Queued in the outbox inside the caller's transaction, so
+    it goes out exactly when the change commits."""
+    from messaging.outbox import email_queue  # messaging's outbox builds on marketplace, not the other way
+
+    site = {"name": settings.SITE_NAME, "domain": urlsplit(settings.SITE_URL).netloc}
+    ctx = {"user": user, "current_site": site, "timestamp": timezone.now(), "site_url": settings.SITE_URL}
+    ctx |= context or {}
+    subject = " ".join(render_to_string(f"{template_prefix}_subject.txt", ctx).split())
+    body = render_to_string(f"{template_prefix}_message.txt", ctx)
+    email_queue(to=user.email, subject=clean_text(subject), body=body, user=user, template=template_prefix)
