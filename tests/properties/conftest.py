@@ -18,5 +18,4 @@ COMMON = {
 settings.register_profile("ci", max_examples=500, stateful_step_count=50, database=None, **COMMON)
 settings.register_profile("thorough", max_examples=2000, stateful_step_count=100, **COMMON)
 settings.register_profile("quick", max_examples=50, stateful_step_count=20, database=None, **COMMON)
-settings.register_profile("tiny", max_examples=20, stateful_step_count=50, database=None, **COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
