@@ -422,52 +422,47 @@ class ContractMachine(RuleBasedStateMachine):
 
     # --- work and review ---
 
-    @rule(index=st.integers(0, 4), actor=mostly("freelancer"))
-    def submit(self, index, actor):
+    def attempt(self, index: int, actor: str, name: str, action, **kwargs):
+        """Milestone action `name` by `actor` through `action`: refused by the policy, the refusal is checked and
+        (None, None) returned; allowed, it runs, and (the milestone's model, the action's result) is returned."""
         milestone, model = self.milestone(index)
         user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "submit")
-        kwargs = {"milestone_id": model.pk, "actor": user, "message": "Done", "links": []}
+        verdict = policy.milestone_may(user, milestone, name)
+        kwargs = {"milestone_id": model.pk, "actor": user, **kwargs}
         if not verdict:
-            return self.refused(verdict, services.milestone_submit, **kwargs)
-        run(services.milestone_submit, **kwargs)
-        model.state, model.deadline = S.SUBMITTED, timezone.now() + settings.REVIEW_PERIOD
+            self.refused(verdict, action, **kwargs)
+            return None, None
+        return model, run(action, **kwargs)
+
+    @rule(index=st.integers(0, 4), actor=mostly("freelancer"))
+    def submit(self, index, actor):
+        model, _ = self.attempt(index, actor, "submit", services.milestone_submit, message="Done", links=[])
+        if model:
+            model.state, model.deadline = S.SUBMITTED, timezone.now() + settings.REVIEW_PERIOD
 
     @rule(index=st.integers(0, 4), actor=mostly("freelancer"))
     def withdraw_submission(self, index, actor):
-        milestone, model = self.milestone(index)
-        user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "withdraw_submission")
-        kwargs = {"milestone_id": model.pk, "actor": user, "note": "Sent by mistake"}
-        if not verdict:
-            return self.refused(verdict, services.milestone_withdraw_submission, **kwargs)
-        run(services.milestone_withdraw_submission, **kwargs)
-        model.state, model.deadline = S.FUNDED, None
+        action = services.milestone_withdraw_submission
+        model, _ = self.attempt(index, actor, "withdraw_submission", action, note="Sent by mistake")
+        if model:
+            model.state, model.deadline = S.FUNDED, None
 
     @rule(index=st.integers(0, 4), actor=mostly("client"))
     def request_changes(self, index, actor):
-        milestone, model = self.milestone(index)
-        user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "request_changes")
-        kwargs = {"milestone_id": model.pk, "actor": user, "note": "Please change the colours"}
-        if not verdict:
-            return self.refused(verdict, services.milestone_request_changes, **kwargs)
-        run(services.milestone_request_changes, **kwargs)
-        model.state, model.deadline = S.CHANGES_REQUESTED, None
-        model.changes_requested += 1
+        action = services.milestone_request_changes
+        model, _ = self.attempt(index, actor, "request_changes", action, note="Please change the colours")
+        if model:
+            model.state, model.deadline = S.CHANGES_REQUESTED, None
+            model.changes_requested += 1
 
     @rule(index=st.integers(0, 4), actor=mostly("client"), bonus=st.none() | st.integers(100, 900), card=CARDS)
     def approve(self, index, actor, bonus, card):
         """The client approves: the milestone is released at once; a bonus may follow, paid on the provider's page."""
-        milestone, model = self.milestone(index)
-        user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "approve")
-        if not verdict:
-            return self.refused(verdict, services.milestone_approve, milestone_id=model.pk, actor=user)
-        run(services.milestone_approve, milestone_id=model.pk, actor=user)
-        self.released(model)
-        if bonus is not None:
-            self.pay_bonus(model, user, cents(bonus), card)
+        model, _ = self.attempt(index, actor, "approve", services.milestone_approve)
+        if model:
+            self.released(model)
+            if bonus is not None:
+                self.pay_bonus(model, self.user(actor), cents(bonus), card)
 
     def released(self, model: Model) -> None:
         model.released += model.held
@@ -534,13 +529,9 @@ class ContractMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 4), actor=mostly("client"))
     def request_refund(self, index, actor):
         """The client asks for the money back; the freelancer answers in `answer_change`."""
-        milestone, model = self.milestone(index)
-        user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "request_refund")
-        if not verdict:
-            return self.refused(verdict, services.milestone_refund_request, milestone_id=model.pk, actor=user)
-        change = run(services.milestone_refund_request, milestone_id=model.pk, actor=user)
-        model.refund_request = change.pk
+        model, change = self.attempt(index, actor, "request_refund", services.milestone_refund_request)
+        if model:
+            model.refund_request = change.pk
 
     @rule(index=st.integers(0, 4), actor=mostly("client"), part=st.integers(1, 99))
     def release_part(self, index, actor, part):
@@ -562,13 +553,10 @@ class ContractMachine(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, 4), actor=ACTORS_PARTIES_FIRST)
     def dispute(self, index, actor):
-        milestone, model = self.milestone(index)
-        user = self.user(actor)
-        verdict = policy.milestone_may(user, milestone, "dispute")
-        kwargs = {"milestone_id": model.pk, "actor": user, "note": "The work is not what we agreed"}
-        if not verdict:
-            return self.refused(verdict, services.milestone_dispute, **kwargs)
-        dispute = run(services.milestone_dispute, **kwargs)
+        note = "The work is not what we agreed"
+        model, dispute = self.attempt(index, actor, "dispute", services.milestone_dispute, note=note)
+        if not model:
+            return
         model.dispute, model.dispute_opener, model.dispute_previous = dispute.pk, actor, model.state
         model.dispute_left = None
         if model.state == S.SUBMITTED:
