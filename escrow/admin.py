@@ -9,6 +9,7 @@ from django.db.models import DecimalField, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.urls import path
+from simple_history.admin import SimpleHistoryAdmin
 
 from marketplace.admin_paging import LargeTableAdmin
 from marketplace.money import ZERO, format_money
@@ -170,8 +171,11 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PayoutAccount)
-class PayoutAccountAdmin(ReadOnlyAdmin):
-    list_display = ["user", "provider", "account_id", "details_submitted", "payouts_enabled", "updated_at"]
+class PayoutAccountAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+    """Read-only; every change (destination, status) is kept: "History" on each account."""
+
+    list_display = ["user", "provider", "account_id", "destination", "payouts_enabled", "updated_at"]
+    history_list_display = ["account_id", "destination", "details_submitted", "payouts_enabled"]
     list_filter = ["provider", "payouts_enabled"]
     search_fields = ["user__email", "account_id"]
     list_select_related = ["user"]

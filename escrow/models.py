@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import FSMField, FSMModelMixin, transition
+from simple_history.models import HistoricalRecords
 
 from marketplace.appendonly import AppendOnlyModel, ImmutableRecordError  # noqa: F401 (re-exported)
 from marketplace.money import format_money
@@ -317,14 +318,22 @@ class WebhookEvent(models.Model):
 
 
 class PayoutAccount(models.Model):
-    """Where a user is paid: a provider account (Stripe Connect Express, or the sandbox's)."""
+    """Where a user is paid: a provider account (Stripe Connect Express, or the sandbox's).
+
+    Every change is kept (django-simple-history: staff see it under "History" in the admin), and the owner gets
+    a security email when the destination is set or changed (`escrow.services.payout_account_refresh`).
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payout_account")
     provider = models.CharField(max_length=20)
     account_id = models.CharField(max_length=255)
     details_submitted = models.BooleanField(default=False)
     payouts_enabled = models.BooleanField(default=False)
+    destination = models.CharField(
+        max_length=100, blank=True, help_text="Where payouts go, as the provider describes it (last four digits)."
+    )
     updated_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords(excluded_fields=["updated_at"])
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "account_id"], name="escrow_payout_account_once")]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from marketplace.money import ZERO, format_money, platform_fee, to_money
@@ -416,17 +417,41 @@ def payout_account_link(*, user: User, return_url: str, refresh_url: str) -> str
 
 
 def payout_account_refresh(*, provider: str, account_id: str) -> PayoutAccount | None:
-    """Ask the provider whether the account can be paid out to (its webhook, or the user's return)."""
+    """Ask the provider whether the account can be paid out to, and where to (its webhook, or the user's return).
+
+    Saved through the model, so the change is kept in the account's history; when the destination is set or
+    changed, the owner gets a security email (in the same transaction: it goes out when the change commits)."""
     account = PayoutAccount.objects.filter(provider=provider, account_id=account_id).first()
     if account is None:
         return None
-    status = get_provider(provider).account_retrieve(account_id)
-    PayoutAccount.objects.filter(pk=account.pk).update(
-        details_submitted=status.details_submitted, payouts_enabled=status.payouts_enabled, updated_at=timezone.now()
-    )
-    account.refresh_from_db()
+    status = get_provider(provider).account_retrieve(account_id)  # outside the transaction and the row lock
+    with transaction.atomic():
+        account = PayoutAccount.objects.select_for_update(of=("self",)).get(pk=account.pk)
+        before = (account.details_submitted, account.payouts_enabled, account.destination)
+        after = (status.details_submitted, status.payouts_enabled, status.destination[:100])
+        if after != before:
+            account.details_submitted, account.payouts_enabled, account.destination = after
+            account.updated_at = timezone.now()
+            account.save()
+            if account.payouts_enabled and after[1:] != before[1:]:  # set up, or a new destination
+                _payout_destination_email(account, first=not before[1])
     if account.payouts_enabled:
         from .tasks import transfers_send
 
         transfers_send.delay_on_commit(account.user_id)
     return account
+
+
+def _payout_destination_email(account: PayoutAccount, *, first: bool) -> None:
+    from marketplace.accounts import security_email  # accounts' one way to send a security email
+
+    security_email(
+        user=account.user,
+        template_prefix="escrow/email/payout_destination_changed",
+        context={
+            "destination": account.destination,
+            "first": first,
+            "wallet_path": reverse("escrow:wallet"),
+            "wallet_url": reverse("escrow:wallet"),
+        },
+    )

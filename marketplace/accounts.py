@@ -1,5 +1,8 @@
 """Accounts on django-allauth: the adapter that fills in our User, and the checks other apps call.
 
+Security emails about changes made outside allauth (a payout destination) go out through `security_email`, in
+the outbox like every email, worded like allauth's own for password, email and two-factor changes.
+
 Whoever may move money must have a verified email address: `require_verified_email(user)` is the one check
 (offers, funding, being paid and withdrawing call it, through `verified_email_required` on a view or directly
 from a policy). Staff must have signed in with a second factor to open the admin
@@ -100,6 +103,7 @@ _ACCOUNT_BUTTONS = {
     "email_confirmation_signup": (gettext_lazy("Confirm your email address"), "activate_url"),
     "password_reset_key": (gettext_lazy("Choose a new password"), "password_reset_url"),
     "account_already_exists": (gettext_lazy("Reset your password"), "password_reset_url"),
+    "payout_destination_changed": (gettext_lazy("Open your wallet"), "wallet_url"),
 }
 
 
@@ -185,3 +189,12 @@ def has_second_factor(user) -> bool:
 def session_used_second_factor(request) -> bool:
     """Whether this session signed in (or re-authenticated) with a second factor."""
     return any(record.get("method") == "mfa" for record in get_authentication_records(request, request.user))
+
+
+def security_email(*, user, template_prefix: str, context: dict | None = None) -> None:
+    """Tell the account's owner about a change to their account (allauth sends its own for password, email and
+    two-factor changes; this is for the others, e.g. a payout destination). `template_prefix` names
+    `<prefix>_subject.txt` and `<prefix>_message.txt`. Rendered and queued like allauth's own emails
+    (`AccountAdapter.send_mail`), inside the caller's transaction, so it goes out exactly when the change commits."""
+    ctx = {"user": user, "timestamp": timezone.now(), "site_url": settings.SITE_URL, **(context or {})}
+    AccountAdapter().send_mail(template_prefix, user.email, ctx)

@@ -235,7 +235,8 @@ def dispute_withdraw(*, dispute_id: int, actor: User) -> Dispute:
         data = {"dispute": dispute.pk}
         deadline = None
         if dispute.previous_state == S.SUBMITTED:
-            left = max(dispute.review_remaining or settings.REVIEW_PERIOD, settings.DISPUTE_MIN_REVIEW_LEFT)
+            remaining = dispute.review_remaining  # timedelta(0) when the period had ended: 24 hours, not a new one
+            left = settings.REVIEW_PERIOD if remaining is None else max(remaining, settings.DISPUTE_MIN_REVIEW_LEFT)
             deadline = data["review_deadline"] = timezone.now() + left
         run_transition(milestone, actor=actor, name="end_dispute", data=data, previous=dispute.previous_state)
         if deadline is not None:  # the submission under review when the dispute opened is under review again

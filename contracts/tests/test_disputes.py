@@ -123,6 +123,17 @@ def test_withdrawing_restores_the_review_with_the_time_it_had_left_at_least_24_h
         assert services.release_overdue() == (1, False)
 
 
+def test_a_dispute_opened_after_the_review_ended_resumes_with_24_hours_not_a_new_period(submitted):
+    # Found by the property test: no time left (timedelta(0)) was read as "unknown" and gave a full new period.
+    start = timezone.now()
+    with time_machine.travel(start + timedelta(days=15), tick=False):  # overdue, the sweep has not run yet
+        dispute = open_dispute(submitted)
+        assert dispute.review_remaining == timedelta(0)
+        services.dispute_withdraw(dispute_id=dispute.pk, actor=submitted.contract.client)
+        pending = submitted.submissions.get(status=Submission.Status.PENDING)
+        assert pending.review_deadline == timezone.now() + timedelta(hours=24)
+
+
 def test_only_the_opener_withdraws_and_a_disputed_milestone_is_never_released_automatically(submitted):
     dispute = open_dispute(submitted)
     submitted.submissions.update(review_deadline=timezone.now() - timedelta(days=1))

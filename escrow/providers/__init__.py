@@ -53,6 +53,16 @@ class AccountStatus:
     id: str
     details_submitted: bool
     payouts_enabled: bool
+    # Where payouts go, as the provider lets us describe it (never a full account number), e.g.
+    # "bank account ending 6789"; empty when the provider does not say.
+    destination: str = ""
+
+
+def destination_label(*, last4: str, bank_name: str = "") -> str:
+    """How a payout destination is shown and kept: the bank's name (if known) and the last four digits."""
+    if not last4:
+        return ""
+    return f"{bank_name} •••• {last4}".strip()
 
 
 class PaymentProvider(Protocol):

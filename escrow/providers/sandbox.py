@@ -12,7 +12,7 @@ from escrow.gateways import CardDeclined, GatewayUnavailable, PaymentError
 from escrow.sandbox import engine
 from escrow.sandbox.models import Checkout, ConnectedAccount
 
-from . import AccountStatus, InvalidSignature, ProviderEvent, ProviderPayment
+from . import AccountStatus, InvalidSignature, ProviderEvent, ProviderPayment, destination_label
 
 STATES = {
     Checkout.Status.OPEN: "requires_action",
@@ -86,7 +86,10 @@ class SandboxProvider:
     def account_retrieve(self, account_id: str) -> AccountStatus:
         account = ConnectedAccount.objects.get(pk=account_id)
         return AccountStatus(
-            id=account.pk, details_submitted=account.details_submitted, payouts_enabled=account.payouts_enabled
+            id=account.pk,
+            details_submitted=account.details_submitted,
+            payouts_enabled=account.payouts_enabled,
+            destination=destination_label(last4=account.bank_last4),
         )
 
     def transfer(self, *, account_id, amount, currency, idempotency_key, description) -> str:

@@ -15,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from escrow.gateways import CardDeclined, GatewayUnavailable, PaymentError
 
-from . import AccountStatus, InvalidSignature, ProviderEvent, ProviderPayment
+from . import AccountStatus, InvalidSignature, ProviderEvent, ProviderPayment, destination_label
 
 CENT = Decimal("0.01")
 
@@ -40,6 +40,15 @@ def _error(error: stripe.StripeError) -> PaymentError:
     return PaymentError(
         getattr(error, "user_message", None) or None, code=getattr(error, "code", None) or "stripe_error"
     )
+
+
+def _destination(account) -> str:
+    """The connected account's default payout destination (Express accounts list their external accounts)."""
+    external = (account.to_dict().get("external_accounts") or {}).get("data") or []
+    chosen = next((e for e in external if e.get("default_for_currency")), external[0] if external else None)
+    if chosen is None:
+        return ""
+    return destination_label(last4=chosen.get("last4") or "", bank_name=chosen.get("bank_name") or "")
 
 
 class StripeProvider:
@@ -180,6 +189,7 @@ class StripeProvider:
             id=account.id,
             details_submitted=bool(account.details_submitted),
             payouts_enabled=bool(account.payouts_enabled),
+            destination=_destination(account),
         )
 
     def transfer(self, *, account_id, amount, currency, idempotency_key, description) -> str:
