@@ -268,14 +268,26 @@ NOTIFICATION_EMAIL_TEMPLATE = "messaging/email/notifications.txt"
 NOTIFICATION_EMAIL_MAX_LISTED = 20
 
 
-def _preferences_allow(user: User, kind: str) -> bool:
+def _preferences_allow(preference: EmailPreference | None, kind: str) -> bool:
     if not notification_category_get(kind).email_preference:
         return True  # a category users cannot switch off
-    preference = EmailPreference.objects.filter(user=user).first()
     return preference is None or preference.allows(kind)
 
 
-@transaction.atomic  # the notification and its email together, also when called outside a transaction
+def _notification_new(*, user: User, kind: str, text: str, url: str) -> Notification:
+    notification_category_get(kind)  # refuses a kind nobody registered
+    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
+    return Notification(user=user, kind=kind, text=text, url=check_link(url))
+
+
+@dataclass(frozen=True)
+class NotificationItem:
+    user: User
+    kind: str
+    text: str
+    url: str = ""
+
+
 def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = True) -> Notification:
     """An in-app notification of a registered category (messaging.categories); emailed too when
     `email` is set and the user's preferences allow it.
@@ -283,40 +295,62 @@ def notify(*, user: User, kind: str, text: str, url: str = "", email: bool = Tru
     Emails go through the outbox, after commit, and at most one per recipient per action: every
     notification for the same user while their notification email is still waiting to be sent (all
     those of one transaction, and any created before that email went out) joins that one email."""
-    notification_category_get(kind)  # refuses a kind nobody registered
-    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
-    notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
-    _forget_badges(user.pk)
-    if email and user.is_active and user.email and _preferences_allow(user, kind):
-        notification.email = _notification_email_join(user=user, notification=notification)
-        Notification.objects.filter(pk=notification.pk).update(email=notification.email)
-    return notification
+    return notify_many(items=[NotificationItem(user=user, kind=kind, text=text, url=url)], email=email)[0]
 
 
-def _notification_email_join(*, user: User, notification: Notification) -> OutboundEmail:
-    """Add the notification to the user's waiting notification email, or start one. A waiting email
-    that a worker is sending right now is locked: skip it and start a new one rather than wait."""
-    item = {"text": notification.text, "url": absolute_url(notification.url) if notification.url else ""}
-    waiting = (
-        OutboundEmail.objects.select_for_update(skip_locked=True)
-        .filter(user=user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0)
-        .order_by("pk")
-        .first()
+@transaction.atomic  # the notifications and their emails together, also when called outside a transaction
+def notify_many(*, items: list[NotificationItem], email: bool = True) -> list[Notification]:
+    """`notify` for many notifications at once, in a constant number of queries (a sweep's batch): each
+    recipient's notifications join their one waiting notification email, or start one, in order. A
+    waiting email that a worker is sending right now is locked: skipped (a new one starts) rather than
+    waited for."""
+    notifications = Notification.objects.bulk_create(
+        _notification_new(user=item.user, kind=item.kind, text=item.text, url=item.url) for item in items
     )
-    items = [*waiting.context.get("items", []), item] if waiting else [item]
-    subject, body = _notification_email_render(user=user, items=items)
-    if waiting is None:
-        return outbox.email_queue(
-            to=user.email,
-            user=user,
-            subject=subject,
-            body=body,
-            template=NOTIFICATION_EMAIL_TEMPLATE,
-            context={"items": items},
+    if not notifications:
+        return []
+    _forget_badges(*{n.user_id for n in notifications})
+    if not email:
+        return notifications
+    users = {n.user_id: n.user for n in notifications if n.user.is_active and n.user.email}
+    preferences = {p.user_id: p for p in EmailPreference.objects.filter(user_id__in=users)}
+    by_user: dict[int, list[Notification]] = {}
+    for n in notifications:
+        if n.user_id in users and _preferences_allow(preferences.get(n.user_id), n.kind):
+            by_user.setdefault(n.user_id, []).append(n)
+    waiting: dict[int, OutboundEmail] = {}
+    # Each user's oldest waiting email.
+    for outgoing in (
+        OutboundEmail.objects.select_for_update(skip_locked=True)
+        .filter(
+            user_id__in=by_user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0
         )
-    waiting.subject, waiting.body, waiting.context = subject, body, {"items": items}
-    waiting.save(update_fields=["subject", "body", "context"])
-    return waiting
+        .order_by("pk")
+    ):
+        waiting.setdefault(outgoing.user_id, outgoing)
+    joined, started = [], []
+    for user_id, own in by_user.items():
+        user = users[user_id]
+        outgoing = waiting.get(user_id)
+        items_before = outgoing.context.get("items", []) if outgoing else []
+        listed = [*items_before, *({"text": n.text, "url": absolute_url(n.url) if n.url else ""} for n in own)]
+        subject, body = _notification_email_render(user=user, items=listed)
+        if outgoing is None:
+            outgoing = outbox.email_new(
+                to=user.email, user=user, subject=subject, body=body, template=NOTIFICATION_EMAIL_TEMPLATE
+            )
+            started.append(outgoing)
+        else:
+            joined.append(outgoing)
+        outgoing.subject, outgoing.body, outgoing.context = outbox.one_line(subject), body, {"items": listed}
+        for n in own:
+            n.email = outgoing
+    if started:
+        outbox.emails_queue(started)
+    if joined:
+        OutboundEmail.objects.bulk_update(joined, ["subject", "body", "context"])
+    Notification.objects.bulk_update([n for own in by_user.values() for n in own], ["email"])
+    return notifications
 
 
 def _notification_email_render(*, user: User, items: list[dict]) -> tuple[str, str]:
@@ -422,7 +456,9 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
     participant.emailed_through_message_id = pending[-1].pk
     participant.save(update_fields=["emailed_through_message_id"])
     user, thread = participant.user, participant.thread
-    if not (user.is_active and user.email and _preferences_allow(user, MESSAGE)):
+    if not (
+        user.is_active and user.email and _preferences_allow(EmailPreference.objects.filter(user=user).first(), MESSAGE)
+    ):
         return False  # recorded as covered all the same: turning emails on later does not send old news
     senders = sorted({m.sender.name for m in pending})
     context = {
