@@ -144,11 +144,12 @@ def sessions_and_query_counts(pages) -> tuple[dict, dict]:
     from django.test.utils import CaptureQueriesContext
 
     from marketplace.models import User
+    from marketplace.tests.second_factor import SecondFactorClient  # staff sign in with their second factor
 
     cookies, counts = {}, {}
     clients = {}
     for email in {viewer for _, viewer, _, _ in pages if viewer} | {"client@bench.test"}:
-        client = Client()
+        client = SecondFactorClient()
         client.force_login(User.objects.get(email=email))
         clients[email] = client
         cookies[email] = client.cookies["sessionid"].value
