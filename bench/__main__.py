@@ -271,13 +271,15 @@ def overdue_left() -> int:
     return Submission.objects.filter(status=Submission.Status.PENDING, review_deadline__lte=timezone.now()).count()
 
 
-def sweep_profile(sample: int = 20) -> dict:
-    """Queries and Python time per release, in this process, on `sample` overdue milestones."""
+def sweep_profile(sample: int = 100) -> dict:
+    """Queries and Python time per release, in this process, on one batch of `sample` overdue milestones
+    (after a warm-up batch: the first one also imports the URL configuration, as a worker does once)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from contracts import services
 
+    services.release_overdue(batch_size=5)
     before = overdue_left()
     started, cpu = time.perf_counter(), time.process_time()
     with CaptureQueriesContext(connection) as queries:

@@ -73,8 +73,12 @@ def emails_queue(emails: list[OutboundEmail]) -> list[OutboundEmail]:
     """Write these emails into the outbox in one INSERT (in the caller's transaction); each is sent
     after commit."""
     emails = OutboundEmail.objects.bulk_create(emails)
-    for email in emails:
-        email_dispatch_on_commit(email)
+    if len(emails) == 1:
+        email_dispatch_on_commit(emails[0])
+    elif emails:
+        from .tasks import deliver_emails
+
+        dispatch_on_commit(deliver_emails, [email.pk for email in emails])  # one task for the batch
     return emails
 
 
