@@ -213,9 +213,11 @@ def _release_in_bulk(due: list[Milestone]) -> int:
         )
         released.append(milestone)
     if released:
-        Milestone.objects.filter(pk__in=[m.pk for m in released], state=S.SUBMITTED).update(
+        saved = Milestone.objects.filter(pk__in=[m.pk for m in released], state=S.SUBMITTED).update(
             state=S.RELEASED, state_changed_at=now
         )
+        if saved != len(released):  # cannot happen under our locks; if it did, roll the money back too
+            raise RuntimeError(f"{len(released) - saved} milestone(s) of the batch changed state under the lock")
         Submission.objects.filter(milestone__in=released, status=Submission.Status.PENDING).update(
             status=Submission.Status.AUTO_APPROVED, closed_at=now
         )
