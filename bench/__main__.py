@@ -144,11 +144,12 @@ def sessions_and_query_counts(pages) -> tuple[dict, dict]:
     from django.test.utils import CaptureQueriesContext
 
     from marketplace.models import User
+    from marketplace.tests.second_factor import SecondFactorClient  # staff sign in with their second factor
 
     cookies, counts = {}, {}
     clients = {}
     for email in {viewer for _, viewer, _, _ in pages if viewer} | {"client@bench.test"}:
-        client = Client()
+        client = SecondFactorClient()
         client.force_login(User.objects.get(email=email))
         clients[email] = client
         cookies[email] = client.cookies["sessionid"].value
@@ -270,13 +271,15 @@ def overdue_left() -> int:
     return Submission.objects.filter(status=Submission.Status.PENDING, review_deadline__lte=timezone.now()).count()
 
 
-def sweep_profile(sample: int = 20) -> dict:
-    """Queries and Python time per release, in this process, on `sample` overdue milestones."""
+def sweep_profile(sample: int = 100) -> dict:
+    """Queries and Python time per release, in this process, on one batch of `sample` overdue milestones
+    (after a warm-up batch: the first one also imports the URL configuration, as a worker does once)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from contracts import services
 
+    services.release_overdue(batch_size=5)
     before = overdue_left()
     started, cpu = time.perf_counter(), time.process_time()
     with CaptureQueriesContext(connection) as queries:
@@ -309,13 +312,8 @@ def _children(pid: int) -> list[int]:
     return [int(child) for child in found]
 
 
-def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
-    """Start `workers` Celery workers (one process each), kick the sweep task once (as beat does), and
-    time how fast the overdue milestones go."""
-    from marketplace.celery import app
-
-    app.control.purge()
-    processes = [
+def start_workers(workers: int, queue: str) -> list[subprocess.Popen]:
+    return [
         subprocess.Popen(
             [
                 str(VENV_BIN / "celery"),
@@ -329,14 +327,26 @@ def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
+                "-Q",
+                queue,
                 "-n",
-                f"bench{i}@%h",
+                f"bench-{queue}-{i}@%h",
             ],
             cwd=ROOT,
             start_new_session=True,
         )
         for i in range(workers)
     ]
+
+
+def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
+    """Start `workers` Celery workers (one process each) on the default queue, kick the sweep task once (as
+    beat does), and time how fast the overdue milestones go. The fan-out it causes waits on its own queue
+    (settings.CELERY_NOTIFICATIONS_QUEUE) for `fan_out_phase`."""
+    from marketplace.celery import app
+
+    app.control.purge()
+    processes = start_workers(workers, app.conf.task_default_queue)
     try:
         time.sleep(4)  # workers connect
         memory_start = sum(rss_mb(p.pid) for p in processes)
@@ -365,17 +375,53 @@ def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
     }
 
 
+def fan_out_phase(workers: int, seconds: int) -> dict:
+    """Workers on the notifications queue deliver what the sweep left there (notifications, emails,
+    transfers): how long until the queue is empty and every email sent."""
+    import redis
+    from django.conf import settings
+
+    from messaging.models import OutboundEmail
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    queue = settings.CELERY_NOTIFICATIONS_QUEUE
+    waiting = OutboundEmail.objects.filter(status=OutboundEmail.Status.QUEUED)
+    tasks_before, sent_before = broker.llen(queue), OutboundEmail.objects.filter(status="sent").count()
+    processes = start_workers(workers, queue)
+    try:
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds and (broker.llen(queue) or waiting.exists()):
+            time.sleep(1)
+        elapsed = time.perf_counter() - started
+        peak = sum(rss_mb(p.pid) for p in processes)
+    finally:
+        for process in processes:
+            stop(process)
+    sent = OutboundEmail.objects.filter(status="sent").count() - sent_before
+    return {
+        "workers": workers,
+        "tasks": tasks_before,
+        "tasks_left": broker.llen(queue),
+        "emails_sent": sent,
+        "seconds": round(elapsed, 1),
+        "emails_per_second": round(sent / elapsed, 1),
+        "worker_rss_mb": peak,
+    }
+
+
 def measure_sweep(args) -> dict:
     ceiling = single_row_ceiling()
     profile = sweep_profile()
     left = overdue_left()
     one = sweep_phase(1, stop_at_left=left // 2, seconds=args.sweep_seconds)
     two = sweep_phase(2, stop_at_left=0, seconds=args.sweep_seconds)
+    fan_out = fan_out_phase(2, seconds=args.sweep_seconds * 2)
     result = {
         "single_row_commits_per_second": round(ceiling, 1),
         "profile": profile,
         "one_worker": one,
         "two_workers": two,
+        "fan_out": fan_out,
         "ratio_one_worker": round(one["per_second"] / ceiling, 3),
         "ratio_per_worker_two": round(two["per_second"] / 2 / ceiling, 3),
         "minutes_for_100k_two_workers": round(100_000 / max(0.1, two["per_second"]) / 60, 1),
@@ -389,6 +435,10 @@ def measure_sweep(args) -> dict:
             f"  {phase['workers']} worker(s): {phase['released']} released in {phase['seconds']} s = "
             f"{phase['per_second']}/s; worker RSS {phase['worker_rss_start_mb']} -> {phase['worker_rss_peak_mb']} MB"
         )
+    print(
+        f"  fan-out, {fan_out['workers']} workers: {fan_out['tasks']} tasks, {fan_out['emails_sent']} emails in "
+        f"{fan_out['seconds']} s = {fan_out['emails_per_second']} emails/s ({fan_out['tasks_left']} tasks left)"
+    )
     return result
 
 
@@ -421,6 +471,8 @@ def table(results: dict) -> str:
             f"{sweep['one_worker']['worker_rss_start_mb']} → {sweep['one_worker']['worker_rss_peak_mb']} |",
             f"| 2 workers | {sweep['two_workers']['per_second']} | {sweep['ratio_per_worker_two']} per worker | "
             f"{sweep['two_workers']['worker_rss_start_mb']} → {sweep['two_workers']['worker_rss_peak_mb']} |",
+            f"| then 2 workers on the notifications queue | {sweep['fan_out']['emails_per_second']} emails/s | | "
+            f"→ {sweep['fan_out']['worker_rss_mb']} |",
             "",
             f"Per release: {sweep['profile']['queries_per_release']} queries, "
             f"{sweep['profile']['python_ms_per_release']} ms of Python. 100,000 overdue milestones with 2 workers: "

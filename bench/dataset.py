@@ -866,7 +866,7 @@ class Generator:
 
     def _notify(self, user, text, url, at) -> None:
         read = at + timedelta(hours=3) if self.rng.random() < 0.9 else None
-        self.t_notification.add(self.ids.next(Notification), user, Notification.Kind.CONTRACT, text, url, at, read)
+        self.t_notification.add(self.ids.next(Notification), user, "contract", text, url, at, read)
 
     def chat(self) -> None:
         """Messages between the parties until the platform holds `messages` in all (events included)."""

@@ -10,6 +10,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # gunicorn serves plain H
 os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# The sweep is measured on its own workers; the fan-out it causes (notifications, emails) on theirs.
+os.environ.setdefault("CELERY_NOTIFICATIONS_QUEUE", "bench-notifications")
 
 from marketplace.settings import *  # noqa: E402,F403
 from marketplace.settings import STORAGES  # noqa: E402
@@ -21,3 +23,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"handlers": [], "level": "WARNING"}}
 # Emails are not what is measured; keep them in memory (the console backend floods the terminal).
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The outbox's deliveries: the provider's time is not ours to measure (and locmem would grow without end).
+EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.dummy.EmailBackend"

@@ -4,8 +4,9 @@ A milestone's escrow hold holds its amount (less partial refunds and parts relea
 is in escrow, and nothing once it is released, settled or refunded; a milestone that was never funded has no
 hold; a released milestone was paid by a release or a settlement, and nothing else was.
 
-One SQL statement: the per-hold figures are aggregated once each (hash joins, no per-milestone
-queries), the invariants are tested in the WHERE clause, and only the milestones that break one come
+One SQL statement over escrow's audit figures (the postings summed once per entry and per account,
+`escrow.audit.audit_figures`): the per-hold figures are aggregated from those (hash joins, no
+per-milestone queries), the invariants are tested in the WHERE clause, and only the milestones that break one come
 back to Python, read in chunks. Time grows linearly with the ledger and memory stays flat.
 """
 
@@ -13,7 +14,8 @@ from decimal import Decimal
 
 from django.db import connection
 
-from escrow.models import Account, Entry, Hold, Posting
+from escrow.audit import ACCOUNT_FIGURES, ENTRY_FIGURES, audit_figures
+from escrow.models import Account, Entry, Hold
 from marketplace.money import to_money
 
 from .models import Milestone
@@ -25,35 +27,25 @@ assert Milestone.hold_reference_for(42) == f"{REFERENCE_PREFIX}42"
 
 def _sql() -> tuple[str, list]:
     q = connection.ops.quote_name
-    milestone, hold, account = q(Milestone._meta.db_table), q(Hold._meta.db_table), q(Account._meta.db_table)
-    entry, posting = q(Entry._meta.db_table), q(Posting._meta.db_table)
+    milestone, hold = q(Milestone._meta.db_table), q(Hold._meta.db_table)
     held = list(Milestone.HELD_STATES)
     never_funded = [S.DRAFT, S.CANCELLED]
     marks = ", ".join(["%s"] * len(held))
     never_marks = ", ".join(["%s"] * len(never_funded))
     sql = f"""
         WITH balances AS (
-            SELECT a.hold_id, SUM(p.amount) AS balance
-            FROM {posting} p JOIN {account} a ON a.id = p.account_id
-            WHERE a.kind = %s
-            GROUP BY a.hold_id
+            SELECT hold_id, balance FROM {ACCOUNT_FIGURES} WHERE kind = %s
         ), left_early AS (
             -- What left each hold before the end: refunds and parts released early (their escrow legs).
-            SELECT e.hold_id, -SUM(p.amount) AS left_early
-            FROM {entry} e
-            JOIN {posting} p ON p.entry_id = e.id
-            JOIN {account} a ON a.id = p.account_id
-            WHERE e.kind IN (%s, %s, %s) AND a.kind = %s
-            GROUP BY e.hold_id
+            SELECT hold_id, -SUM(escrow) AS left_early
+            FROM {ENTRY_FIGURES}
+            WHERE kind IN (%s, %s, %s) AND hold_id IS NOT NULL
+            GROUP BY hold_id
         ), releases AS (
             -- A milestone is paid by a release, or by a dispute's settlement that paid the freelancer something.
-            SELECT hold_id FROM {entry} WHERE kind = %s AND hold_id IS NOT NULL
-            UNION
-            SELECT e.hold_id
-            FROM {entry} e
-            JOIN {posting} p ON p.entry_id = e.id
-            JOIN {account} a ON a.id = p.account_id
-            WHERE e.kind = %s AND a.kind = %s AND e.hold_id IS NOT NULL
+            SELECT DISTINCT hold_id
+            FROM {ENTRY_FIGURES}
+            WHERE hold_id IS NOT NULL AND (kind = %s OR (kind = %s AND earnings_legs > 0))
         ), figures AS (
             SELECT m.id, m.state, m.amount,
                    h.id AS hold_id, h.amount AS funded,
@@ -86,10 +78,8 @@ def _sql() -> tuple[str, list]:
         Entry.Kind.REFUND_CREDIT,
         Entry.Kind.REFUND_CARD,
         Entry.Kind.PARTIAL_RELEASE,
-        Account.Kind.ESCROW_HOLD,
         Entry.Kind.RELEASE,
         Entry.Kind.SETTLEMENT,
-        Account.Kind.USER_AVAILABLE,
         REFERENCE_PREFIX,
         *never_funded,
         S.CANCELLED,
@@ -136,7 +126,7 @@ def _violations_of(pk, state, amount, hold_id, funded, balance, left_early, rele
 def milestone_checks(chunk_size: int = 1000) -> list[str]:
     sql, params = _sql()
     violations = []
-    with connection.cursor() as cursor:
+    with audit_figures(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk_size):
             for row in rows:

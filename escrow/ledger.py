@@ -3,6 +3,7 @@
 `entry_post` is the only code that writes entries and postings. Nothing outside this app calls it.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -30,6 +31,22 @@ def account_get(kind: str, *, user=None, hold: Hold | None = None) -> Account:
     return account
 
 
+def accounts_get(kind: str, *, users) -> dict[int, Account]:
+    """The accounts of this user kind for many users, by user id, created on first use (constant queries)."""
+    if kind not in Account.USER_KINDS:
+        raise ValueError(f"{kind} accounts do not belong to users.")
+    user_ids = {user.pk for user in users}
+    found = {a.user_id: a for a in Account.objects.filter(kind=kind, reference="", user_id__in=user_ids)}
+    missing = user_ids - set(found)
+    if missing:
+        # Another transaction may create one meanwhile: the unique index keeps its row, and we read it back.
+        Account.objects.bulk_create(
+            [Account(kind=kind, user_id=pk, reference="") for pk in missing], ignore_conflicts=True
+        )
+        found.update((a.user_id, a) for a in Account.objects.filter(kind=kind, reference="", user_id__in=missing))
+    return found
+
+
 def account_lock(kind: str, *, user=None, hold: Hold | None = None) -> Account:
     """The account row locked until the transaction ends (the caller runs inside transaction.atomic).
 
@@ -40,6 +57,17 @@ def account_lock(kind: str, *, user=None, hold: Hold | None = None) -> Account:
     # NO KEY UPDATE: spenders of this account queue behind each other, but writers that only add
     # postings to it (a release into earnings, a refund into credit) are never blocked by the lock.
     return Account.objects.select_for_update(no_key=True, of=("self",)).get(pk=account.pk)
+
+
+def _checked(reference: str, postings: list[tuple[Account, Decimal]]) -> list[Decimal]:
+    amounts = [to_money(amount) for _, amount in postings]
+    if len(postings) < 2:
+        raise ValueError(f"An entry needs at least two postings ({reference}).")
+    if any(amount == 0 for amount in amounts):
+        raise ValueError(f"A posting cannot be zero ({reference}).")
+    if sum(amounts, ZERO) != 0:
+        raise ValueError(f"Postings of {reference} sum to {sum(amounts, ZERO)}, not zero.")
+    return amounts
 
 
 def entry_post(
@@ -56,13 +84,7 @@ def entry_post(
     """Write one balanced entry. Refuses (ValueError) fewer than two postings, a zero posting, or a
     non-zero sum; raises AlreadyProcessed if an entry with this reference exists (the unique index
     decides, so a concurrent duplicate is refused too)."""
-    amounts = [to_money(amount) for _, amount in postings]
-    if len(postings) < 2:
-        raise ValueError(f"An entry needs at least two postings ({reference}).")
-    if any(amount == 0 for amount in amounts):
-        raise ValueError(f"A posting cannot be zero ({reference}).")
-    if sum(amounts, ZERO) != 0:
-        raise ValueError(f"Postings of {reference} sum to {sum(amounts, ZERO)}, not zero.")
+    amounts = _checked(reference, postings)
     try:
         with transaction.atomic():  # a savepoint: the caller's transaction survives a duplicate
             entry = Entry.objects.create(
@@ -83,6 +105,36 @@ def entry_post(
         for (account, _), amount in zip(postings, amounts, strict=True)
     )
     return entry
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    reference: str
+    kind: str
+    memo: str
+    postings: list[tuple[Account, Decimal]]
+    actor: object = None
+    hold: Hold | None = None
+
+
+def entries_post(specs: list[EntrySpec]) -> list[Entry]:
+    """Many balanced entries in two INSERTs (entries, then postings), each checked as `entry_post` checks one.
+
+    The caller has made sure (under its locks) that no reference exists yet; if one does all the same, the
+    unique index refuses the whole INSERT (IntegrityError) and the caller's transaction rolls back:
+    a money event still happens at most once.
+    """
+    amounts = [_checked(spec.reference, spec.postings) for spec in specs]
+    entries = Entry.objects.bulk_create(
+        Entry(reference=spec.reference, kind=spec.kind, memo=spec.memo[:400], hold=spec.hold, created_by=spec.actor)
+        for spec in specs
+    )
+    Posting.objects.bulk_create(
+        Posting(entry=entry, account=account, amount=amount)
+        for entry, spec, checked in zip(entries, specs, amounts, strict=True)
+        for (account, _), amount in zip(spec.postings, checked, strict=True)
+    )
+    return entries
 
 
 def nonzero(*postings: tuple[Account, Decimal]) -> list[tuple[Account, Decimal]]:

@@ -132,6 +132,9 @@ class Entry(AppendOnlyModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "entries"
+        # The admin's newest-first list: many entries share a created_at (a batch), so the plain created_at
+        # index alone still sorts every tied row before the LIMIT.
+        indexes = [models.Index(fields=["-created_at", "-id"], name="escrow_entry_newest")]
 
     def __str__(self):
         return self.reference

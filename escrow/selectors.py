@@ -29,6 +29,12 @@ def account_balance(account: Account) -> Decimal:
     return to_money(total)
 
 
+def accounts_balances(accounts: list[Account]) -> dict[int, Decimal]:
+    """Each account's balance by its id, in one query (accounts without postings are left out)."""
+    rows = Posting.objects.filter(account__in=accounts).values("account_id").annotate(total=Sum("amount")).order_by()
+    return {row["account_id"]: to_money(row["total"]) for row in rows}
+
+
 def _sum_of_postings(accounts: QuerySet[Account]) -> Coalesce:
     """The sum of the postings on `accounts` (a subquery), 0.00 when there are none."""
     postings = (

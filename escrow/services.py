@@ -32,12 +32,12 @@ from .errors import (
     PayoutError,
 )
 from .gateways import PaymentError
-from .ledger import account_get, account_lock, entry_post, nonzero
+from .ledger import EntrySpec, account_get, account_lock, accounts_get, entries_post, entry_post, nonzero
 from .models import Account, Entry, Hold, Payout, PayoutAccount
 from .payments import card_refund_start
 from .providers import get_provider
-from .selectors import account_balance, release_quote
-from .transfers import transfer_record, transfers_pending_total
+from .selectors import account_balance, accounts_balances, release_quote
+from .transfers import transfer_record, transfers_pending_total, transfers_record
 
 if TYPE_CHECKING:
     from marketplace.models import User
@@ -52,7 +52,9 @@ __all__ = [
     "PaymentError",
     "PayoutError",
     "hold_refund",
+    "Released",
     "hold_release",
+    "holds_release",
     "hold_release_part",
     "hold_settle",
     "payout_account_link",
@@ -138,31 +140,88 @@ def hold_release(*, reference: str, actor: User | None) -> Entry:
     After a partial refund the rest is released, and the fee is charged on what is released, at the
     hold's own rate (fee / amount), rounded with `platform_fee`. Refused when nothing is left.
     """
+    outcome = holds_release(references=[reference], actor=actor)[reference]
+    if isinstance(outcome, EscrowError):
+        raise outcome
+    return outcome.entry
+
+
+@dataclass(frozen=True)
+class Released:
+    """What one release moved: out of escrow (`released`), the platform's `fee`, what the payee `received`."""
+
+    entry: Entry
+    released: Decimal
+    fee: Decimal
+    received: Decimal
+
+
+def holds_release(*, references: list[str], actor: User | None) -> dict[str, Released | EscrowError]:
+    """`hold_release` for many holds at once (a sweep's batch), in a constant number of queries.
+
+    Returns each reference's `Released`, or the `EscrowError` that refused it (never funded, already
+    released, nothing left); a refused reference changes nothing and the others still go through. The
+    holds are locked in id order; each release is one balanced entry with its own unique reference
+    (`release:<ref>`), written in one INSERT for all, so the database still refuses a second release.
+    """
+    outcome: dict[str, Released | EscrowError] = {reference: HoldNotFound() for reference in references}
     with transaction.atomic():
-        hold = _hold_lock(reference)
-        if Entry.objects.filter(reference=f"release:{reference}").exists():
-            raise AlreadyProcessed("This payment was already released.")
-        hold_account = account_get(Kind.ESCROW_HOLD, hold=hold)
-        remaining = account_balance(hold_account)
-        if remaining <= 0:
-            raise EscrowError("Nothing is left in escrow to release: the payment was refunded.")
-        fee, _net = release_quote(amount=hold.amount, fee=hold.fee, held=remaining)
-        fee_note = f" (after a {format_money(fee)} platform fee)" if fee else ""
-        entry = entry_post(
-            reference=f"release:{reference}",
-            kind=Entry.Kind.RELEASE,
-            memo=f"Released from escrow: {hold.label}{fee_note}",
-            postings=nonzero(
-                (hold_account, -remaining),
-                (account_get(Kind.USER_AVAILABLE, user=hold.payee), remaining - fee),
-                (account_get(Kind.PLATFORM_FEES), fee),
-            ),
-            actor=actor,
-            hold=hold,
+        holds = list(
+            Hold.objects.select_for_update(no_key=True, of=("self",))
+            .filter(reference__in=references)
+            .select_related("payee")
+            .order_by("pk")
         )
-        if remaining - fee > 0:  # to the payee's payout account at the provider, after commit
-            transfer_record(entry=entry, payee=hold.payee, amount=remaining - fee)
-        return entry
+        done = set(
+            Entry.objects.filter(reference__in=[f"release:{hold.reference}" for hold in holds]).values_list(
+                "reference", flat=True
+            )
+        )
+        accounts = {
+            account.hold_id: account for account in Account.objects.filter(kind=Kind.ESCROW_HOLD, hold__in=holds)
+        }
+        held = accounts_balances(list(accounts.values()))
+        to_release = []
+        for hold in holds:
+            account = accounts.get(hold.pk)
+            remaining = held.get(account.pk, ZERO) if account else ZERO
+            if f"release:{hold.reference}" in done:
+                outcome[hold.reference] = AlreadyProcessed("This payment was already released.")
+            elif remaining <= 0:
+                outcome[hold.reference] = EscrowError("Nothing is left in escrow to release: the payment was refunded.")
+            else:
+                to_release.append((hold, account, remaining))
+        if not to_release:
+            return outcome
+        earnings = accounts_get(Kind.USER_AVAILABLE, users=[hold.payee for hold, _, _ in to_release])
+        fees = account_get(Kind.PLATFORM_FEES)
+        specs, quotes = [], []
+        for hold, account, remaining in to_release:
+            fee, net = release_quote(amount=hold.amount, fee=hold.fee, held=remaining)
+            fee_note = f" (after a {format_money(fee)} platform fee)" if fee else ""
+            specs.append(
+                EntrySpec(
+                    reference=f"release:{hold.reference}",
+                    kind=Entry.Kind.RELEASE,
+                    memo=f"Released from escrow: {hold.label}{fee_note}",
+                    postings=nonzero((account, -remaining), (earnings[hold.payee_id], net), (fees, fee)),
+                    actor=actor,
+                    hold=hold,
+                )
+            )
+            quotes.append((remaining, fee, net))
+        entries = entries_post(specs)
+        # To the payees' payout accounts at the provider, after commit.
+        transfers_record(
+            [
+                (entry, hold.payee, net)
+                for entry, (hold, _, _), (_, _, net) in zip(entries, to_release, quotes, strict=True)
+                if net > 0
+            ]
+        )
+        for entry, (hold, _, _), (remaining, fee, net) in zip(entries, to_release, quotes, strict=True):
+            outcome[hold.reference] = Released(entry=entry, released=remaining, fee=fee, received=net)
+    return outcome
 
 
 def hold_refund(

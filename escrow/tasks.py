@@ -27,3 +27,9 @@ def reconcile_payments() -> dict:
 @shared_task
 def transfers_send(payee_id: int) -> int:
     return transfers.transfers_send(payee_id=payee_id)
+
+
+@shared_task
+def transfers_send_many(payee_ids: list[int]) -> int:
+    """A batch of releases' transfers (one task for the batch instead of one per payee)."""
+    return sum(transfers.transfers_send(payee_id=payee_id) for payee_id in payee_ids)

@@ -34,6 +34,18 @@ def transfer_record(*, entry: Entry, payee, amount: Decimal) -> Transfer:
     return transfer
 
 
+def transfers_record(items: list[tuple[Entry, object, Decimal]]) -> list[Transfer]:
+    """`transfer_record` for many (entry, payee, amount) at once: one INSERT, one task after commit."""
+    from .tasks import transfers_send_many
+
+    transfers = Transfer.objects.bulk_create(
+        Transfer(entry=entry, payee=payee, amount=amount, currency=settings.CURRENCY) for entry, payee, amount in items
+    )
+    if transfers:
+        transfers_send_many.delay_on_commit(sorted({transfer.payee_id for transfer in transfers}))
+    return transfers
+
+
 def transfers_pending_total(user) -> Decimal:
     """Earnings not yet moved to the user's payout account (they cannot be withdrawn until they are)."""
     total = Transfer.objects.filter(payee=user, status=Transfer.Status.PENDING).aggregate(

@@ -274,6 +274,19 @@ DISPUTE_STAFF_SLA = timedelta(days=env.int("DISPUTE_STAFF_SLA_DAYS", default=5))
 # How many chains of automatic-release batches a backlog is spread over (contracts.tasks); at least the
 # number of Celery worker processes, so each can take batches.
 RELEASE_SWEEP_CHAINS = env.int("RELEASE_SWEEP_CHAINS", default=4)
+# The fan-out after an action (notifications, their emails, transfers to payout accounts): on its own queue
+# when CELERY_NOTIFICATIONS_QUEUE is set, served by workers started with `-Q <that queue>`, so a backlog of
+# emails never sits in front of the release sweep's batches. Empty (default): the one default queue.
+CELERY_NOTIFICATIONS_QUEUE = env("CELERY_NOTIFICATIONS_QUEUE", default="")
+FAN_OUT_TASKS = (
+    "contracts.tasks.notify_events",
+    "messaging.tasks.deliver_email",
+    "messaging.tasks.deliver_emails",
+    "escrow.tasks.transfers_send",
+    "escrow.tasks.transfers_send_many",
+)
+if CELERY_NOTIFICATIONS_QUEUE:
+    CELERY_TASK_ROUTES = {name: {"queue": CELERY_NOTIFICATIONS_QUEUE} for name in FAN_OUT_TASKS}
 CURRENCY = env("CURRENCY", default="USD")
 PLATFORM_FEE_PERCENT = Decimal(env("PLATFORM_FEE_PERCENT", default="10.00"))
 MILESTONE_MIN_AMOUNT = Decimal(env("MILESTONE_MIN_AMOUNT", default="5.00"))

@@ -79,6 +79,15 @@ class Section:
     category: str = ""  # the notification category it belongs to ("" for account emails)
     lines: tuple[str, ...] = field(default=())  # small print under the paragraphs (e.g. a file list)
 
+    def __post_init__(self):
+        # Lazy translations become text now, in the language active where the section is written (the
+        # recipient's), not later when the outbox row is saved or rendered.
+        for name in ("subject", "action_label", "url", "category"):
+            object.__setattr__(self, name, str(getattr(self, name)))
+        object.__setattr__(self, "paragraphs", tuple(str(p) for p in self.paragraphs))
+        object.__setattr__(self, "lines", tuple(str(line) for line in self.lines))
+        object.__setattr__(self, "quotes", tuple((str(by), str(words)) for by, words in self.quotes))
+
     def as_dict(self) -> dict:
         data = asdict(self)
         data["paragraphs"], data["lines"] = list(self.paragraphs), list(self.lines)

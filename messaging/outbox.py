@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH_SIZE = 100
 
 
-def _one_line(text: str, limit: int = 255) -> str:
+def one_line(text: str, limit: int = 255) -> str:
     return " ".join((text or "").split())[:limit]
 
 
@@ -39,7 +39,7 @@ def is_suppressed(address: str) -> bool:
     return EmailSuppression.objects.filter(email=address.strip().lower()).exists()
 
 
-def email_queue(
+def email_new(
     *,
     to: str,
     subject: str,
@@ -51,20 +51,37 @@ def email_queue(
     template: str = "",
     context: dict | None = None,
 ) -> OutboundEmail:
-    """Write one email into the outbox (in the caller's transaction) and send it after commit."""
-    email = OutboundEmail.objects.create(
+    """An email not yet written (`emails_queue` writes several at once)."""
+    return OutboundEmail(
         to_email=to,
         user=user,
         from_email=from_email or "",
-        subject=_one_line(subject),
+        subject=one_line(subject),
         body=body,
         html_body=html_body,
         headers=headers or {},
         template=template,
         context=context or {},
     )
-    email_dispatch_on_commit(email)
-    return email
+
+
+def email_queue(**fields) -> OutboundEmail:
+    """Write one email into the outbox (in the caller's transaction) and send it after commit.
+    Takes `email_new`'s arguments."""
+    return emails_queue([email_new(**fields)])[0]
+
+
+def emails_queue(emails: list[OutboundEmail]) -> list[OutboundEmail]:
+    """Write these emails into the outbox in one INSERT (in the caller's transaction); each is sent
+    after commit."""
+    emails = OutboundEmail.objects.bulk_create(emails)
+    if len(emails) == 1:
+        email_dispatch_on_commit(emails[0])
+    elif emails:
+        from .tasks import deliver_emails
+
+        dispatch_on_commit(deliver_emails, [email.pk for email in emails])  # one task for the batch
+    return emails
 
 
 def email_dispatch_on_commit(email: OutboundEmail) -> None:

@@ -270,14 +270,27 @@ NOTIFICATION_EMAIL_TEMPLATE = "messaging/email/notifications"  # marks the outbo
 NOTIFICATION_EMAIL_MAX_LISTED = 20
 
 
-def _preferences_allow(user: User, kind: str) -> bool:
+def _preferences_allow(preference: EmailPreference | None, kind: str) -> bool:
     if not notification_category_get(kind).email_preference:
         return True  # a category users cannot switch off
-    preference = EmailPreference.objects.filter(user=user).first()
     return preference is None or preference.allows(kind)
 
 
-@transaction.atomic  # the notification and its email together, also when called outside a transaction
+def _notification_new(*, user: User, kind: str, text: str, url: str) -> Notification:
+    notification_category_get(kind)  # refuses a kind nobody registered
+    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
+    return Notification(user=user, kind=kind, text=text, url=check_link(url))
+
+
+@dataclass(frozen=True)
+class NotificationItem:
+    user: User
+    kind: str
+    text: str
+    url: str = ""
+    mail: emails.Section | None = None  # how the email tells it; without it the email says `text`
+
+
 def notify(
     *, user: User, kind: str, text: str, url: str = "", email: bool = True, mail: emails.Section | None = None
 ) -> Notification:
@@ -288,15 +301,64 @@ def notify(
     Emails go through the outbox, after commit, and at most one per recipient per action: every
     notification for the same user while their notification email is still waiting to be sent (all
     those of one transaction, and any created before that email went out) joins that one email."""
-    notification_category_get(kind)  # refuses a kind nobody registered
-    text = " ".join(clean_text(text or "").split())[: Notification._meta.get_field("text").max_length]
-    notification = Notification.objects.create(user=user, kind=kind, text=text, url=check_link(url))
-    _forget_badges(user.pk)
-    if email and user.is_active and user.email and _preferences_allow(user, kind):
-        section = _section(notification, mail)
-        notification.email = _notification_email_join(user=user, section=section)
-        Notification.objects.filter(pk=notification.pk).update(email=notification.email)
-    return notification
+    item = NotificationItem(user=user, kind=kind, text=text, url=url, mail=mail)
+    return notify_many(items=[item], email=email)[0]
+
+
+@transaction.atomic  # the notifications and their emails together, also when called outside a transaction
+def notify_many(*, items: list[NotificationItem], email: bool = True) -> list[Notification]:
+    """`notify` for many notifications at once, in a constant number of queries (a sweep's batch): each
+    recipient's notifications join their one waiting notification email, or start one, in order. A
+    waiting email that a worker is sending right now is locked: skipped (a new one starts) rather than
+    waited for."""
+    notifications = Notification.objects.bulk_create(
+        _notification_new(user=item.user, kind=item.kind, text=item.text, url=item.url) for item in items
+    )
+    if not notifications:
+        return []
+    _forget_badges(*{n.user_id for n in notifications})
+    if not email:
+        return notifications
+    users = {n.user_id: n.user for n in notifications if n.user.is_active and n.user.email}
+    preferences = {p.user_id: p for p in EmailPreference.objects.filter(user_id__in=users)}
+    by_user: dict[int, list[tuple[Notification, emails.Section | None]]] = {}
+    for n, item in zip(notifications, items, strict=True):
+        if n.user_id in users and _preferences_allow(preferences.get(n.user_id), n.kind):
+            by_user.setdefault(n.user_id, []).append((n, item.mail))
+    waiting: dict[int, OutboundEmail] = {}
+    # Each user's oldest waiting email.
+    for outgoing in (
+        OutboundEmail.objects.select_for_update(skip_locked=True)
+        .filter(
+            user_id__in=by_user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0
+        )
+        .order_by("pk")
+    ):
+        waiting.setdefault(outgoing.user_id, outgoing)
+    joined, started = [], []
+    for user_id, own in by_user.items():
+        user = users[user_id]
+        outgoing = waiting.get(user_id)
+        items_before = outgoing.context.get("items", []) if outgoing else []
+        listed = [*items_before, *(_section(n, mail).as_dict() for n, mail in own)]
+        rendered = _notification_email_render(user=user, items=listed)
+        if outgoing is None:
+            outgoing = outbox.email_new(
+                to=user.email, user=user, subject="", body="", template=NOTIFICATION_EMAIL_TEMPLATE
+            )
+            started.append(outgoing)
+        else:
+            joined.append(outgoing)
+        outgoing.subject, outgoing.body = outbox.one_line(rendered.subject), rendered.text
+        outgoing.html_body, outgoing.headers, outgoing.context = rendered.html, rendered.headers, {"items": listed}
+        for n, _mail in own:
+            n.email = outgoing
+    if started:
+        outbox.emails_queue(started)
+    if joined:
+        OutboundEmail.objects.bulk_update(joined, ["subject", "body", "html_body", "headers", "context"])
+    Notification.objects.bulk_update([n for own in by_user.values() for n, _mail in own], ["email"])
+    return notifications
 
 
 def _section(notification: Notification, mail: emails.Section | None) -> emails.Section:
@@ -312,34 +374,6 @@ def _section(notification: Notification, mail: emails.Section | None) -> emails.
             "category": notification.kind,
         }
     )
-
-
-def _notification_email_join(*, user: User, section: emails.Section) -> OutboundEmail:
-    """Add the notification to the user's waiting notification email, or start one. A waiting email
-    that a worker is sending right now is locked: skip it and start a new one rather than wait."""
-    waiting = (
-        OutboundEmail.objects.select_for_update(skip_locked=True)
-        .filter(user=user, template=NOTIFICATION_EMAIL_TEMPLATE, status=OutboundEmail.Status.QUEUED, attempts=0)
-        .order_by("pk")
-        .first()
-    )
-    items = [*waiting.context.get("items", []), section.as_dict()] if waiting else [section.as_dict()]
-    rendered = _notification_email_render(user=user, items=items)
-    if waiting is None:
-        return outbox.email_queue(
-            to=user.email,
-            user=user,
-            subject=rendered.subject,
-            body=rendered.text,
-            html_body=rendered.html,
-            headers=rendered.headers,
-            template=NOTIFICATION_EMAIL_TEMPLATE,
-            context={"items": items},
-        )
-    waiting.subject, waiting.body, waiting.html_body = rendered.subject, rendered.text, rendered.html
-    waiting.headers, waiting.context = rendered.headers, {"items": items}
-    waiting.save(update_fields=["subject", "body", "html_body", "headers", "context"])
-    return waiting
 
 
 def _notification_email_render(*, user: User, items: list[dict]) -> emails.Rendered:
@@ -477,7 +511,9 @@ def message_digest_send(*, participant_id: int, now=None) -> bool:
     participant.emailed_through_message_id = pending[-1].pk
     participant.save(update_fields=["emailed_through_message_id"])
     user, thread = participant.user, participant.thread
-    if not (user.is_active and user.email and _preferences_allow(user, MESSAGE)):
+    if not (
+        user.is_active and user.email and _preferences_allow(EmailPreference.objects.filter(user=user).first(), MESSAGE)
+    ):
         return False  # recorded as covered all the same: turning emails on later does not send old news
     senders = sorted({m.sender.name for m in pending})
     listed = pending[-DIGEST_MAX_LISTED:]

@@ -20,6 +20,22 @@ def deliver_email(self, email_id: int) -> str:
 
 
 @shared_task
+def deliver_emails(email_ids: list[int]) -> int:
+    """Send the outbox emails one transaction wrote (a batch's notifications: one task instead of one per
+    email). An email that fails is recorded and handed to `deliver_email`'s retry after its backoff, as if
+    it had been sent on its own. Returns how many were sent."""
+    sent = 0
+    for email_id in email_ids:
+        email = outbox.email_deliver(email_id=email_id)
+        if email is None:
+            continue
+        if email.status == OutboundEmail.Status.QUEUED and not deliver_emails.request.is_eager:
+            deliver_email.apply_async((email.pk,), countdown=outbox.backoff(email.attempts).total_seconds())
+        sent += email.status == OutboundEmail.Status.SENT
+    return sent
+
+
+@shared_task
 def send_due_emails() -> int:
     """The outbox sweep (marketplace/schedules.py): send every email whose task was lost or whose retry is
     overdue. Bounded batches; re-queues itself while a batch comes back full."""

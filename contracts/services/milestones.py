@@ -17,7 +17,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django_fsm import TransitionNotAllowed
+from django_fsm import TransitionNotAllowed, can_proceed
 
 from contracts import policy
 from contracts.events import EventKind
@@ -25,6 +25,7 @@ from contracts.models import Milestone, Submission, SubmissionFile, submission_u
 from contracts.policy import SYSTEM
 from contracts.rules import check_links
 from escrow.errors import EscrowError
+from escrow.services import holds_release
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 from messaging.services import threads_lock_available
@@ -110,63 +111,140 @@ def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
     everything overdue is found, whatever its age. A disputed milestone is never released: its
     state is no longer `submitted`.
 
+    The batch is found and locked by `_lock_due`, then released in bulk (`_release_in_bulk`): a constant
+    number of statements for the whole batch, one commit. Should anything in the bulk path fail, the
+    batch is rolled back and released again one milestone at a time, each in its own savepoint, so one
+    bad milestone never holds back the others behind it (it would be first in every batch).
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic(), recording_in_bulk():
+            locked, due = _lock_due(now=now, batch_size=batch_size)
+            released = _release_in_bulk(due)
+    except Exception:
+        logger.exception("Bulk release of a batch failed; releasing it one milestone at a time")
+        with transaction.atomic(), recording_in_bulk() as batch:
+            locked, due = _lock_due(now=now, batch_size=batch_size)
+            released = _release_one_by_one(due, batch)
+    # A full batch in which nothing could be released ends the chain: beat tries again in a minute.
+    return released, len(locked) == batch_size and released > 0
+
+
+def _lock_due(*, now, batch_size: int) -> tuple[list[Milestone], list[Milestone]]:
+    """(the milestones locked, those of them due for automatic approval now). Caller is in a transaction.
+
     One statement finds and locks the batch: the milestone rows only (`of=("self",)`), SKIP LOCKED, so a
     milestone someone holds right now (a client approving it, another worker's batch) is left to them;
     the LIMIT counts only rows this sweep locked, so sweeps on several workers take disjoint batches.
     Their threads are locked next (the free ones only), before any escrow row, as in a single approval.
-    Each milestone is then approved and released by the same action as a client's approval, as the
-    system actor, through the policy, in its own savepoint (one ledger entry each, as always); the
-    batch's events and thread lines are written in bulk and their notifications leave after commit.
-    The batch commits once: one commit per batch instead of one per milestone.
     """
-    from .money import approve_and_release  # money builds on these actions, not the other way
+    locked = list(
+        Milestone.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("contract__offer__thread", "contract__client", "contract__freelancer")
+        .filter(
+            state=S.SUBMITTED,
+            submissions__status=Submission.Status.PENDING,
+            submissions__review_deadline__lte=now,
+        )
+        .order_by("submissions__review_deadline")[:batch_size]
+    )
+    # The threads next, as a single approval takes them before the escrow rows (the one lock order),
+    # and only those free right now: a milestone whose thread someone holds waits for the next batch.
+    threads = threads_lock_available(thread_ids=[m.contract.offer.thread_id for m in locked])
+    # Read again now that the rows are locked: the join above may have seen a submission that a
+    # withdrawal (and a new submission) replaced just before the lock.
+    deadlines = dict(
+        Submission.objects.filter(milestone__in=locked, status=Submission.Status.PENDING).values_list(
+            "milestone_id", "review_deadline"
+        )
+    )
+    due = []
+    for milestone in locked:
+        deadline = deadlines.get(milestone.pk)
+        thread_id = milestone.contract.offer.thread_id
+        if deadline is None or deadline > now or (thread_id is not None and thread_id not in threads):
+            continue
+        if policy.milestone_may(SYSTEM, milestone, "approve"):
+            due.append(milestone)
+    return locked, due
 
-    now = now or timezone.now()
+
+def _release_in_bulk(due: list[Milestone]) -> int:
+    """Approve and release `due` (locked, policy checked) as `approve_and_release` does each, in bulk.
+
+    Escrow releases every hold in one call (`holds_release`: one balanced entry per milestone, each with
+    its unique `release:` reference, so the database still refuses a second release); a hold escrow
+    refuses leaves its milestone as it was, for the next sweep. The machine runs both transitions on each
+    milestone in memory (its own checks), then one UPDATE saves the states, one closes the submissions,
+    and the events are recorded as one by one (`recording_in_bulk` writes them, with their thread lines,
+    and notifies after commit).
+    """
+    from .money import released_data  # money builds on these actions, not the other way
+
+    ready = [m for m in due if can_proceed(m.approve)]
+    outcomes = holds_release(references=[m.hold_reference for m in ready], actor=None)
+    now = timezone.now()
+    released = []
+    for milestone in ready:
+        outcome = outcomes[milestone.hold_reference]
+        if isinstance(outcome, EscrowError):
+            logger.warning("Automatic release of milestone %s refused: %s", milestone.pk, outcome)
+            continue
+        milestone.approve()
+        milestone.release()
+        milestone.state_changed_at = now
+        contract = milestone.contract
+        record(
+            contract=contract,
+            milestone=milestone,
+            actor=SYSTEM,
+            kind=EventKind.APPROVE,
+            from_state=S.SUBMITTED,
+            to_state=S.APPROVED,
+        )
+        record(
+            contract=contract,
+            milestone=milestone,
+            actor=SYSTEM,
+            kind=EventKind.RELEASE,
+            from_state=S.APPROVED,
+            to_state=S.RELEASED,
+            data=released_data(outcome),
+        )
+        released.append(milestone)
+    if released:
+        saved = Milestone.objects.filter(pk__in=[m.pk for m in released], state=S.SUBMITTED).update(
+            state=S.RELEASED, state_changed_at=now
+        )
+        if saved != len(released):  # cannot happen under our locks; if it did, roll the money back too
+            raise RuntimeError(f"{len(released) - saved} milestone(s) of the batch changed state under the lock")
+        Submission.objects.filter(milestone__in=released, status=Submission.Status.PENDING).update(
+            status=Submission.Status.AUTO_APPROVED, closed_at=now
+        )
+    return len(released)
+
+
+def _release_one_by_one(due: list[Milestone], batch) -> int:
+    """Each milestone by the same action as a client's approval, as the system actor, in its own savepoint
+    (the fallback when the bulk path failed)."""
+    from .money import approve_and_release
+
     released = 0
-    with transaction.atomic(), recording_in_bulk() as batch:
-        locked = list(
-            Milestone.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("contract__offer__thread", "contract__client", "contract__freelancer")
-            .filter(
-                state=S.SUBMITTED,
-                submissions__status=Submission.Status.PENDING,
-                submissions__review_deadline__lte=now,
-            )
-            .order_by("submissions__review_deadline")[:batch_size]
-        )
-        # The threads next, as a single approval takes them before the escrow rows (the one lock order),
-        # and only those free right now: a milestone whose thread someone holds waits for the next batch.
-        threads = threads_lock_available(thread_ids=[m.contract.offer.thread_id for m in locked])
-        # Read again now that the rows are locked: the join above may have seen a submission that a
-        # withdrawal (and a new submission) replaced just before the lock.
-        deadlines = dict(
-            Submission.objects.filter(milestone__in=locked, status=Submission.Status.PENDING).values_list(
-                "milestone_id", "review_deadline"
-            )
-        )
-        for milestone in locked:
-            deadline = deadlines.get(milestone.pk)
-            thread_id = milestone.contract.offer.thread_id
-            if deadline is None or deadline > now or (thread_id is not None and thread_id not in threads):
-                continue
-            if not policy.milestone_may(SYSTEM, milestone, "approve"):
-                continue
-            mark = batch.mark()
-            try:
-                with transaction.atomic():
-                    approve_and_release(milestone, actor=SYSTEM)
-            except (EscrowError, TransitionNotAllowed) as error:
-                batch.discard_since(mark)  # its savepoint is rolled back; the next sweep tries again
-                logger.warning("Automatic release of milestone %s refused: %s", milestone.pk, error)
-                continue
-            except Exception:
-                # Never let one milestone hold back the others behind it (it would be first in every batch).
-                batch.discard_since(mark)
-                logger.exception("Automatic release of milestone %s failed", milestone.pk)
-                continue
-            released += 1
-    # A full batch in which nothing could be released ends the chain: beat tries again in a minute.
-    return released, len(locked) == batch_size and released > 0
+    for milestone in due:
+        mark = batch.mark()
+        try:
+            with transaction.atomic():
+                approve_and_release(milestone, actor=SYSTEM)
+        except (EscrowError, TransitionNotAllowed) as error:
+            batch.discard_since(mark)  # its savepoint is rolled back; the next sweep tries again
+            logger.warning("Automatic release of milestone %s refused: %s", milestone.pk, error)
+            continue
+        except Exception:
+            batch.discard_since(mark)
+            logger.exception("Automatic release of milestone %s failed", milestone.pk)
+            continue
+        released += 1
+    return released
 
 
 def send_review_reminders(*, now=None) -> int:

@@ -11,10 +11,11 @@ from django_fsm import can_proceed
 from contracts import policy
 from contracts.events import EventKind
 from contracts.models import Milestone
+from escrow.errors import EscrowError
 from escrow.models import PaymentIntent
 from escrow.payments import payment_start_bonus, payment_start_funding
 from escrow.selectors import entry_for, entry_split, hold_balance, payment_for_key
-from escrow.services import HoldSpec, hold_refund, hold_release
+from escrow.services import HoldSpec, Released, hold_refund, holds_release
 from marketplace.models import User
 from marketplace.money import platform_fee, to_money
 
@@ -104,18 +105,15 @@ def milestone_payment_confirmed(reference: str, actor: User) -> None:
 def approve_and_release(milestone: Milestone, *, actor, note: str = "") -> Milestone:
     """Approve and pay out what escrow holds for the milestone (caller holds the lock, policy enforced)."""
     run_transition(milestone, actor=actor, name="approve", note=note)
-    entry = hold_release(reference=milestone.hold_reference, actor=as_user(actor))
-    return run_transition(milestone, actor=actor, name="release", data=_released(entry))
+    outcome = holds_release(references=[milestone.hold_reference], actor=as_user(actor))[milestone.hold_reference]
+    if isinstance(outcome, EscrowError):
+        raise outcome
+    return run_transition(milestone, actor=actor, name="release", data=released_data(outcome))
 
 
-def _released(entry) -> dict:
-    """What a release entry moved: out of escrow, the platform's fee, and what the freelancer received."""
-    split = entry_split(entry)
-    return {
-        "released": -split["escrow_hold"],
-        "fee": split.get("platform_fees", 0),
-        "received": split["user_available"],
-    }
+def released_data(outcome: Released) -> dict:
+    """The release event's data: out of escrow, the platform's fee, and what the freelancer received."""
+    return {"released": outcome.released, "fee": outcome.fee, "received": outcome.received}
 
 
 def milestone_approve(*, milestone_id: int, actor, note: str = "") -> Milestone:

@@ -20,7 +20,7 @@ from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
 from marketplace.models import User
 from messaging.models import Notification
-from messaging.services import EventLine, event_post, events_post, thread_set_notice
+from messaging.services import EventLine, NotificationItem, event_post, events_post, notify_many, thread_set_notice
 
 # --- the one lock order of the contracts domain ------------------------------------------------------
 # contract row -> milestone rows (by position, id) -> change, dispute and proposal rows -> escrow rows
@@ -108,20 +108,17 @@ def events_notify(*, event_ids: list[int]) -> int:
     sent_before = set(
         Notification.objects.filter(url__in=links, created_at__gte=since).values_list("user_id", "url", "text")
     )
-    sent = 0
+    items = []
     for event, link in zip(events, links, strict=True):
         text = " ".join(notification_text(event).split())[: Notification._meta.get_field("text").max_length]
-        recipients = [user for user in event_recipients(event) if (user.pk, link, text) not in sent_before]
-        if recipients:
-            notify_parties(
-                recipients=recipients,
-                text=text,
-                url=link,
-                kind=SPECS[EventKind(event.kind)].category,
-                mail=partial(event_email, event),
-            )
-            sent += len(recipients)
-    return sent
+        kind = SPECS[EventKind(event.kind)].category
+        items += [
+            NotificationItem(user=user, kind=kind, text=text, url=link, mail=event_email(event, user))
+            for user in event_recipients(event)
+            if (user.pk, link, text) not in sent_before
+        ]
+    notify_many(items=items)  # one email per recipient for the whole batch, as one action
+    return len(items)
 
 
 def record(

@@ -73,6 +73,35 @@ def test_one_action_makes_one_email_per_recipient(client_user, freelancer, djang
     assert Notification.objects.filter(user=freelancer).values("email").distinct().count() == 1
 
 
+def test_notify_many_is_notify_for_each_in_constant_queries_and_one_delivery_task(
+    client_user, freelancer, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """A sweep's batch: the same notifications and joined emails as notify in turn, one task sends them."""
+    others = [UserFactory() for _ in range(6)]
+    EmailPreference.objects.create(user=others[0], email_off=["contract"])
+
+    def items(users):
+        return [
+            services.NotificationItem(user=u, kind="contract", text=f"Update {n}", url="/m/1/")
+            for u in users
+            for n in (1, 2)
+        ]
+
+    with django_capture_on_commit_callbacks(execute=False), django_assert_max_num_queries(8):
+        services.notify_many(items=items([client_user, freelancer]))  # no email waiting yet: two new ones
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, django_assert_max_num_queries(8):
+        services.notify_many(items=items([client_user, *others]))  # joins Clara's waiting email
+
+    assert [c.args[0].name for c in callbacks] == ["messaging.tasks.deliver_emails"]  # the five new emails
+    assert Notification.objects.count() == 2 * 2 + 7 * 2
+    clara = OutboundEmail.objects.get(to_email=client_user.email)
+    assert clara.subject == "Update 1 (and 3 more updates)"
+    assert Notification.objects.filter(user=client_user, email=clara).count() == 4
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in others[1:])  # others[0] switched off
+    assert all(m.subject == "Update 1 (and 1 more update)" for m in mail.outbox)
+    assert not Notification.objects.filter(user=others[0], email__isnull=False).exists()
+
+
 def test_the_next_action_makes_a_new_email(client_user, django_capture_on_commit_callbacks):
     for text in ("First", "Second"):
         with django_capture_on_commit_callbacks(execute=True):
