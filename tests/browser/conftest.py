@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from .checks import AxeChecker, PageCollector
+
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are ordinary synchronous calls, so Django's async guard is lifted.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -58,16 +60,34 @@ def csp_violations():
     return []
 
 
+@pytest.fixture(scope="session")
+def visited_pages(live_server):
+    """The HTML of every page the browser tests navigated to, as the live server sent it (test_html_valid.py
+    validates them all)."""
+    httpd = live_server.thread.httpd
+    collector = PageCollector(httpd.get_app())
+    httpd.set_app(collector)
+    return collector
+
+
 @pytest.fixture
-def new_page(browser, live_server, csp_violations):
+def axe():
+    """axe-core on every page of the test; `new_page` fails the test on any critical or serious violation."""
+    return AxeChecker()
+
+
+@pytest.fixture
+def new_page(browser, live_server, csp_violations, axe, visited_pages):
     """Open pages in fresh browser contexts (one per person); all are closed after the test, which fails if any
-    page broke the Content-Security-Policy."""
+    page broke the Content-Security-Policy or has a critical or serious accessibility violation (axe-core runs on
+    each page before the browser leaves it, and on the pages open at the end)."""
     contexts = []
 
     def make(viewport=DESKTOP):
         context = browser.new_context(viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris")
         context.set_default_timeout(10_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
+        axe.attach(context)
         contexts.append(context)
         page = context.new_page()
         page.on(
@@ -80,8 +100,12 @@ def new_page(browser, live_server, csp_violations):
 
     yield make
     for context in contexts:
+        for open_page in context.pages:
+            axe.wait(open_page)
         context.close()
     assert csp_violations == [], "Content-Security-Policy violations in the browser console"
+    assert axe.violations == [], "axe-core: critical or serious accessibility violations:\n" + "\n".join(axe.violations)
+    assert axe.not_checked == [], "Pages axe-core could not check"
 
 
 @pytest.fixture
@@ -99,3 +123,10 @@ def screenshot():
         return path
 
     return take
+
+
+def pytest_collection_modifyitems(config, items):
+    """The HTML validation runs last: it checks the pages every other browser test visited."""
+    name = "test_every_page_the_browser_tests_visited_is_valid_html"
+    last = [item for item in items if getattr(item, "originalname", None) == name]
+    items[:] = [item for item in items if item not in last] + last
