@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,8 @@ class AxeChecker:
 
     checked: set = field(default_factory=set)
     pending: dict = field(default_factory=dict)
+    started: dict = field(default_factory=dict)
+    seconds: list = field(default_factory=list)  # from a document's start to axe-core's report, per page
     violations: list = field(default_factory=list)
     not_checked: list = field(default_factory=list)
 
@@ -66,8 +69,11 @@ class AxeChecker:
                 self.not_checked.append("{} at width {}: left before axe-core reported".format(*self.pending[page]))
             self.checked.add((url, width))
             self.pending[page] = (url, width)
+            self.started[page] = time.monotonic()
             return
         self.pending.pop(page, None)
+        if page in self.started:
+            self.seconds.append(time.monotonic() - self.started.pop(page))
         if report["kind"] == "error":
             self.not_checked.append(f"{url} at width {width}: {report['payload']}")
             return
@@ -147,6 +153,9 @@ class PageCollector:
             test = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
             self.pages.append(Page(url=url, test=test, body=body))
         return [body]
+
+
+VNU_TOTALS = {"pages": 0, "errors": 0}  # the last run's, for the summary at the end of the tests
 
 
 def vnu_command() -> list[str]:

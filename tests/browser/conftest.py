@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .checks import AxeChecker, PageCollector
+from .checks import VNU_TOTALS, AxeChecker, PageCollector
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are ordinary synchronous calls, so Django's async guard is lifted.
@@ -70,10 +70,27 @@ def visited_pages(live_server):
     return collector
 
 
+AXE_TOTALS = {"pages": 0, "violations": 0, "seconds": 0.0}
+
+
 @pytest.fixture
 def axe():
     """axe-core on every page of the test; `new_page` fails the test on any critical or serious violation."""
-    return AxeChecker()
+    checker = AxeChecker()
+    yield checker
+    AXE_TOTALS["pages"] += len(checker.seconds)
+    AXE_TOTALS["violations"] += len(checker.violations)
+    AXE_TOTALS["seconds"] += sum(checker.seconds)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if AXE_TOTALS["pages"]:
+        terminalreporter.write_line(
+            "axe-core checked {pages} pages ({seconds:.0f} s from page start to report), "
+            "{violations} critical/serious violations".format(**AXE_TOTALS)
+        )
+    if VNU_TOTALS["pages"]:
+        terminalreporter.write_line("Nu HTML checker validated {pages} pages: {errors} errors".format(**VNU_TOTALS))
 
 
 @pytest.fixture

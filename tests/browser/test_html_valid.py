@@ -5,7 +5,7 @@ all of them (tests/browser/conftest.py puts it last) and validates them in one r
 
 import pytest
 
-from .checks import vnu_errors
+from .checks import VNU_TOTALS, vnu_errors
 
 pytestmark = pytest.mark.browser
 
@@ -13,5 +13,5 @@ pytestmark = pytest.mark.browser
 def test_every_page_the_browser_tests_visited_is_valid_html(visited_pages, tmp_path):
     assert visited_pages.pages, "No page was collected: run this test with the other browser tests (pytest -m browser)"
     errors = vnu_errors(visited_pages.pages, tmp_path)
-    print(f"Nu HTML checker: {len(visited_pages.pages)} pages validated, {len(errors)} errors")
+    VNU_TOTALS.update(pages=len(visited_pages.pages), errors=len(errors))
     assert errors == [], f"{len(errors)} HTML errors in {len(visited_pages.pages)} pages:\n" + "\n".join(errors)
