@@ -130,20 +130,23 @@ class PageCollector:
     def __call__(self, environ, start_response):
         if environ.get("HTTP_SEC_FETCH_DEST") not in ("document", "iframe"):
             return self.app(environ, start_response)
-        content_type = []
+        sent = {}
 
         def remember(status, headers, exc_info=None):
-            content_type.extend(value for name, value in headers if name.lower() == "content-type")
+            sent["status"] = int(status.split()[0])
+            sent["type"] = next((value for name, value in headers if name.lower() == "content-type"), "")
             return start_response(status, headers, exc_info)
 
         response = self.app(environ, remember)
-        if not content_type or not content_type[0].startswith("text/html"):
+        if not sent.get("type", "").startswith("text/html") or 300 <= sent["status"] < 400:  # redirects show nothing
             return response
         try:
             body = b"".join(response)
         finally:
             if hasattr(response, "close"):
                 response.close()
+        if not body:
+            return [body]
         # The same page with a different CSRF token or nonce is the same page: keep one copy.
         digest = hashlib.sha256(VARYING.sub(b"", body)).hexdigest()
         if digest not in self.seen:

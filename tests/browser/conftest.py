@@ -97,12 +97,14 @@ def pytest_terminal_summary(terminalreporter):
 def new_page(browser, live_server, csp_violations, axe, visited_pages):
     """Open pages in fresh browser contexts (one per person); all are closed after the test, which fails if any
     page broke the Content-Security-Policy or has a critical or serious accessibility violation (axe-core runs on
-    each page before the browser leaves it, and on the pages open at the end)."""
+    each page once it has loaded; a navigation away, and the end of the test, wait for its report)."""
     contexts = []
 
     def make(viewport=DESKTOP):
         context = browser.new_context(viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris")
         context.set_default_timeout(10_000)
+        # A navigation away waits for axe-core to finish on the page it leaves (seconds on a busy machine).
+        context.set_default_navigation_timeout(40_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         axe.attach(context)
         contexts.append(context)
