@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from .checks import VNU_TOTALS, AxeChecker, PageCollector
 
@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+# Assertions wait longer than Playwright's 5 s: a navigation away waits for axe-core to finish on the page it
+# leaves, which takes seconds on a busy machine.
+expect.set_options(timeout=15_000)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
