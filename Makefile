@@ -15,6 +15,12 @@ $(VENV)/.installed: requirements.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
+# The W3C Nu HTML checker for the browser tests (vnu.jar; needs a Java runtime). --ignore-scripts: its
+# postinstall would download a Java runtime of its own.
+node_modules/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
 	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
@@ -48,7 +54,7 @@ run: $(VENV)/.installed local-env
 
 ## Run every test: lint, unit, integration (PostgreSQL, Redis, Celery) and browser (chromium).
 test: export DEBUG = 0
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
@@ -65,4 +71,4 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 
 clean:
-	rm -rf $(VENV) var staticfiles artifacts
+	rm -rf $(VENV) var staticfiles artifacts node_modules

@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,6 +31,15 @@ from .models import (
     OfferMilestone,
     OfferRevision,
 )
+
+
+def object_or_404(queryset, object_id):
+    """The admin's URLs take any text as an id (a relative URL resolved against a change page, say): a 404 for
+    what is not one, as the admin's own `get_object` does, never a 500."""
+    try:
+        return queryset.get(pk=object_id)
+    except (queryset.model.DoesNotExist, ValueError, ValidationError):
+        raise Http404 from None
 
 
 class ReadOnlyAdminMixin:
@@ -191,7 +200,7 @@ class MilestoneAdmin(PaginatedInlinesAdmin, LargeTableAdmin, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Every field is read-only: the only actions here are the staff actions the policy allows now.
-        milestone = get_object_or_404(Milestone.objects.select_related("contract"), pk=object_id)
+        milestone = object_or_404(Milestone.objects.select_related("contract"), object_id)
         allowed = [
             {
                 "name": a.name,
@@ -333,9 +342,8 @@ class DisputeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return [*urls, *super().get_urls()]
 
     def _dispute(self, dispute_id):
-        return get_object_or_404(
-            Dispute.objects.select_related("milestone__contract__offer__thread", "opened_by", "assigned_to"),
-            pk=dispute_id,
+        return object_or_404(
+            Dispute.objects.select_related("milestone__contract__offer__thread", "opened_by", "assigned_to"), dispute_id
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

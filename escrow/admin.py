@@ -181,9 +181,20 @@ class PayoutAccountAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     list_select_related = ["user"]
 
 
+class ProviderFilter(admin.AllValuesFieldListFilter):
+    """A transfer waiting for the payee's payout account has no provider yet: its choice needs a name (Django's
+    filter would show an empty link)."""
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "":
+                choice["display"] = "Not sent yet"
+            yield choice
+
+
 @admin.register(Transfer)
 class TransferAdmin(ReadOnlyAdmin):
     list_display = ["id", "payee", "amount", "status", "provider_transfer_id", "last_error", "created_at", "sent_at"]
-    list_filter = ["status", "provider"]
+    list_filter = ["status", ("provider", ProviderFilter)]
     search_fields = ["payee__email", "provider_transfer_id", "entry__reference"]
     list_select_related = ["payee"]

@@ -44,6 +44,7 @@ class SignUpForm(allauth_forms.SignupForm):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = "Email address"
         self.fields["email"].widget.attrs.pop("placeholder", None)
+        self.fields["email"].widget.attrs.pop("autofocus", None)  # the name, first, has it: one per page
         self.fields["password1"].label = "Password"
         self.fields["password1"].widget.attrs.pop("placeholder", None)
         self.fields["password2"].label = "Password confirmation"

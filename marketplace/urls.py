@@ -16,6 +16,7 @@ urlpatterns = [
     path("help/", pages.help_page, name="help"),
     path("terms/", pages.terms, name="terms"),
     path("privacy/", pages.privacy, name="privacy"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -20,6 +21,12 @@ from .selectors import SORTS, freelancer_get, freelancer_list, profile_completio
 from .services import profile_update, user_role, user_update_settings
 
 DIRECTORY_PAGE_SIZE = 20
+
+
+@require_GET
+def favicon(request):
+    """Pages that name no icon (the admin's, the sandbox provider's) make browsers ask for /favicon.ico."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def home(request):

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
 from contracts import events, policy
+from marketplace.templatetags.iso_datetime import iso_datetime
 
 register = template.Library()
 
@@ -60,11 +61,6 @@ def live_countdown(deadline):
 # parsing the format each time was a sizeable part of its rendering.
 
 
-def iso_datetime(value) -> str:
-    """ISO 8601 to the second with the offset, for `<time datetime>`: "2026-11-26T14:05:00+01:00"."""
-    return timezone.localtime(value).replace(microsecond=0).isoformat()
-
-
 def _day(value) -> str:
     """ "Nov 26, 2026" (the month's name in the active language)."""
     return gettext("{month} {day}, {year}").format(
@@ -81,7 +77,7 @@ def when(value, style: str = "datetime"):
     if not isinstance(value, datetime):  # a day (a delivery date): no time, no zone
         return format_html('<time datetime="{}">{}</time>', value.isoformat(), _day(value))
     local = timezone.localtime(value)
-    iso = local.replace(microsecond=0).isoformat()
+    iso = iso_datetime(local)
     if style == "date":
         return format_html('<time datetime="{}">{}</time>', iso, _day(local))
     text = gettext("{day}, {time} {zone}").format(day=_day(local), time=f"{local:%H:%M}", zone=local.tzname())

@@ -148,3 +148,10 @@ def test_one_click_evidence_bundle_for_staff(staff_client, client):
 
     client.force_login(contract.client)  # a party is not staff
     assert client.get(url).status_code == 302
+
+
+@pytest.mark.parametrize("model", ["milestone", "dispute"])
+def test_a_change_page_for_what_is_not_an_id_is_a_404(staff_client, model):
+    # e.g. a stylesheet's relative @import resolved against a change page's URL
+    assert staff_client.get(f"/admin/contracts/{model}/7/change/widgets.css/change/").status_code == 404
+    assert staff_client.get(f"/admin/contracts/{model}/999999/change/").status_code in (302, 404)

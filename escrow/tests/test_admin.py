@@ -117,3 +117,14 @@ def test_staff_with_view_permission_only_see_the_audit(client, ledger):
 def test_non_staff_cannot_open_the_audit(client, ledger):
     client.force_login(UserFactory())
     assert client.get(reverse("admin:escrow_audit")).status_code == 302
+
+
+def test_transfers_not_sent_yet_have_a_named_provider_filter_choice(client, staff, payer, payee):
+    fund(payer, HoldSpecFactory(reference="milestone:44", payee=payee, amount=Decimal("100.00"), fee=Decimal("10")))
+    hold_release(reference="milestone:44", actor=payer)  # no payout account yet: the transfer waits, no provider
+    assert Transfer.objects.get().provider == ""
+
+    body = client.get(reverse("admin:escrow_transfer_changelist")).content.decode()
+
+    assert '<a href="?provider=">Not sent yet</a>' in body
+    assert '<a href="?provider="></a>' not in body
