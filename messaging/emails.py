@@ -24,7 +24,6 @@ from django.core import signing
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import dateformat, timezone, translation
-from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 
 from marketplace.hygiene import clean_text
@@ -90,10 +89,10 @@ class Section:
         object.__setattr__(self, "quotes", tuple((str(by), str(words)) for by, words in self.quotes))
 
     def as_dict(self) -> dict:
-        """JSON for the outbox row: lazily translated texts (events' sentences) stored as the strings they are."""
-        data = {name: str(value) for name, value in asdict(self).items() if isinstance(value, str | Promise)}
-        data["paragraphs"], data["lines"] = [str(p) for p in self.paragraphs], [str(line) for line in self.lines]
-        data["quotes"] = [[str(by), str(words)] for by, words in self.quotes]
+        """JSON for the outbox row (every text is already a string: see __post_init__)."""
+        data = asdict(self)
+        data["paragraphs"], data["lines"] = list(self.paragraphs), list(self.lines)
+        data["quotes"] = [list(quote) for quote in self.quotes]
         return data
 
     @classmethod
