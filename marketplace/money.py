@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
+from .formats import format_money_amount
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -22,12 +24,8 @@ def platform_fee(amount: Decimal, percent: Decimal | None = None) -> Decimal:
 
 
 def format_money(amount) -> str:
-    """'$1,234.50' for USD; '1,234.50 EUR' for other currencies."""
-    if amount is None:
+    """`amount` in settings.CURRENCY for the active language (Babel): "$1,234.50" in English,
+    "1.234,50 $" in German. Every page, email and message shows money through this (or the `money` filter)."""
+    if amount is None or amount == "":
         return ""
-    amount = to_money(amount)
-    sign = "-" if amount < 0 else ""
-    text = f"{abs(amount):,.2f}"
-    if settings.CURRENCY == "USD":
-        return f"{sign}${text}"
-    return f"{sign}{text} {settings.CURRENCY}"
+    return format_money_amount(to_money(amount))

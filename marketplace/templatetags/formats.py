@@ -1,0 +1,28 @@
+"""Dates for people, in the active language and the viewer's timezone (marketplace/formats.py):
+
+{{ milestone.due_date|local_date }}            Nov 26, 2026 · 26. Nov. 2026
+{{ event.created_at|local_datetime }}          Nov 26, 2026, 16:40 · 26. Nov. 2026, 16:40
+{{ deadline|local_datetime:"zone" }}           … 16:40 CET · … 16:40 MEZ
+<time datetime="{{ value|iso_datetime }}">     2026-11-26T15:40:12+00:00 (no microseconds)
+"""
+
+from django import template
+
+from marketplace import formats
+
+register = template.Library()
+
+
+@register.filter
+def local_date(value):
+    return formats.format_date(value)
+
+
+@register.filter
+def local_datetime(value, arg=""):
+    return formats.format_datetime(value, zone=arg == "zone")
+
+
+@register.filter
+def iso_datetime(value):
+    return formats.iso_datetime(value)
