@@ -53,7 +53,7 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
 
 def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
     """A moment in the viewer's timezone, 24-hour clock: "Nov 26, 2026, 16:40" / "26. Nov. 2026, 16:40";
-    with `zone`, the zone's short name follows ("16:40 CET" / "16:40 MEZ")."""
+    with `zone`, the zone's abbreviation follows ("16:40 CET")."""
     if value is None or value == "":
         return ""
     if not isinstance(value, dt.datetime):
@@ -61,7 +61,9 @@ def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
     value = _aware_local(value)
     locale = current_locale()
     day = format_skeleton("yMMMd", value.date(), locale=locale)
-    time = format_time(value, "HH:mm z" if zone else "HH:mm", tzinfo=value.tzinfo, locale=locale)
+    time = format_time(value, "HH:mm", tzinfo=value.tzinfo, locale=locale)
+    if zone:  # the tz database's abbreviation ("CET", "EST", "JST"): CLDR has short names for few zones
+        time = f"{time} {value.tzname()}"
     pattern = locale.datetime_formats["medium"]  # "{1}, {0}": how this language joins a date and a time
     return pattern.replace("'", "").replace("{1}", day).replace("{0}", time)
 
