@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from babel import Locale
 from babel.dates import format_skeleton, format_time
-from babel.numbers import format_currency
+from babel.numbers import format_compact_currency, format_currency
 from django.conf import settings
 from django.utils import timezone, translation
 
@@ -33,6 +33,11 @@ def format_money_amount(amount: Decimal) -> str:
     """`amount` (already quantized to cents) in settings.CURRENCY for the active language:
     "$1,234.50" in English, "1.234,50 $" in German (with a no-break space before the symbol)."""
     return format_currency(amount, settings.CURRENCY, locale=current_locale())
+
+
+def format_money_compact(amount: Decimal) -> str:
+    """A round amount, short: "$1K", "$1M" in English ("1000 $", "1 Mio. $" in German)."""
+    return format_compact_currency(amount, settings.CURRENCY, locale=current_locale())
 
 
 def _aware_local(value: dt.datetime) -> dt.datetime:
