@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from contracts.policy import ALLOW, Verdict
+from marketplace.i18n import in_sentence
 
 from .models import Invitation, Job, Proposal
 
@@ -93,7 +94,8 @@ def proposal_may_create(actor, job: Job, *, already_proposed: bool, sent_today: 
         )
     if not job.is_open:
         return _when(
-            "closed", _("This job is %(status)s: it no longer takes proposals.") % {"status": job.status_label.lower()}
+            "closed",
+            _("This job is %(status)s: it no longer takes proposals.") % {"status": in_sentence(job.status_label)},
         )
     if already_proposed:
         return _invalid("already_proposed", _("You already sent a proposal for this job; edit it instead."))
@@ -117,9 +119,11 @@ def _freelancer_open(actor, proposal: Proposal, not_yours: str) -> Verdict:
     if actor.pk != proposal.freelancer_id:
         return _who("not_yours", not_yours)
     if not proposal.is_active:
-        return _when("closed", _("This proposal is %(status)s.") % {"status": proposal.get_status_display().lower()})
+        return _when(
+            "closed", _("This proposal is %(status)s.") % {"status": in_sentence(proposal.get_status_display())}
+        )
     if not proposal.job.is_open:
-        return _when("job_closed", _("This job is %(status)s.") % {"status": proposal.job.status_label.lower()})
+        return _when("job_closed", _("This job is %(status)s.") % {"status": in_sentence(proposal.job.status_label)})
     return ALLOW
 
 
@@ -142,7 +146,9 @@ def proposal_may_manage(actor, proposal: Proposal) -> Verdict:
     if not is_client(actor, proposal.job):
         return _who("not_client", _("Only the job's client can do this."))
     if not proposal.is_active:
-        return _when("closed", _("This proposal is %(status)s.") % {"status": proposal.get_status_display().lower()})
+        return _when(
+            "closed", _("This proposal is %(status)s.") % {"status": in_sentence(proposal.get_status_display())}
+        )
     return ALLOW
 
 
@@ -151,7 +157,7 @@ def proposal_may_hire(actor, proposal: Proposal) -> Verdict:
     if not verdict:
         return verdict
     if not proposal.job.is_open:
-        return _when("job_closed", _("This job is %(status)s.") % {"status": proposal.job.status_label.lower()})
+        return _when("job_closed", _("This job is %(status)s.") % {"status": in_sentence(proposal.job.status_label)})
     if proposal.offer_id is not None and proposal.offer.is_pending:
         return _when("offer_pending", _("You already sent this freelancer an offer; it is waiting for their answer."))
     return ALLOW
@@ -180,5 +186,5 @@ def invitation_may_answer(actor, invitation: Invitation) -> Verdict:
     if invitation.status != Invitation.Status.PENDING:
         return _when("answered", _("This invitation has already been answered."))
     if not invitation.job.is_open:
-        return _when("closed", _("This job is %(status)s.") % {"status": invitation.job.status_label.lower()})
+        return _when("closed", _("This job is %(status)s.") % {"status": in_sentence(invitation.job.status_label)})
     return ALLOW

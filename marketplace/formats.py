@@ -29,10 +29,10 @@ def current_locale() -> Locale:
     return _locale(translation.get_language() or settings.LANGUAGE_CODE)
 
 
-def format_money_amount(amount: Decimal) -> str:
-    """`amount` (already quantized to cents) in settings.CURRENCY for the active language:
+def format_money_amount(amount: Decimal, currency: str | None = None) -> str:
+    """`amount` (already quantized to cents) in `currency` (default settings.CURRENCY) for the active language:
     "$1,234.50" in English, "1.234,50 $" in German (with a no-break space before the symbol)."""
-    return format_currency(amount, settings.CURRENCY, locale=current_locale())
+    return format_currency(amount, currency or settings.CURRENCY, locale=current_locale())
 
 
 def format_money_compact(amount: Decimal) -> str:

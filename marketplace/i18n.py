@@ -28,6 +28,17 @@ def user_language(user) -> str:
     return supported_language(getattr(user, "language", None))
 
 
+# Languages that write a label (a button, a status) in lower case inside a sentence: "This milestone is funded".
+# German keeps it as it is: its nouns keep their capitals ("Sie können jetzt nicht Arbeit einreichen").
+LOWER_CASE_IN_SENTENCE = {"en"}
+
+
+def in_sentence(label) -> str:
+    """A label (button, status) as it reads inside a sentence of the active language."""
+    label = str(label)
+    return label.lower() if translation.get_language() in LOWER_CASE_IN_SENTENCE else label
+
+
 @contextmanager
 def recipient_locale(user):
     """Render inside this block for `user`: their language and their timezone (then restore both)."""

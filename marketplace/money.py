@@ -23,9 +23,10 @@ def platform_fee(amount: Decimal, percent: Decimal | None = None) -> Decimal:
     return to_money(Decimal(amount) * Decimal(percent) / Decimal(100))
 
 
-def format_money(amount) -> str:
+def format_money(amount, currency: str | None = None) -> str:
     """`amount` in settings.CURRENCY for the active language (Babel): "$1,234.50" in English,
-    "1.234,50 $" in German. Every page, email and message shows money through this (or the `money` filter)."""
+    "1.234,50 $" in German. Every page, email and message shows money through this (or the `money` filter).
+    `currency`: for a provider's page that names its own (the site's otherwise)."""
     if amount is None or amount == "":
         return ""
-    return format_money_amount(to_money(amount))
+    return format_money_amount(to_money(amount), currency)

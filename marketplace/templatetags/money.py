@@ -6,6 +6,6 @@ register = template.Library()
 
 
 @register.filter
-def money(amount):
+def money(amount, currency=None):
     """Money in the active language: {{ milestone.amount|money }} -> $1,234.50 (en), 1.234,50 $ (de)."""
-    return format_money(amount)
+    return format_money(amount, currency or None)
