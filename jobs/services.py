@@ -24,6 +24,7 @@ from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contracts import services as contract_services
 from contracts.models import Contract, Offer
@@ -199,8 +200,9 @@ def _close(job: Job, *, reason: str, actor: User | None, hired: Proposal | None 
     )
     why = {
         Job.ClosedReason.HIRED: "",
-        Job.ClosedReason.CANCELLED: " (the client cancelled it)",
-        Job.ClosedReason.EXPIRED: " (it expired)",
+        # Lazy: the notification is rendered in each recipient's language.
+        Job.ClosedReason.CANCELLED: gettext_lazy(" (the client cancelled it)"),
+        Job.ClosedReason.EXPIRED: gettext_lazy(" (it expired)"),
     }
     for proposal in others:
         if hired is not None and proposal.pk == hired.pk:
