@@ -56,6 +56,15 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
     return format_skeleton("yMMMd", value, locale=current_locale())
 
 
+def format_month(value: dt.date | dt.datetime | None) -> str:
+    """A month and year: "November 2026" (both languages spell it so); a datetime in the viewer's timezone."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _aware_local(value).date()
+    return format_skeleton("yMMMM", value, locale=current_locale())
+
+
 def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
     """A moment in the viewer's timezone, 24-hour clock: "Nov 26, 2026, 16:40" / "26. Nov. 2026, 16:40";
     with `zone`, the zone's abbreviation follows ("16:40 CET")."""

@@ -2,7 +2,8 @@
 
 {{ milestone.due_date|local_date }}            Nov 26, 2026 · 26. Nov. 2026
 {{ event.created_at|local_datetime }}          Nov 26, 2026, 16:40 · 26. Nov. 2026, 16:40
-{{ deadline|local_datetime:"zone" }}           … 16:40 CET · … 16:40 MEZ
+{{ deadline|local_datetime:"zone" }}           … 16:40 CET
+{{ user.date_joined|local_month }}             March 2026 · März 2026
 <time datetime="{{ value|iso_datetime }}">     2026-11-26T15:40:12+00:00 (no microseconds)
 """
 
@@ -21,6 +22,11 @@ def local_date(value):
 @register.filter
 def local_datetime(value, arg=""):
     return formats.format_datetime(value, zone=arg == "zone")
+
+
+@register.filter
+def local_month(value):
+    return formats.format_month(value)
 
 
 @register.filter
