@@ -64,8 +64,10 @@ def new_page(browser, live_server, csp_violations):
     page broke the Content-Security-Policy."""
     contexts = []
 
-    def make(viewport=DESKTOP):
-        context = browser.new_context(viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris")
+    def make(viewport=DESKTOP, locale="en-US"):
+        context = browser.new_context(
+            viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris", locale=locale
+        )
         context.set_default_timeout(10_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         contexts.append(context)
