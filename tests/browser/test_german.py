@@ -13,6 +13,7 @@ from contracts.models import Contract
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.formats import format_date
 from marketplace.tests.factories import FreelancerFactory, UserFactory
+from tests.browser.conftest import PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -101,3 +102,22 @@ def test_offer_fund_submit_approve_in_german(new_page, screenshot, password):
     freelancer_page.get_by_role("link", name="Wallet").click()
     expect(freelancer_page.locator("main")).to_contain_text(RECEIVES)
     assert_ledger_consistent()
+
+
+def test_a_visitor_switches_to_german_with_the_language_menu(new_page, screenshot):
+    FreelancerFactory(name="Felix Freelancer", language="de")
+    page = new_page(PHONE)
+    page.goto("/freelancers/")
+    expect(page.get_by_role("heading", name="Find freelancers")).to_be_visible()
+    page.get_by_role("button", name="Toggle navigation").click()
+    page.get_by_role("button", name=re.compile(r"^Language")).click()
+    page.get_by_role("button", name="Deutsch").click()
+    expect(page.get_by_role("heading", name="Freelancer finden")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.locator("main")).to_contain_text("Noch keine Bewertungen")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_role("button", name="Navigation ein-/ausblenden").click()
+    page.get_by_role("button", name=re.compile(r"^Sprache")).click()
+    screenshot(page, "de-language-menu-phone")
+    page.get_by_role("button", name="English").click()
+    expect(page.get_by_role("heading", name="Find freelancers")).to_be_visible()
