@@ -13,11 +13,15 @@ import pytest
 from babel.messages.checkers import python_format
 from babel.messages.extract import extract_python
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency
 from django.conf import settings
 from django.template import Context, Template
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation.template import templatize
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from jobs.tests.factories import make_job, make_proposal
 from marketplace import formats
@@ -56,6 +60,26 @@ def test_money_in_the_currency_of_the_setting(settings):
         assert format_money(Decimal("1234.5")) == f"1.234,50{NBSP}€"
     with translation.override("en"):
         assert format_money(Decimal("1234.5")) == "€1,234.50"
+
+
+@settings_hypothesis(max_examples=300, deadline=None)
+@given(
+    cents=st.integers(min_value=-(10**12), max_value=10**12),
+    language=st.sampled_from([code for code, _name in settings.LANGUAGES]),
+    currency=st.sampled_from(["USD", "EUR", "GBP", "CHF"]),
+)
+def test_the_fast_money_path_writes_exactly_what_babel_writes(cents, language, currency):
+    amount = Decimal(cents) / 100
+    with translation.override(language):
+        assert formats.format_money_amount(amount, currency) == format_currency(
+            amount, currency, locale=formats.current_locale()
+        )
+
+
+def test_the_time_of_day_is_written_the_same_in_every_language_of_the_site():
+    """format_datetime writes "HH:mm" directly, which is right only while every language's 24-hour pattern is it."""
+    for code, _name in settings.LANGUAGES:
+        assert str(formats._pattern(code, formats.TIME).pattern) == "HH:mm", code
 
 
 @pytest.mark.parametrize(
