@@ -5,11 +5,13 @@
 {{ deadline|local_datetime:"zone" }}           … 16:40 CET
 {{ user.date_joined|local_month }}             March 2026 · März 2026
 <time datetime="{{ value|iso_datetime }}">     2026-11-26T15:40:12+00:00 (no microseconds)
+{{ offer.get_status_display|in_sentence }}      a status inside a sentence: "accepted" (en), "Angenommen" (de)
 """
 
 from django import template
 
 from marketplace import formats
+from marketplace.i18n import in_sentence as _in_sentence
 
 register = template.Library()
 
@@ -32,3 +34,8 @@ def local_month(value):
 @register.filter
 def iso_datetime(value):
     return formats.iso_datetime(value)
+
+
+@register.filter
+def in_sentence(value):
+    return _in_sentence(value)
