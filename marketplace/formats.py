@@ -158,11 +158,11 @@ def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
 
 
 def iso_datetime(value: dt.datetime | dt.date | None) -> str:
-    """ISO 8601 to the second (no microseconds), in UTC with an offset, for `<time datetime>`."""
+    """The machine-readable value of `<time datetime="…">`: ISO 8601 to the second (HTML allows at most three
+    decimals; Django's `date:'c'` writes six) with the offset of the viewer's timezone: "2026-11-26T16:40:12+01:00".
+    A date stays a date."""
     if value is None or value == "":
         return ""
     if not isinstance(value, dt.datetime):
         return value.isoformat()
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value, dt.UTC)
-    return value.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+    return _aware_local(value).replace(microsecond=0).isoformat()

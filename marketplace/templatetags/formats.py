@@ -4,7 +4,7 @@
 {{ event.created_at|local_datetime }}          Nov 26, 2026, 16:40 · 26. Nov. 2026, 16:40
 {{ deadline|local_datetime:"zone" }}           … 16:40 CET
 {{ user.date_joined|local_month }}             March 2026 · März 2026
-<time datetime="{{ value|iso_datetime }}">     2026-11-26T15:40:12+00:00 (no microseconds)
+<time datetime="{{ value|iso_datetime }}">     2026-11-26T16:40:12+01:00 (to the second)
 {{ offer.get_status_display|in_sentence }}      a status inside a sentence: "accepted" (en), "Angenommen" (de)
 """
 

@@ -108,11 +108,12 @@ def test_a_datetime_with_its_zone_and_a_plain_date():
     assert formats.format_date(None) == formats.format_datetime(None) == ""
 
 
-def test_time_datetime_attributes_are_iso_8601_to_the_second_in_utc():
-    berlin = MOMENT.astimezone(ZoneInfo("Europe/Berlin"))
-    assert formats.iso_datetime(berlin) == "2026-11-26T15:40:12+00:00"
-    rendered = Template('{% load formats %}<time datetime="{{ t|iso_datetime }}">').render(Context({"t": MOMENT}))
-    assert rendered == '<time datetime="2026-11-26T15:40:12+00:00">'
+def test_time_datetime_attributes_are_iso_8601_to_the_second_with_the_viewers_offset():
+    with timezone.override(ZoneInfo("Europe/Berlin")):
+        assert formats.iso_datetime(MOMENT) == "2026-11-26T16:40:12+01:00"
+        rendered = Template('{% load formats %}<time datetime="{{ t|iso_datetime }}">').render(Context({"t": MOMENT}))
+    assert rendered == '<time datetime="2026-11-26T16:40:12+01:00">'
+    assert formats.iso_datetime(dt.date(2026, 3, 1)) == "2026-03-01"
 
 
 # --- choosing the language ---------------------------------------------------------------------------------------
