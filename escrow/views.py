@@ -234,7 +234,7 @@ def payout_account_return(request):
     if account is not None:
         account = payout_account_refresh(provider=account.provider, account_id=account.account_id)
     if account is not None and account.payouts_enabled:
-        messages.success(request, "Your payout account is set up: you can withdraw your earnings.")
+        messages.success(request, _("Your payout account is set up: you can withdraw your earnings."))
     else:
-        messages.warning(request, "Your payout account is not finished yet.")
+        messages.warning(request, _("Your payout account is not finished yet."))
     return redirect("escrow:wallet")
