@@ -95,7 +95,7 @@ def format_money_compact(amount: Decimal) -> str:
 # --- dates -------------------------------------------------------------------------------------------------------
 
 # CLDR skeletons: what to show, in whatever order and punctuation the language uses.
-DAY, MONTH = "yMMMd", "yMMMM"  # "Nov 26, 2026", "November 2026"
+DAY, WEEKDAY, MONTH = "yMMMd", "yMMMEd", "yMMMM"  # "Nov 26, 2026", "Thu, Nov 26, 2026", "November 2026"
 TIME = "Hm"  # 24-hour "16:40": "HH:mm" in every language the site speaks (a test checks), so written directly
 
 
@@ -142,9 +142,10 @@ def format_month(value: dt.date | dt.datetime | None) -> str:
     return _format(value, MONTH, _language())
 
 
-def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
+def format_datetime(value: dt.datetime | None, *, zone: bool = False, weekday: bool = False) -> str:
     """A moment in the viewer's timezone, 24-hour clock: "Nov 26, 2026, 16:40" / "26. Nov. 2026, 16:40";
-    with `zone`, the zone's abbreviation follows ("16:40 CET")."""
+    with `zone`, the zone's abbreviation follows ("16:40 CET"); with `weekday`, the day's name leads
+    ("Thu, Nov 26, 2026" / "Do., 26. Nov. 2026")."""
     if value is None or value == "":
         return ""
     if not isinstance(value, dt.datetime):
@@ -154,7 +155,8 @@ def format_datetime(value: dt.datetime | None, *, zone: bool = False) -> str:
     time = f"{value:%H:%M}"  # what the Hm skeleton gives in every language the site speaks
     if zone:  # the tz database's abbreviation ("CET", "EST", "JST"): CLDR has short names for few zones
         time = f"{time} {value.tzname()}"
-    return _joiner(language).replace("{1}", _format(value.date(), DAY, language)).replace("{0}", time)
+    day = _format(value.date(), WEEKDAY if weekday else DAY, language)
+    return _joiner(language).replace("{1}", day).replace("{0}", time)
 
 
 def iso_datetime(value: dt.datetime | dt.date | None) -> str:

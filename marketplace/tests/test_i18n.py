@@ -27,6 +27,7 @@ from jobs.tests.factories import make_job, make_proposal
 from marketplace import formats
 from marketplace.i18n import recipient_locale
 from marketplace.money import format_money
+from marketplace.services import profile_update
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from messaging.models import Notification
 
@@ -105,6 +106,7 @@ def test_a_datetime_with_its_zone_and_a_plain_date():
     with translation.override("de"), timezone.override(ZoneInfo("Europe/Berlin")):
         assert formats.format_datetime(MOMENT, zone=True) == "26. Nov. 2026, 16:40 CET"
         assert formats.format_date(dt.date(2026, 3, 1)) == "1. März 2026"
+        assert formats.format_datetime(MOMENT, zone=True, weekday=True) == "Do., 26. Nov. 2026, 16:40 CET"
     assert formats.format_date(None) == formats.format_datetime(None) == ""
 
 
@@ -171,7 +173,7 @@ def test_account_settings_save_the_language_and_answer_in_it(client):
 
 @pytest.mark.django_db
 def test_anonymous_pages_cached_for_everyone_are_cached_per_language(client):
-    FreelancerFactory(name="Felix Freelancer")
+    profile_update(user=FreelancerFactory(name="Felix Freelancer"), headline="Shops", bio="", location="", skills=[])
     english = client.get(reverse("directory"), headers={"accept-language": "en"}).content.decode()
     assert "No ratings yet" in english  # inside the fragment cached for every visitor
     german = client.get(reverse("directory"), headers={"accept-language": "de"}).content.decode()

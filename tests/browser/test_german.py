@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from contracts.models import Contract
 from escrow.tests.helpers import assert_ledger_consistent
 from marketplace.formats import format_date
+from marketplace.services import profile_update
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from tests.browser.conftest import PHONE
 
@@ -105,7 +106,8 @@ def test_offer_fund_submit_approve_in_german(new_page, screenshot, password):
 
 
 def test_a_visitor_switches_to_german_with_the_language_menu(new_page, screenshot):
-    FreelancerFactory(name="Felix Freelancer", language="de")
+    felix = FreelancerFactory(name="Felix Freelancer", language="de")
+    profile_update(user=felix, headline="Onlineshops mit Django", bio="", location="", skills=["django"])
     page = new_page(PHONE)
     page.goto("/freelancers/")
     expect(page.get_by_role("heading", name="Find freelancers")).to_be_visible()
