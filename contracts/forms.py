@@ -12,7 +12,9 @@ from .rules import MilestoneTerms, OfferTerms, check_due_date, check_links, chec
 
 
 class OfferTermsForm(forms.Form):
-    title = forms.CharField(max_length=120, help_text=_("A short name for the work, e.g. “Company website redesign”."))
+    title = forms.CharField(
+        label=_("Title"), max_length=120, help_text=_("A short name for the work, e.g. “Company website redesign”.")
+    )
     scope = forms.CharField(
         label=_("Scope of work"),
         max_length=10000,
@@ -45,10 +47,11 @@ class OfferTermsForm(forms.Form):
 
 class MilestoneForm(forms.Form):
     key = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    title = forms.CharField(max_length=120)
-    deliverable = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    title = forms.CharField(label=_("Title"), max_length=120)
+    deliverable = forms.CharField(label=_("Deliverable"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     due_date = forms.DateField(label=_("Estimated delivery date"), widget=forms.DateInput(attrs={"type": "date"}))
     amount = forms.DecimalField(
+        label=_("Amount"),
         max_digits=12,
         decimal_places=2,
         min_value=settings.MILESTONE_MIN_AMOUNT,

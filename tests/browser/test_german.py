@@ -24,13 +24,14 @@ RECEIVES = f"1.111,05{NBSP}$"  # after the 10 % platform fee of 123,45 $
 
 
 def anmelden(page, email: str, password: str) -> None:
-    """The login page in German (the browser asks for German: Accept-Language; the account's language takes over
-    once logged in)."""
+    """Log in from a browser that asks for German (Accept-Language); once in, the account's language decides."""
     page.goto("/accounts/login/")
-    page.get_by_label("E-Mail-Adresse").fill(email)
-    page.get_by_label(re.compile(r"^\s*Passwort\W*$")).fill(password)
-    page.get_by_role("button", name="Anmelden").click()
     expect(page.locator("html")).to_have_attribute("lang", "de")
+    form = page.locator("main form")
+    form.locator("input[name=login]").fill(email)
+    form.locator("input[name=password]").fill(password)
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_role("heading", name=re.compile(r"^Willkommen, "))).to_be_visible()
 
 
 def test_offer_fund_submit_approve_in_german(new_page, screenshot, password):
