@@ -19,6 +19,17 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts and ends in the default language: a request through the test client activates its user's
+    language in this thread (as a real request does in its own), which would leak into the next test."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def client():
     """pytest-django's client, where force_login of staff includes their second factor (see SecondFactorClient)."""

@@ -15,9 +15,9 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from marketplace.formats import format_date, format_datetime
 from marketplace.money import format_money
 
 
@@ -367,39 +367,55 @@ def event_recipients(event) -> list:
     return chosen
 
 
-def _local(value: str, event) -> datetime:
-    """A stored ISO time in the timezone of the people told (the client's, as for review reminders)."""
-    return timezone.localtime(datetime.fromisoformat(value), event.contract.client.timezone)
+def _quoted(title: str) -> str:
+    return gettext("“%(title)s”") % {"title": title}
 
 
 def notification_text(event) -> str:
+    """The in-app notification of `event`, in the active language and timezone: the recipient's (callers render
+    it inside marketplace.i18n.recipient_locale, as messaging.services.notify does for a function)."""
     found = spec(event.kind)
     if event.kind == K.REVIEW_REMINDER:
-        client = event.contract.client
-        deadline = timezone.localtime(datetime.fromisoformat(event.data["review_deadline"]), client.timezone)
-        return (
-            f"Reminder: “{event.milestone.title}” is approved and paid automatically on "
-            f"{deadline:%b %-d, %Y %H:%M %Z} unless you approve it or request changes before then."
-        )
+        deadline = datetime.fromisoformat(event.data["review_deadline"])
+        return gettext(
+            "Reminder: %(milestone)s is approved and paid automatically on %(deadline)s unless you approve it or "
+            "request changes before then."
+        ) % {"milestone": _quoted(event.milestone.title), "deadline": format_datetime(deadline, zone=True)}
     if event.kind == K.CONTRACT_QUIET:
-        ends = _local(event.data["ends_at"], event)
-        return (
-            f"Nothing has happened on “{event.contract.title}” for a while and nothing is in escrow. End it now, or "
-            f"keep it open? If neither of you answers, it ends by itself on {ends:%b %-d, %Y}."
-        )
+        ends = datetime.fromisoformat(event.data["ends_at"])
+        return gettext(
+            "Nothing has happened on %(contract)s for a while and nothing is in escrow. End it now, or keep it "
+            "open? If neither of you answers, it ends by itself on %(date)s."
+        ) % {"contract": _quoted(event.contract.title), "date": format_date(ends)}
     if event.kind in (K.OVERDUE_FREELANCER, K.OVERDUE_CLIENT):
-        due = date.fromisoformat(event.data["due_date"])
-        late = f"“{event.milestone.title}” was due on {due:%b %-d, %Y}, is funded, and no work has been submitted."
+        values = {
+            "milestone": _quoted(event.milestone.title),
+            "date": format_date(date.fromisoformat(event.data["due_date"])),
+        }
         if event.kind == K.OVERDUE_FREELANCER:
-            return f"{late} Submit the work, or refund the milestone to the client if you can't deliver it."
-        return f"{late} Message the freelancer, or open a dispute if the work won't come."
+            return (
+                gettext(
+                    "%(milestone)s was due on %(date)s, is funded, and no work has been submitted. Submit the work, "
+                    "or refund the milestone to the client if you can't deliver it."
+                )
+                % values
+            )
+        return (
+            gettext(
+                "%(milestone)s was due on %(date)s, is funded, and no work has been submitted. Message the "
+                "freelancer, or open a dispute if the work won't come."
+            )
+            % values
+        )
     text = event_text(event)
     if found and found.extra:
         text += f" {found.extra}"
     if event.kind == K.CONTRACT_ENDED and event.actor_id is None:
-        text += f" Nothing had happened on it for {settings.QUIET_CONTRACT_END_AFTER.days} days after you were asked."
+        text += " " + gettext("Nothing had happened on it for %(days)d days after you were asked.") % {
+            "days": settings.QUIET_CONTRACT_END_AFTER.days
+        }
     if event.kind == K.RELEASE and event.actor_id is None:
-        text += " The review period ended without an answer: it was approved and released automatically."
+        text += " " + gettext("The review period ended without an answer: it was approved and released automatically.")
     if event.kind == K.SUBMIT and event.data.get("review_deadline"):
-        text += f" Automatic approval in {settings.REVIEW_PERIOD.days} days."
+        text += " " + gettext("Automatic approval in %(days)d days.") % {"days": settings.REVIEW_PERIOD.days}
     return text

@@ -3,6 +3,8 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.money import format_money
 
@@ -10,25 +12,30 @@ from .rules import MilestoneTerms, OfferTerms, check_due_date, check_links, chec
 
 
 class OfferTermsForm(forms.Form):
-    title = forms.CharField(max_length=120, help_text="A short name for the work, e.g. “Company website redesign”.")
+    title = forms.CharField(
+        label=_("Title"), max_length=120, help_text=_("A short name for the work, e.g. “Company website redesign”.")
+    )
     scope = forms.CharField(
-        label="Scope of work", max_length=10000, widget=forms.Textarea(attrs={"rows": 5}), help_text="What is included."
+        label=_("Scope of work"),
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_("What is included."),
     )
     acceptance_criteria = forms.CharField(
-        label="What success looks like",
+        label=_("What success looks like"),
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="How the client will judge the work is done.",
+        help_text=_("How the client will judge the work is done."),
     )
     revision_rounds = forms.IntegerField(
-        label="Revision rounds included",
+        label=_("Revision rounds included"),
         min_value=0,
         max_value=10,
         initial=2,
-        help_text="How many times the client can ask for changes on a milestone before approving or disputing.",
+        help_text=_("How many times the client can ask for changes on a milestone before approving or disputing."),
     )
     message = forms.CharField(
-        label="Note to the other party",
+        label=_("Note to the other party"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -40,15 +47,20 @@ class OfferTermsForm(forms.Form):
 
 class MilestoneForm(forms.Form):
     key = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    title = forms.CharField(max_length=120)
-    deliverable = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    due_date = forms.DateField(label="Estimated delivery date", widget=forms.DateInput(attrs={"type": "date"}))
+    title = forms.CharField(label=_("Title"), max_length=120)
+    deliverable = forms.CharField(label=_("Deliverable"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    due_date = forms.DateField(label=_("Estimated delivery date"), widget=forms.DateInput(attrs={"type": "date"}))
     amount = forms.DecimalField(
+        label=_("Amount"),
         max_digits=12,
         decimal_places=2,
         min_value=settings.MILESTONE_MIN_AMOUNT,
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal", "class": "js-amount"}),
-        error_messages={"min_value": f"The minimum amount for a milestone is {settings.MILESTONE_MIN_AMOUNT}."},
+        error_messages={
+            "min_value": format_lazy(
+                _("The minimum amount for a milestone is {amount}."), amount=settings.MILESTONE_MIN_AMOUNT
+            )
+        },
     )
 
     def clean_due_date(self):
@@ -65,8 +77,10 @@ class MilestoneForm(forms.Form):
 
 class BaseMilestoneFormSet(forms.BaseFormSet):
     default_error_messages = {
-        "too_few_forms": "Add at least one milestone.",
-        "too_many_forms": f"An offer can have at most {settings.OFFER_MAX_MILESTONES} milestones.",
+        "too_few_forms": _("Add at least one milestone."),
+        "too_many_forms": format_lazy(
+            _("An offer can have at most {count} milestones."), count=settings.OFFER_MAX_MILESTONES
+        ),
     }
 
     def kept_forms(self):
@@ -116,55 +130,58 @@ class ContractMilestoneForm(MilestoneForm):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(
-        label="Reason", max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), help_text="The client will see this."
+        label=_("Reason"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The client will see this."),
     )
 
 
 class NoteForm(forms.Form):
-    note = forms.CharField(label="Note", max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
+    note = forms.CharField(label=_("Note"), max_length=5000, widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class FundForm(forms.Form):
     """Which draft milestones to pay into escrow now, and whether to use credit first."""
 
     milestones = forms.ModelMultipleChoiceField(
-        queryset=None, widget=forms.CheckboxSelectMultiple, label="Milestones to fund"
+        queryset=None, widget=forms.CheckboxSelectMultiple, label=_("Milestones to fund")
     )
-    use_credit = forms.BooleanField(required=False, label="Use my credit first")
+    use_credit = forms.BooleanField(required=False, label=_("Use my credit first"))
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
     def __init__(self, *args, drafts, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["milestones"].queryset = drafts
         self.fields["milestones"].label_from_instance = lambda m: f"{m.position}. {m.title} — {format_money(m.amount)}"
-        self.fields["milestones"].error_messages["required"] = "Choose at least one milestone to fund."
+        self.fields["milestones"].error_messages["required"] = _("Choose at least one milestone to fund.")
 
 
 class ApproveForm(forms.Form):
     note = forms.CharField(
-        label="Note to the freelancer (optional)",
+        label=_("Note to the freelancer (optional)"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
     bonus = forms.DecimalField(
-        label="Add a bonus (optional)",
+        label=_("Add a bonus (optional)"),
         required=False,
         min_value=Decimal("1.00"),
         max_digits=12,
         decimal_places=2,
-        help_text="Charged to your card, paid to the freelancer with the milestone (less the platform fee).",
+        help_text=_("Charged to your card, paid to the freelancer with the milestone (less the platform fee)."),
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
 
 class RefundForm(forms.Form):
     amount = forms.DecimalField(
-        label="Amount to refund",
+        label=_("Amount to refund"),
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
-        help_text="The whole amount ends the milestone; a smaller amount leaves the rest in escrow.",
+        help_text=_("The whole amount ends the milestone; a smaller amount leaves the rest in escrow."),
     )
 
     def __init__(self, *args, remaining, **kwargs):
@@ -175,7 +192,7 @@ class RefundForm(forms.Form):
     def clean_amount(self):
         amount = self.cleaned_data["amount"]
         if amount > self.remaining:
-            raise ValidationError(f"You can refund at most {format_money(self.remaining)}.")
+            raise ValidationError(_("You can refund at most %(amount)s.") % {"amount": format_money(self.remaining)})
         return amount
 
 
@@ -199,21 +216,21 @@ class MultipleFileField(forms.FileField):
 
 class SubmitWorkForm(forms.Form):
     message = forms.CharField(
-        label="What you are delivering",
+        label=_("What you are delivering"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Describe the work and how it meets what success looks like.",
+        help_text=_("Describe the work and how it meets what success looks like."),
     )
     links = forms.CharField(
-        label="Links (optional)",
+        label=_("Links (optional)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "https://…"}),
-        help_text="One per line, e.g. a staging site or a shared folder.",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("https://…")}),
+        help_text=_("One per line, e.g. a staging site or a shared folder."),
     )
     files = MultipleFileField(
-        label="Files (optional)",
+        label=_("Files (optional)"),
         required=False,
-        help_text="Up to 25 MB each, 100 MB in all. Each file’s SHA-256 fingerprint is recorded.",
+        help_text=_("Up to 25 MB each, 100 MB in all. Each file’s SHA-256 fingerprint is recorded."),
     )
 
     def clean_links(self) -> list[str]:
@@ -222,38 +239,38 @@ class SubmitWorkForm(forms.Form):
 
 class ReleasePartForm(forms.Form):
     amount = forms.DecimalField(
-        label="Amount to release now",
+        label=_("Amount to release now"),
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
-        help_text="Less than what is held; the rest stays in escrow for a later release, a refund or a dispute.",
+        help_text=_("Less than what is held; the rest stays in escrow for a later release, a refund or a dispute."),
     )
-    note = forms.CharField(label="Note to the freelancer (optional)", required=False, max_length=2000)
+    note = forms.CharField(label=_("Note to the freelancer (optional)"), required=False, max_length=2000)
 
 
 class EvidenceForm(forms.Form):
     text = forms.CharField(
-        label="Your evidence",
+        label=_("Your evidence"),
         max_length=10000,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What happened, with dates. Staff read this together with the contract's record.",
+        help_text=_("What happened, with dates. Staff read this together with the contract's record."),
     )
     files = MultipleFileField(
-        label="Files (optional)",
+        label=_("Files (optional)"),
         required=False,
-        help_text="Up to 25 MB each. Each file's SHA-256 fingerprint is recorded; evidence can't be edited.",
+        help_text=_("Up to 25 MB each. Each file's SHA-256 fingerprint is recorded; evidence can't be edited."),
     )
 
 
 class SplitForm(forms.Form):
-    to_freelancer = forms.DecimalField(label="To the freelancer", max_digits=12, decimal_places=2, min_value=0)
-    to_client = forms.DecimalField(label="Back to the client", max_digits=12, decimal_places=2, min_value=0)
+    to_freelancer = forms.DecimalField(label=_("To the freelancer"), max_digits=12, decimal_places=2, min_value=0)
+    to_client = forms.DecimalField(label=_("Back to the client"), max_digits=12, decimal_places=2, min_value=0)
 
 
 class DisputeDecisionForm(SplitForm):
     waive_fee = forms.BooleanField(
-        label="Waive the platform fee on the released part", required=False, help_text="Default: the usual fee."
+        label=_("Waive the platform fee on the released part"), required=False, help_text=_("Default: the usual fee.")
     )
     note = forms.CharField(
-        label="Written reasons", widget=forms.Textarea(attrs={"rows": 5}), help_text="Both parties read this."
+        label=_("Written reasons"), widget=forms.Textarea(attrs={"rows": 5}), help_text=_("Both parties read this.")
     )

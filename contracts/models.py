@@ -12,6 +12,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, FSMField, FSMModelMixin, transition
 
 from marketplace.appendonly import AppendOnlyModel
@@ -19,10 +20,10 @@ from marketplace.appendonly import AppendOnlyModel
 
 class Offer(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        PENDING = "pending", _("Pending")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers_sent")
     freelancer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offers_received")
@@ -97,8 +98,8 @@ class Contract(models.Model):
     """The agreed terms, copied from the accepted revision: later edits elsewhere never change them."""
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        ENDED = "ended", "Ended"
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
 
     offer = models.OneToOneField(Offer, on_delete=models.PROTECT, related_name="contract")
     agreed_revision = models.OneToOneField(OfferRevision, on_delete=models.PROTECT, related_name="+")
@@ -164,15 +165,15 @@ def has_revision_rounds_left(milestone) -> bool:
 
 class Milestone(FSMModelMixin, models.Model):
     class State(models.TextChoices):
-        DRAFT = "draft", "Not funded"
-        FUNDED = "funded", "Funded"
-        SUBMITTED = "submitted", "Submitted for review"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        APPROVED = "approved", "Approved"
-        RELEASED = "released", "Paid"
-        REFUNDED = "refunded", "Refunded"
-        CANCELLED = "cancelled", "Cancelled"
-        DISPUTED = "disputed", "In dispute"
+        DRAFT = "draft", _("Not funded")
+        FUNDED = "funded", _("Funded")
+        SUBMITTED = "submitted", _("Submitted for review")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        APPROVED = "approved", _("Approved")
+        RELEASED = "released", _("Paid")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+        DISPUTED = "disputed", _("In dispute")
 
     # Who may take each transition and from which states is declared on it below (`permission=`,
     # `source=`); contracts.policy reads it from there and adds the contract-level rules and the reasons.
@@ -374,18 +375,18 @@ class MilestoneChange(models.Model):
     """A change to future (draft) milestones during a contract, applied only with the other party's consent."""
 
     class Kind(models.TextChoices):
-        ADD = "add", "Add a milestone"
-        EDIT = "edit", "Edit a milestone"
-        DELETE = "delete", "Remove a milestone"
-        REORDER = "reorder", "Reorder milestones"
-        REFUND = "refund", "Refund a funded milestone"
+        ADD = "add", _("Add a milestone")
+        EDIT = "edit", _("Edit a milestone")
+        DELETE = "delete", _("Remove a milestone")
+        REORDER = "reorder", _("Reorder milestones")
+        REFUND = "refund", _("Refund a funded milestone")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for the other party"
-        ACCEPTED = "accepted", "Accepted"
-        REJECTED = "rejected", "Declined"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        OBSOLETE = "obsolete", "No longer applicable"
+        PENDING = "pending", _("Waiting for the other party")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        OBSOLETE = "obsolete", _("No longer applicable")
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="changes")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -436,12 +437,12 @@ class Submission(models.Model):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for review"
-        APPROVED = "approved", "Approved"
-        AUTO_APPROVED = "auto_approved", "Approved automatically"
-        CHANGES_REQUESTED = "changes_requested", "Changes requested"
-        WITHDRAWN = "withdrawn", "Withdrawn by the freelancer"
-        CLOSED = "closed", "Closed (refunded or disputed)"
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        AUTO_APPROVED = "auto_approved", _("Approved automatically")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        WITHDRAWN = "withdrawn", _("Withdrawn by the freelancer")
+        CLOSED = "closed", _("Closed (refunded or disputed)")
 
     milestone = models.ForeignKey(Milestone, on_delete=models.PROTECT, related_name="submissions")
     number = models.PositiveIntegerField()
@@ -504,11 +505,11 @@ class Dispute(FSMModelMixin, models.Model):
     """
 
     class State(models.TextChoices):
-        OPEN = "open", "Awaiting the other party’s evidence"
-        UNDER_REVIEW = "under_review", "Under review by staff"
-        DECIDED = "decided", "Decided by staff"
-        SETTLED = "settled", "Settled by the parties"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        OPEN = "open", _("Awaiting the other party’s evidence")
+        UNDER_REVIEW = "under_review", _("Under review by staff")
+        DECIDED = "decided", _("Decided by staff")
+        SETTLED = "settled", _("Settled by the parties")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     OPEN_STATES = (State.OPEN, State.UNDER_REVIEW)
 
@@ -605,10 +606,10 @@ class DisputeProposal(models.Model):
     """A settlement one party proposes ("$X to the freelancer, $Y back to the client"); the other accepts."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for the other party"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        WITHDRAWN = "withdrawn", "Replaced or withdrawn"
+        PENDING = "pending", _("Waiting for the other party")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Replaced or withdrawn")
 
     dispute = models.ForeignKey(Dispute, on_delete=models.PROTECT, related_name="proposals")
     proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

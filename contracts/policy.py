@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.functional import lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+
+from marketplace.i18n import in_sentence
 
 from .models import Contract, Dispute, DisputeProposal, Milestone, MilestoneChange, Offer, OfferRevision
 
@@ -82,8 +84,8 @@ def _invalid(code: str, reason: str) -> Verdict:
     return Verdict(False, code, reason, "input")
 
 
-NOT_PARTY = _who("not_party", "You are not a party to this contract.")
-CONTRACT_ENDED = _when("contract_ended", "This contract has ended.")
+NOT_PARTY = _who("not_party", gettext_lazy("You are not a party to this contract."))
+CONTRACT_ENDED = _when("contract_ended", gettext_lazy("This contract has ended."))
 
 
 # --- who is who ---
@@ -127,7 +129,7 @@ class MilestoneAction:
 
     @property
     def says(self) -> str:
-        return str(self.verb or self.label.lower())
+        return str(self.verb or in_sentence(self.label))
 
     def done_message(self, **values) -> str:
         return str(self.done).format(**values)
@@ -334,7 +336,10 @@ def action_says(name: str) -> str:
 
 
 def _wrong_state_reason(milestone: Milestone, action: MilestoneAction) -> str:
-    return f"This milestone is {milestone.get_state_display().lower()}: you can't {action.says} now."
+    return gettext("This milestone is %(state)s: you can't %(action)s now.") % {
+        "state": in_sentence(milestone.get_state_display()),
+        "action": action.says,
+    }
 
 
 # Worded only when read: a page asks about a dozen actions per milestone, most of them refused, and uses
@@ -355,7 +360,7 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     """
     action = MILESTONE_ACTIONS.get(name)
     if action is None:
-        return _when("unknown_action", "Unknown action.")
+        return _when("unknown_action", _("Unknown action."))
     contract = milestone.contract
     role = contract_role(contract, actor)
     if role is None:
@@ -367,15 +372,17 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
         if name == "dispute" and milestone.state == S.RELEASED and role in ("client", "freelancer"):
             return _when(
                 "released_is_final",
-                "This payment was released, and a released payment is final: it can't be disputed here. "
-                "Contact support if you believe the charge itself was wrong.",
+                _(
+                    "This payment was released, and a released payment is final: it can't be disputed here. "
+                    "Contact support if you believe the charge itself was wrong."
+                ),
             )
         if not can_proceed(method, check_conditions=False):
             return _wrong_state(milestone, action)
     else:
         roles, states = _OWN_RULES[name]
         if role not in roles:
-            return _who("not_your_role", f"You are not the one who can {action.says}.")
+            return _who("not_your_role", gettext("You are not the one who can %(action)s.") % {"action": action.says})
         if milestone.state not in states:
             return _wrong_state(milestone, action)
     # The machine's `conditions=` in words, before its `permission=` (which django-fsm checks together).
@@ -384,22 +391,30 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
     if name == "request_changes" and milestone.changes_requested_count >= contract.revision_rounds:
         return _when(
             "no_revision_rounds",
-            f"All {contract.revision_rounds} revision round(s) agreed in the contract have been used. "
-            "You can approve the work or open a dispute.",
+            ngettext(
+                "The %(count)d revision round agreed in the contract has been used. "
+                "You can approve the work or open a dispute.",
+                "All %(count)d revision rounds agreed in the contract have been used. "
+                "You can approve the work or open a dispute.",
+                contract.revision_rounds,
+            )
+            % {"count": contract.revision_rounds},
         )
     if method is not None:
         if role == "system":
             if name != "approve":  # the sweep approves when the review period ends; nothing else
-                return _who("not_your_role", f"The platform does not {action.says} by itself.")
+                return _who(
+                    "not_your_role", gettext("The platform does not %(action)s by itself.") % {"action": action.says}
+                )
         elif not has_transition_perm(method, actor):
-            return _who("not_your_role", f"You are not the one who can {action.says}.")
+            return _who("not_your_role", gettext("You are not the one who can %(action)s.") % {"action": action.says})
     if name == "request_refund":
         if pending_refund_request is None:
             pending_refund_request = MilestoneChange.objects.filter(
                 milestone=milestone, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
             ).exists()
         if pending_refund_request:
-            return _when("refund_already_requested", "You already asked for a refund; the freelancer has to answer.")
+            return _when("refund_already_requested", _("You already asked for a refund; the freelancer has to answer."))
     return ALLOW
 
 
@@ -407,8 +422,10 @@ def milestone_may(actor, milestone: Milestone, name: str, *, pending_refund_requ
 PAYMENT_BLOCKS = ("fund", "submit", "propose_edit", "propose_remove", "propose_move", "cancel")
 PAYMENT_PROCESSING = _when(
     "payment_processing",
-    "Payment processing: this milestone is funded as soon as the payment provider confirms the payment. "
-    "Don't start work on it yet.",
+    _(
+        "Payment processing: this milestone is funded as soon as the payment provider confirms the payment. "
+        "Don't start work on it yet."
+    ),
 )
 
 
@@ -452,7 +469,7 @@ def contract_may_change(actor, contract: Contract) -> Verdict:
     if not is_party(contract, actor):
         return NOT_PARTY
     if not contract.is_active:
-        return _invalid("contract_ended", "This contract has ended; its milestones can no longer change.")
+        return _invalid("contract_ended", _("This contract has ended; its milestones can no longer change."))
     return ALLOW
 
 
@@ -460,7 +477,10 @@ def contract_may_add_milestone(actor, contract: Contract, *, milestone_count: in
     verdict = contract_may_change(actor, contract)
     if verdict and milestone_count >= settings.OFFER_MAX_MILESTONES:
         return Verdict(
-            False, "too_many", f"A contract can have at most {settings.OFFER_MAX_MILESTONES} milestones.", "input"
+            False,
+            "too_many",
+            gettext("A contract can have at most %(count)d milestones.") % {"count": settings.OFFER_MAX_MILESTONES},
+            "input",
         )
     return verdict
 
@@ -489,7 +509,7 @@ def contract_may_end(actor, contract: Contract, *, open_money: int, quiet: dict 
         if not contract.is_active:
             verdict = CONTRACT_ENDED
         elif not (quiet and contract_is_quiet_enough_to_end(contract, **quiet)):
-            verdict = _who("not_quiet", "The platform ends only a contract that stayed quiet after both were asked.")
+            verdict = _who("not_quiet", _("The platform ends only a contract that stayed quiet after both were asked."))
         else:
             verdict = ALLOW
     else:
@@ -497,8 +517,14 @@ def contract_may_end(actor, contract: Contract, *, open_money: int, quiet: dict 
     if verdict and open_money:
         return _invalid(
             "money_in_escrow",
-            f"{open_money} milestone(s) are funded, under review or in dispute. "
-            "They must be paid, refunded or resolved before the contract can end.",
+            ngettext(
+                "%(count)d milestone is funded, under review or in dispute. "
+                "It must be paid, refunded or resolved before the contract can end.",
+                "%(count)d milestones are funded, under review or in dispute. "
+                "They must be paid, refunded or resolved before the contract can end.",
+                open_money,
+            )
+            % {"count": open_money},
         )
     return verdict
 
@@ -507,14 +533,14 @@ def contract_may_ask_quiet(actor, contract: Contract, *, open_money: int, quiet:
     """The platform asks both parties whether to end a contract with nothing in escrow and no activity for
     QUIET_CONTRACT_ASK_AFTER, once per quiet stretch (not again until something happens)."""
     if actor is not SYSTEM:
-        return _who("not_your_role", "Only the platform asks whether to end a quiet contract.")
+        return _who("not_your_role", _("Only the platform asks whether to end a quiet contract."))
     if not contract.is_active:
         return CONTRACT_ENDED
     last_activity, asked_at, now = quiet["last_activity"], quiet["asked_at"], quiet["now"]
     if open_money or now - last_activity < settings.QUIET_CONTRACT_ASK_AFTER:
-        return _when("not_quiet", "This contract is not quiet.")
+        return _when("not_quiet", _("This contract is not quiet."))
     if asked_at is not None and asked_at >= last_activity:
-        return _when("already_asked", "Both parties were already asked.")
+        return _when("already_asked", _("Both parties were already asked."))
     return ALLOW
 
 
@@ -523,7 +549,7 @@ def contract_may_keep_open(actor, contract: Contract, *, asked: bool) -> Verdict
     is pending, i.e. asked since the contract's last activity)."""
     verdict = contract_may_change(actor, contract)
     if verdict and not asked:
-        return _invalid("not_asked", "Nobody asked to end this contract: there is nothing to answer.")
+        return _invalid("not_asked", _("Nobody asked to end this contract: there is nothing to answer."))
     return verdict
 
 
@@ -533,9 +559,9 @@ def change_may_answer(actor, change: MilestoneChange) -> Verdict:
     if not verdict:
         return verdict
     if change.status != MilestoneChange.Status.PENDING:
-        return _invalid("answered", "This proposal has already been answered.")
+        return _invalid("answered", _("This proposal has already been answered."))
     if change.proposed_by_id == actor.pk:
-        return _who("own_proposal", "The other party has to answer your proposal.")
+        return _who("own_proposal", _("The other party has to answer your proposal."))
     return ALLOW
 
 
@@ -543,9 +569,9 @@ def change_may_withdraw(actor, change: MilestoneChange) -> Verdict:
     if not is_party(change.contract, actor):
         return NOT_PARTY
     if change.proposed_by_id != actor.pk:
-        return _who("not_proposer", "Only the person who proposed a change can withdraw it.")
+        return _who("not_proposer", _("Only the person who proposed a change can withdraw it."))
     if change.status != MilestoneChange.Status.PENDING:
-        return _invalid("answered", "This proposal has already been answered.")
+        return _invalid("answered", _("This proposal has already been answered."))
     return ALLOW
 
 
@@ -560,31 +586,39 @@ def is_turn_of(actor, *, latest_author_id: int) -> bool:
 def offer_may_answer(actor, offer: Offer, latest: OfferRevision, *, seen_revision: int | None = None) -> Verdict:
     """Accept, counter or propose changes: the party who did not write the latest revision, while pending."""
     if not is_party(offer, actor):
-        return _who("not_party", "You are not a party to this offer.")
+        return _who("not_party", _("You are not a party to this offer."))
     if not offer.is_pending:
-        return _invalid("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer change.")
+        return _invalid(
+            "closed",
+            gettext("This offer is %(status)s; it can no longer change.")
+            % {"status": in_sentence(offer.get_status_display())},
+        )
     if seen_revision is not None and latest.number != seen_revision:
         return Verdict(
-            False, "stale", "The offer changed while you were looking at it. Review the latest revision.", "input"
+            False, "stale", _("The offer changed while you were looking at it. Review the latest revision."), "input"
         )
     if not is_turn_of(actor, latest_author_id=latest.author_id):
-        return _who("not_your_turn", "The other party has to answer your latest revision first.")
+        return _who("not_your_turn", _("The other party has to answer your latest revision first."))
     return ALLOW
 
 
 def offer_may_decline(actor, offer: Offer, latest: OfferRevision) -> Verdict:
     if is_party(offer, actor) and actor.pk != offer.freelancer_id:
-        return _who("not_freelancer", "Only the freelancer can decline an offer.")
+        return _who("not_freelancer", _("Only the freelancer can decline an offer."))
     return offer_may_answer(actor, offer, latest)
 
 
 def offer_may_withdraw(actor, offer: Offer) -> Verdict:
     if not is_party(offer, actor):
-        return _who("not_party", "You are not a party to this offer.")
+        return _who("not_party", _("You are not a party to this offer."))
     if actor.pk != offer.client_id:
-        return _who("not_client", "Only the client can withdraw an offer.")
+        return _who("not_client", _("Only the client can withdraw an offer."))
     if not offer.is_pending:
-        return _invalid("closed", f"This offer is {offer.get_status_display().lower()}; it can no longer be withdrawn.")
+        return _invalid(
+            "closed",
+            gettext("This offer is %(status)s; it can no longer be withdrawn.")
+            % {"status": in_sentence(offer.get_status_display())},
+        )
     return ALLOW
 
 
@@ -602,13 +636,16 @@ def dispute_may(actor, dispute: Dispute, name: str) -> Verdict:
         return NOT_PARTY
     staff_only = name in ("assign", "decide")
     if staff_only and role != "staff":
-        return _who("staff_only", "Only staff decide a dispute.")
+        return _who("staff_only", _("Only staff decide a dispute."))
     if not staff_only and role not in ("client", "freelancer"):
-        return _who("parties_only", "Only the two parties add evidence, propose a settlement or withdraw.")
+        return _who("parties_only", _("Only the two parties add evidence, propose a settlement or withdraw."))
     if name == "withdraw" and actor.pk != dispute.opened_by_id:
-        return _who("not_opener", "Only the person who opened the dispute can withdraw it.")
+        return _who("not_opener", _("Only the person who opened the dispute can withdraw it."))
     if not dispute.is_open:
-        return _when("dispute_closed", f"This dispute is {dispute.get_state_display().lower()}.")
+        return _when(
+            "dispute_closed",
+            gettext("This dispute is %(state)s.") % {"state": in_sentence(dispute.get_state_display())},
+        )
     return ALLOW
 
 
@@ -617,7 +654,7 @@ def dispute_proposal_may_answer(actor, proposal: DisputeProposal) -> Verdict:
     if not verdict:
         return verdict
     if proposal.status != DisputeProposal.Status.PENDING:
-        return _when("answered", "This proposal has already been answered.")
+        return _when("answered", _("This proposal has already been answered."))
     if proposal.proposed_by_id == actor.pk:
-        return _who("own_proposal", "The other party has to answer your proposal.")
+        return _who("own_proposal", _("The other party has to answer your proposal."))
     return ALLOW

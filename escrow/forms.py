@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from .services import withdrawal_error
 
@@ -15,7 +16,7 @@ EXPIRY = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{2}|\d{4})\s*$")
 
 class WithdrawForm(forms.Form):
     amount = forms.DecimalField(
-        label="Amount to withdraw",
+        label=_("Amount to withdraw"),
         max_digits=14,
         decimal_places=2,
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.01", "inputmode": "decimal"}),
@@ -25,7 +26,7 @@ class WithdrawForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.available = available
         self.fields["amount"].widget.attrs["max"] = str(available)
-        self.fields["amount"].help_text = "Paid to your bank account on file, usually within 1–2 business days."
+        self.fields["amount"].help_text = _("Paid to your bank account on file, usually within 1–2 business days.")
 
     def clean_amount(self) -> Decimal:
         # The same rule payout_request enforces under a lock; checked here so the error shows before confirming.

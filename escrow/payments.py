@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from marketplace.money import ZERO, format_money, to_money
 
@@ -138,11 +139,11 @@ def payment_start_bonus(
     """Start a bonus paid by card through the hosted page; `bonus:<reference>` is posted once it is confirmed."""
     amount, fee = to_money(amount), to_money(fee)
     if amount <= 0:
-        raise InvalidAmount("Enter an amount greater than zero.")
+        raise InvalidAmount(_("Enter an amount greater than zero."))
     if not ZERO <= fee <= amount:
-        raise InvalidAmount("The fee must be between zero and the amount.")
+        raise InvalidAmount(_("The fee must be between zero and the amount."))
     if payee.pk == payer.pk:
-        raise EscrowError("You can't pay yourself.")
+        raise EscrowError(_("You can't pay yourself."))
     if not idempotency_key or not reference:
         raise ValueError("An idempotency key and a reference are required.")
     with transaction.atomic():
@@ -150,7 +151,7 @@ def payment_start_bonus(
         if intent is None:
             if Entry.objects.filter(reference=f"bonus:{reference}").exists():
                 raise AlreadyProcessed("This bonus was already paid.")
-            intent, _ = _intent_create(
+            intent, _created = _intent_create(
                 kind=PaymentIntent.Kind.BONUS,
                 payer=payer,
                 idempotency_key=idempotency_key,
@@ -262,7 +263,7 @@ def payment_cancel(*, intent_id: int, actor: User) -> PaymentIntent:
     (if the payer did pay meanwhile, the payment succeeds instead)."""
     intent = PaymentIntent.objects.get(pk=intent_id)
     if intent.payer_id != actor.pk:
-        raise EscrowError("This is not your payment.")
+        raise EscrowError(_("This is not your payment."))
     if intent.state not in (State.CREATED, State.REQUIRES_ACTION):
         return intent
     _refuse_inside_transaction()
@@ -403,7 +404,8 @@ def card_refund_start(*, hold: Hold, value: Decimal, entry_reference: str) -> Pa
     refunded = sum((refund.amount for refund in funding.refunds.exclude(state=State.FAILED)), ZERO)
     if value > funding.amount - refunded:
         raise InvalidAmount(
-            f"At most {format_money(funding.amount - refunded)} can go back to the card; refund the rest as credit."
+            _("At most %(amount)s can go back to the card; refund the rest as credit.")
+            % {"amount": format_money(funding.amount - refunded)}
         )
     refund = PaymentIntent.objects.create(
         kind=PaymentIntent.Kind.REFUND,

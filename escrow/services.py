@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from marketplace.money import ZERO, format_money, platform_fee, to_money
 
@@ -83,7 +84,7 @@ class HoldSpec:
 
 def _checked_specs(*, payer, holds: list[HoldSpec]) -> list[HoldSpec]:
     if not holds:
-        raise EscrowError("There is nothing to pay for.")
+        raise EscrowError(_("There is nothing to pay for."))
     checked, seen = [], set()
     for spec in holds:
         reference = (spec.reference or "").strip()
@@ -94,11 +95,11 @@ def _checked_specs(*, payer, holds: list[HoldSpec]) -> list[HoldSpec]:
         seen.add(reference)
         amount, fee = to_money(spec.amount), to_money(spec.fee)
         if amount <= 0:
-            raise InvalidAmount("Enter an amount greater than zero.")
+            raise InvalidAmount(_("Enter an amount greater than zero."))
         if not ZERO <= fee <= amount:
-            raise InvalidAmount("The fee must be between zero and the amount.")
+            raise InvalidAmount(_("The fee must be between zero and the amount."))
         if spec.payee.pk == payer.pk:
-            raise EscrowError("You can't pay yourself.")
+            raise EscrowError(_("You can't pay yourself."))
         if spec.link_url and not _safe_link(spec.link_url):
             raise ValueError(f"link_url must be a site path or an http(s) URL: {spec.link_url!r}")
         checked.append(replace(spec, reference=reference, amount=amount, fee=fee))
@@ -188,12 +189,14 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
             if f"release:{hold.reference}" in done:
                 outcome[hold.reference] = AlreadyProcessed("This payment was already released.")
             elif remaining <= 0:
-                outcome[hold.reference] = EscrowError("Nothing is left in escrow to release: the payment was refunded.")
+                outcome[hold.reference] = EscrowError(
+                    _("Nothing is left in escrow to release: the payment was refunded.")
+                )
             else:
                 to_release.append((hold, account, remaining))
         if not to_release:
             return outcome
-        earnings = accounts_get(Kind.USER_AVAILABLE, users=[hold.payee for hold, _, _ in to_release])
+        earnings = accounts_get(Kind.USER_AVAILABLE, users=[hold.payee for hold, _account, _held in to_release])
         fees = account_get(Kind.PLATFORM_FEES)
         specs, quotes = [], []
         for hold, account, remaining in to_release:
@@ -215,11 +218,13 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
         transfers_record(
             [
                 (entry, hold.payee, net)
-                for entry, (hold, _, _), (_, _, net) in zip(entries, to_release, quotes, strict=True)
+                for entry, (hold, _account, _held), (_released, _fee, net) in zip(
+                    entries, to_release, quotes, strict=True
+                )
                 if net > 0
             ]
         )
-        for entry, (hold, _, _), (remaining, fee, net) in zip(entries, to_release, quotes, strict=True):
+        for entry, (hold, _account, _held), (remaining, fee, net) in zip(entries, to_release, quotes, strict=True):
             outcome[hold.reference] = Released(entry=entry, released=remaining, fee=fee, received=net)
     return outcome
 
@@ -238,16 +243,16 @@ def hold_refund(
     with transaction.atomic():
         hold = _hold_lock(reference)
         if Entry.objects.filter(reference=f"release:{reference}").exists():
-            raise EscrowError("This payment was already released; a released payment is final.")
+            raise EscrowError(_("This payment was already released; a released payment is final."))
         hold_account = account_get(Kind.ESCROW_HOLD, hold=hold)
         remaining = account_balance(hold_account)
         if remaining <= 0:
-            raise EscrowError("Nothing is left in escrow to refund.")
+            raise EscrowError(_("Nothing is left in escrow to refund."))
         value = remaining if amount is None else to_money(amount)
         if value <= 0:
-            raise InvalidAmount("Enter an amount greater than zero.")
+            raise InvalidAmount(_("Enter an amount greater than zero."))
         if value > remaining:
-            raise InvalidAmount(f"You can refund at most {format_money(remaining)}.")
+            raise InvalidAmount(_("You can refund at most %(amount)s.") % {"amount": format_money(remaining)})
         # The hold row is locked, so the sequence number cannot be taken twice.
         number = Entry.objects.filter(hold=hold, kind__in=[Entry.Kind.REFUND_CREDIT, Entry.Kind.REFUND_CARD]).count()
         hold = Hold.objects.select_related("intent").get(pk=hold.pk)
@@ -280,7 +285,7 @@ def _card_refund_leg(hold: Hold, value: Decimal, entry_reference: str):
     a memo). Caller holds the hold's lock: the money leaves escrow in the caller's entry now, and the
     provider is called after commit (`escrow.payments.card_refund_start`); a refused refund becomes credit."""
     if hold.intent is None or hold.intent.amount == 0:
-        raise EscrowError("This payment was made with credit, so it can only be refunded as credit.")
+        raise EscrowError(_("This payment was made with credit, so it can only be refunded as credit."))
     refund = card_refund_start(hold=hold, value=value, entry_reference=entry_reference)
     return refund, (account_get(Kind.GATEWAY), value), f"Refund to card ({refund.card_label or 'card'})"
 
@@ -297,10 +302,11 @@ def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) ->
         remaining = account_balance(hold_account)
         value = to_money(amount)
         if value <= 0:
-            raise InvalidAmount("Enter an amount greater than zero.")
+            raise InvalidAmount(_("Enter an amount greater than zero."))
         if value >= remaining:
             raise InvalidAmount(
-                f"Release less than the {format_money(remaining)} held; to release everything, approve the work."
+                _("Release less than the %(amount)s held; to release everything, approve the work.")
+                % {"amount": format_money(remaining)}
             )
         fee = _fee_on(hold, value)
         number = Entry.objects.filter(hold=hold, kind=Entry.Kind.PARTIAL_RELEASE).count()
@@ -346,9 +352,11 @@ def hold_settle(
         hold_account = account_get(Kind.ESCROW_HOLD, hold=hold)
         remaining = account_balance(hold_account)
         if remaining <= 0:
-            raise EscrowError("Nothing is left in escrow to settle.")
+            raise EscrowError(_("Nothing is left in escrow to settle."))
         if to_payee < 0 or to_payer < 0 or to_payee + to_payer != remaining:
-            raise InvalidAmount(f"The two amounts must add up to the {format_money(remaining)} held in escrow.")
+            raise InvalidAmount(
+                _("The two amounts must add up to the %(amount)s held in escrow.") % {"amount": format_money(remaining)}
+            )
         entry_reference = f"settle:{reference}"
         if Entry.objects.filter(reference=entry_reference).exists():
             raise AlreadyProcessed("This escrow was already settled.")
@@ -384,9 +392,9 @@ def hold_settle(
 def withdrawal_error(amount: Decimal, available: Decimal) -> str | None:
     """Why `amount` cannot be withdrawn from `available`, or None. Forms use it to explain early."""
     if amount is None or amount <= 0:
-        return "Enter an amount greater than zero."
+        return _("Enter an amount greater than zero.")
     if amount > available:
-        return f"You can withdraw at most {format_money(available)}."
+        return _("You can withdraw at most %(amount)s.") % {"amount": format_money(available)}
     return None
 
 
@@ -414,12 +422,14 @@ def payout_request(*, user: User, amount: Decimal, idempotency_key: str) -> Payo
             return existing
         account = PayoutAccount.objects.filter(user=user, payouts_enabled=True).first()
         if account is None:
-            raise PayoutError("Set up your payout account first: the wallet shows how.")
+            raise PayoutError(_("Set up your payout account first: the wallet shows how."))
         pending = transfers_pending_total(user)
         message = withdrawal_error(value, account_balance(available) - pending)
         if message:
             if pending:
-                message += f" {format_money(pending)} is still on its way to your payout account."
+                message += " " + _("%(amount)s is still on its way to your payout account.") % {
+                    "amount": format_money(pending)
+                }
             raise InvalidAmount(message)
         payout = Payout.objects.create(
             idempotency_key=idempotency_key, user=user, amount=value, currency=settings.CURRENCY

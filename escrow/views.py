@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.accounts import verified_email_required
@@ -165,14 +166,14 @@ def _safe_next(url: str) -> str:
 
 
 PAYMENT_MESSAGES = {
-    PaymentIntent.State.SUCCEEDED: (messages.SUCCESS, "Payment confirmed: {amount} was paid."),
+    PaymentIntent.State.SUCCEEDED: (messages.SUCCESS, gettext_lazy("Payment confirmed: {amount} was paid.")),
     PaymentIntent.State.PROCESSING: (
         messages.INFO,
-        "Payment processing: we will confirm it as soon as the provider does. Nothing is funded yet.",
+        gettext_lazy("Payment processing: we will confirm it as soon as the provider does. Nothing is funded yet."),
     ),
-    PaymentIntent.State.FAILED: (messages.ERROR, "The payment failed: {reason} Nothing was charged."),
-    PaymentIntent.State.CANCELED: (messages.WARNING, "The payment was canceled. Nothing was charged."),
-    PaymentIntent.State.REQUIRES_ACTION: (messages.WARNING, "The payment is not finished yet."),
+    PaymentIntent.State.FAILED: (messages.ERROR, gettext_lazy("The payment failed: {reason} Nothing was charged.")),
+    PaymentIntent.State.CANCELED: (messages.WARNING, gettext_lazy("The payment was canceled. Nothing was charged.")),
+    PaymentIntent.State.REQUIRES_ACTION: (messages.WARNING, gettext_lazy("The payment is not finished yet.")),
 }
 
 
@@ -234,7 +235,7 @@ def payout_account_return(request):
     if account is not None:
         account = payout_account_refresh(provider=account.provider, account_id=account.account_id)
     if account is not None and account.payouts_enabled:
-        messages.success(request, "Your payout account is set up: you can withdraw your earnings.")
+        messages.success(request, _("Your payout account is set up: you can withdraw your earnings."))
     else:
-        messages.warning(request, "Your payout account is not finished yet.")
+        messages.warning(request, _("Your payout account is not finished yet."))
     return redirect("escrow:wallet")

@@ -10,6 +10,7 @@ PostgreSQL, triggers do too): what was written and published is never edited.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.appendonly import AppendOnlyModel
 
@@ -17,23 +18,23 @@ from marketplace.appendonly import AppendOnlyModel
 class Role(models.TextChoices):
     """Who wrote the feedback: the client (about the freelancer) or the freelancer (about the client)."""
 
-    CLIENT = "client", "The client"
-    FREELANCER = "freelancer", "The freelancer"
+    CLIENT = "client", _("The client")
+    FREELANCER = "freelancer", _("The freelancer")
 
 
 # The named criteria each side rates, 1–5 stars each: (key, label, what it means).
 CRITERIA: dict[str, tuple[tuple[str, str, str], ...]] = {
     Role.CLIENT: (
-        ("quality", "Quality of work", "Did the work meet the agreed scope and standard?"),
-        ("communication", "Communication", "Clear, timely answers and updates."),
-        ("deadlines", "Deadlines", "Delivered by the estimated dates, or warned early."),
-        ("expertise", "Expertise", "Knew the craft; solved problems without hand-holding."),
+        ("quality", _("Quality of work"), _("Did the work meet the agreed scope and standard?")),
+        ("communication", _("Communication"), _("Clear, timely answers and updates.")),
+        ("deadlines", _("Deadlines"), _("Delivered by the estimated dates, or warned early.")),
+        ("expertise", _("Expertise"), _("Knew the craft; solved problems without hand-holding.")),
     ),
     Role.FREELANCER: (
-        ("clarity", "Clear requirements", "Was it clear what success looked like?"),
-        ("communication", "Communication", "Clear, timely answers and feedback."),
-        ("responsiveness", "Reviews and payment", "Reviewed submissions and funded milestones promptly."),
-        ("cooperation", "Cooperation", "Fair and respectful to work with."),
+        ("clarity", _("Clear requirements"), _("Was it clear what success looked like?")),
+        ("communication", _("Communication"), _("Clear, timely answers and feedback.")),
+        ("responsiveness", _("Reviews and payment"), _("Reviewed submissions and funded milestones promptly.")),
+        ("cooperation", _("Cooperation"), _("Fair and respectful to work with.")),
     ),
 }
 
@@ -87,7 +88,7 @@ class Feedback(AppendOnlyModel):
     @property
     def criteria(self) -> list[tuple[str, int]]:
         """(label, stars) in the role's order, for display."""
-        return [(label, self.scores.get(key)) for key, label, _ in CRITERIA[self.role] if key in self.scores]
+        return [(label, self.scores.get(key)) for key, label, _help in CRITERIA[self.role] if key in self.scores]
 
 
 class FreelancerRating(models.Model):

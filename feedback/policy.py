@@ -8,8 +8,10 @@ public, see it only once its window is published (both wrote, or the window clos
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from contracts.policy import ALLOW, NOT_PARTY, Verdict, contract_role
+from marketplace.formats import format_date
 
 from .models import Feedback, FeedbackWindow
 
@@ -30,14 +32,14 @@ def feedback_may_leave(actor, window: FeedbackWindow, *, written_roles, now=None
     if role is None:
         return NOT_PARTY
     if window.contract.is_active:
-        return Verdict(False, "contract_active", "Feedback opens when the contract ends.", "when")
+        return Verdict(False, "contract_active", _("Feedback opens when the contract ends."), "when")
     if role in written_roles:
         return Verdict(
-            False, "already_written", "You already left feedback on this contract; it cannot be changed.", "when"
+            False, "already_written", _("You already left feedback on this contract; it cannot be changed."), "when"
         )
     if window.is_published or now >= window.closes_at:
-        closed = timezone.localtime(window.closes_at)
-        return Verdict(False, "window_closed", f"The feedback period ended on {closed:%b %-d, %Y}.", "when")
+        ended = _("The feedback period ended on %(date)s.") % {"date": format_date(window.closes_at)}
+        return Verdict(False, "window_closed", ended, "when")
     return ALLOW
 
 

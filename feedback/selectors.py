@@ -10,10 +10,12 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Contract, Milestone
 from contracts.policy import contract_role
 from escrow.selectors import earnings_by_user
+from marketplace.formats import format_money_compact
 from marketplace.models import User
 
 from . import policy
@@ -22,21 +24,17 @@ from .services import window_times
 
 RECENT_COMMENTS = 5
 # (at least, label): the earnings band shown instead of the exact amount.
-EARNINGS_BANDS = (
-    (Decimal("1000000"), "$1M+ earned"),
-    (Decimal("100000"), "$100K+ earned"),
-    (Decimal("10000"), "$10K+ earned"),
-    (Decimal("1000"), "$1K+ earned"),
-    (Decimal("100"), "$100+ earned"),
-    (Decimal("0.01"), "Under $100 earned"),
-)
+EARNINGS_BANDS = (Decimal("1000000"), Decimal("100000"), Decimal("10000"), Decimal("1000"), Decimal("100"))
 
 
 def earnings_band(amount: Decimal) -> str:
-    for threshold, label in EARNINGS_BANDS:
+    """ "$1K+ earned", "Under $100 earned", in the active language (amounts in settings.CURRENCY)."""
+    for threshold in EARNINGS_BANDS:
         if amount >= threshold:
-            return label
-    return "No earnings yet"
+            return _("%(amount)s+ earned") % {"amount": format_money_compact(threshold)}
+    if amount >= Decimal("0.01"):
+        return _("Under %(amount)s earned") % {"amount": format_money_compact(EARNINGS_BANDS[-1])}
+    return _("No earnings yet")
 
 
 # --- a contract's feedback page ---

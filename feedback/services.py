@@ -6,6 +6,7 @@ platform's scheduled work (reminders, publication at the close) acts as `contrac
 
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,8 +14,10 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contracts.models import Contract
+from marketplace.formats import format_datetime
 from marketplace.models import User
 from messaging.services import notify
 
@@ -33,9 +36,9 @@ def window_times(contract: Contract) -> tuple:
 def feedback_window_open(*, contract: Contract) -> FeedbackWindow:
     """The window of an ended contract, created on first need (idempotent; safe when two callers race)."""
     if contract.is_active or contract.ended_at is None:
-        raise ValidationError("Feedback opens when the contract ends.")
+        raise ValidationError(_("Feedback opens when the contract ends."))
     opens_at, closes_at = window_times(contract)
-    window, _ = FeedbackWindow.objects.get_or_create(
+    window, _created = FeedbackWindow.objects.get_or_create(
         contract=contract, defaults={"opens_at": opens_at, "closes_at": closes_at}
     )
     window.contract = contract
@@ -52,14 +55,14 @@ def _lock_window(contract_id: int) -> FeedbackWindow:
 
 def check_scores(role: str, scores: dict) -> dict[str, int]:
     """Every criterion of the role rated 1–5 (whole stars); nothing else."""
-    keys = [key for key, _, _ in CRITERIA[role]]
+    keys = [key for key, _label, _help in CRITERIA[role]]
     if set(scores) != set(keys):
-        raise ValidationError("Rate every criterion with 1 to 5 stars.")
+        raise ValidationError(_("Rate every criterion with 1 to 5 stars."))
     checked = {}
     for key in keys:
         value = scores[key]
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-            raise ValidationError("Rate every criterion with 1 to 5 stars.")
+            raise ValidationError(_("Rate every criterion with 1 to 5 stars."))
         checked[key] = value
     return checked
 
@@ -83,9 +86,9 @@ def feedback_leave(*, contract_id: int, actor: User, scores: dict, comment: str,
     comment = (comment or "").strip()
     private_note = (private_note or "").strip()
     if not comment:
-        raise ValidationError("Write a public comment: a sentence or two about working together.")
+        raise ValidationError(_("Write a public comment: a sentence or two about working together."))
     if len(comment) > COMMENT_MAX or len(private_note) > COMMENT_MAX:
-        raise ValidationError(f"Comments can be at most {COMMENT_MAX} characters long.")
+        raise ValidationError(_("Comments can be at most %(max)d characters long.") % {"max": COMMENT_MAX})
     contract = window.contract
     feedback = Feedback.objects.create(
         window=window,
@@ -125,7 +128,10 @@ def _publish(window: FeedbackWindow, now=None) -> None:
             notify(
                 user=user,
                 kind="contract",
-                text=f"Feedback on “{contract.title}” is now published: you can read what was written.",
+                text=lambda: (
+                    _("Feedback on “%(title)s” is now published: you can read what was written.")
+                    % {"title": contract.title}
+                ),
                 url=feedback_url(contract.pk),
             )
 
@@ -175,15 +181,32 @@ def _remind(window: FeedbackWindow, days: int, now) -> None:
     for role, user in ((Role.CLIENT, contract.client), (Role.FREELANCER, contract.freelancer)):
         if role in written:
             continue
-        closes = timezone.localtime(window.closes_at, user.timezone)
-        other = "the freelancer" if role == Role.CLIENT else "the client"
         notify(
             user=user,
             kind="reminder",
-            text=f"Leave feedback on “{contract.title}” by {closes:%b %-d, %Y %H:%M %Z}. It stays hidden from "
-            f"{other} until you have both written or the period ends.",
+            text=partial(_reminder_text, contract=contract, window=window, role=role),
             url=feedback_url(contract.pk),
         )
+
+
+def _reminder_text(*, contract, window: FeedbackWindow, role: str) -> str:
+    """In the recipient's language and timezone (messaging.services.notify renders it for them)."""
+    values = {"title": contract.title, "date": format_datetime(window.closes_at, zone=True)}
+    if role == Role.CLIENT:
+        return (
+            _(
+                "Leave feedback on “%(title)s” by %(date)s. It stays hidden from the freelancer until you have both "
+                "written or the period ends."
+            )
+            % values
+        )
+    return (
+        _(
+            "Leave feedback on “%(title)s” by %(date)s. It stays hidden from the client until you have both written "
+            "or the period ends."
+        )
+        % values
+    )
 
 
 def send_feedback_reminders(*, now, batch_size: int) -> int:

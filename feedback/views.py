@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from contracts.selectors import contract_for_party
 from contracts.views.common import refusals_as_pages
@@ -33,6 +34,6 @@ def contract_feedback(request, contract_id):
                 comment=form.cleaned_data["comment"],
                 private_note=form.cleaned_data["private_note"],
             )
-            messages.success(request, "Thank you: your feedback is saved. It cannot be changed.")
+            messages.success(request, _("Thank you: your feedback is saved. It cannot be changed."))
             return redirect("feedback:contract", contract.pk)
     return render(request, "feedback/contract_feedback.html", {**page, "form": form})

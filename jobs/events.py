@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.utils.translation import gettext_lazy as _
+
 # The notification category (email preference) job news is sent under. Messaging's categories are a closed
 # list today (messages, contract updates, review reminders); job news counts as contract updates.
 CATEGORY = "contract"
@@ -44,7 +46,8 @@ class To(StrEnum):
 @dataclass(frozen=True)
 class JobEventSpec:
     to: To
-    # The notification, formatted with actor, job (title) and freelancer (name); "" = none.
+    # The notification (translated lazily: rendered in the recipient's language), formatted with actor, job (title)
+    # and freelancer (name); "" = none.
     text: str = ""
 
 
@@ -55,21 +58,21 @@ SPECS: dict[JobEventKind, JobEventSpec] = {
     K.JOB_EDITED: JobEventSpec(To.NOBODY),
     K.JOB_CANCELLED: JobEventSpec(To.NOBODY),
     K.JOB_EXPIRED: JobEventSpec(
-        To.CLIENT, "Your job “{job}” expired after {days} days without a hire. Post it again if you still need it."
+        To.CLIENT, _("Your job “{job}” expired after {days} days without a hire. Post it again if you still need it.")
     ),
     K.JOB_FILLED: JobEventSpec(To.NOBODY),
-    K.PROPOSAL_SENT: JobEventSpec(To.CLIENT, "{actor} sent a proposal for “{job}”."),
-    K.PROPOSAL_EDITED: JobEventSpec(To.CLIENT, "{actor} updated their proposal for “{job}”."),
-    K.PROPOSAL_WITHDRAWN: JobEventSpec(To.CLIENT, "{actor} withdrew their proposal for “{job}”."),
-    K.PROPOSAL_SHORTLISTED: JobEventSpec(To.FREELANCER, "{actor} shortlisted your proposal for “{job}”."),
+    K.PROPOSAL_SENT: JobEventSpec(To.CLIENT, _("{actor} sent a proposal for “{job}”.")),
+    K.PROPOSAL_EDITED: JobEventSpec(To.CLIENT, _("{actor} updated their proposal for “{job}”.")),
+    K.PROPOSAL_WITHDRAWN: JobEventSpec(To.CLIENT, _("{actor} withdrew their proposal for “{job}”.")),
+    K.PROPOSAL_SHORTLISTED: JobEventSpec(To.FREELANCER, _("{actor} shortlisted your proposal for “{job}”.")),
     K.PROPOSAL_ARCHIVED: JobEventSpec(To.NOBODY),
     K.PROPOSAL_RESTORED: JobEventSpec(To.NOBODY),
     K.PROPOSAL_MESSAGED: JobEventSpec(To.NOBODY),  # the message itself is the news (messaging emails it)
     K.PROPOSAL_OFFERED: JobEventSpec(To.NOBODY),  # the offer notifies the freelancer (contracts)
     K.PROPOSAL_NOT_HIRED: JobEventSpec(
-        To.FREELANCER, "The job “{job}” was filled{reason}. Thank you for your proposal."
+        To.FREELANCER, _("The job “{job}” was filled{reason}. Thank you for your proposal.")
     ),
-    K.INVITED: JobEventSpec(To.FREELANCER, "{actor} invited you to propose on “{job}”."),
-    K.INVITATION_DECLINED: JobEventSpec(To.CLIENT, "{freelancer} declined your invitation to “{job}”."),
+    K.INVITED: JobEventSpec(To.FREELANCER, _("{actor} invited you to propose on “{job}”.")),
+    K.INVITATION_DECLINED: JobEventSpec(To.CLIENT, _("{freelancer} declined your invitation to “{job}”.")),
     K.INVITATION_ACCEPTED: JobEventSpec(To.NOBODY),  # the proposal that follows is the news
 }

@@ -5,11 +5,14 @@ from datetime import timedelta
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 from taggit.models import TaggedItem
 
 from .models import Job
@@ -40,13 +43,13 @@ def skill_names(value: str) -> list[str]:
     return [name.strip().lower() for name in (value or "").split(",") if name.strip()]
 
 
-POSTED_WITHIN = [("1", "Last 24 hours"), ("3", "Last 3 days"), ("7", "Last week"), ("30", "Last 30 days")]
-PROPOSALS = [("lt5", "Fewer than 5"), ("5to10", "5 to 10"), ("gt10", "More than 10")]
+POSTED_WITHIN = [("1", _("Last 24 hours")), ("3", _("Last 3 days")), ("7", _("Last week")), ("30", _("Last 30 days"))]
+PROPOSALS = [("lt5", _("Fewer than 5")), ("5to10", _("5 to 10")), ("gt10", _("More than 10"))]
 SORTS = [
-    ("newest", "Newest first"),
-    ("budget_high", "Highest budget"),
-    ("budget_low", "Lowest budget"),
-    ("fewest_proposals", "Fewest proposals"),
+    ("newest", _("Newest first")),
+    ("budget_high", _("Highest budget")),
+    ("budget_low", _("Lowest budget")),
+    ("fewest_proposals", _("Fewest proposals")),
 ]
 ORDER_BY = {
     "newest": ("-published_at", "-id"),
@@ -58,29 +61,35 @@ ORDER_BY = {
 
 class JobFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
-        label="Search jobs",
+        label=_("Search jobs"),
         method="filter_q",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "e.g. django shop"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("e.g. django shop")}),
     )
     skills = django_filters.CharFilter(
-        label="Skills",
+        label=_("Skills"),
         method="filter_skills",
-        help_text="Comma-separated; a job with any of them matches.",
-        widget=forms.TextInput(attrs={"placeholder": "e.g. python, figma"}),
+        help_text=_("Comma-separated; a job with any of them matches."),
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. python, figma")}),
     )
     budget_min = django_filters.NumberFilter(
-        label="Budget from ($)", field_name="budget_max", lookup_expr="gte", min_value=0
+        label=format_lazy(_("Budget from ({currency})"), currency=settings.CURRENCY),
+        field_name="budget_max",
+        lookup_expr="gte",
+        min_value=0,
     )
     budget_max = django_filters.NumberFilter(
-        label="Budget up to ($)", field_name="budget_min", lookup_expr="lte", min_value=0
+        label=format_lazy(_("Budget up to ({currency})"), currency=settings.CURRENCY),
+        field_name="budget_min",
+        lookup_expr="lte",
+        min_value=0,
     )
     posted_within = django_filters.ChoiceFilter(
-        label="Posted", choices=POSTED_WITHIN, method="filter_posted", empty_label="Any time"
+        label=_("Posted"), choices=POSTED_WITHIN, method="filter_posted", empty_label=_("Any time")
     )
     proposals = django_filters.ChoiceFilter(
-        label="Proposals so far", choices=PROPOSALS, method="filter_proposals", empty_label="Any number"
+        label=_("Proposals so far"), choices=PROPOSALS, method="filter_proposals", empty_label=_("Any number")
     )
-    sort = django_filters.ChoiceFilter(label="Sort by", choices=SORTS, method="filter_sort", empty_label=None)
+    sort = django_filters.ChoiceFilter(label=_("Sort by"), choices=SORTS, method="filter_sort", empty_label=None)
 
     class Meta:
         model = Job

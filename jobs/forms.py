@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from contracts.forms import BaseMilestoneFormSet, MilestoneForm, MultipleFileField
 
@@ -13,32 +15,42 @@ from .services import JobTerms
 
 
 class JobForm(forms.Form):
-    title = forms.CharField(max_length=120, help_text="A short name for the work, e.g. “Online shop in Django”.")
+    title = forms.CharField(
+        label=_("Title"), max_length=120, help_text=_("A short name for the work, e.g. “Online shop in Django”.")
+    )
     description = forms.CharField(
-        max_length=10000, widget=forms.Textarea(attrs={"rows": 6}), help_text="What you need done, and by when."
+        label=_("Description"),
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("What you need done, and by when."),
     )
     skills = forms.CharField(
+        label=_("Skills"),
         max_length=500,
         required=False,
-        help_text="Comma-separated, e.g. python, django. Freelancers filter jobs by these.",
+        help_text=_("Comma-separated, e.g. python, django. Freelancers filter jobs by these."),
     )
     budget_min = forms.DecimalField(
-        label="Budget ($)",
+        label=format_lazy(_("Budget ({currency})"), currency=settings.CURRENCY),
         max_digits=12,
         decimal_places=2,
         min_value=settings.MILESTONE_MIN_AMOUNT,
-        help_text="A fixed budget, or the lower end of a range.",
+        help_text=_("A fixed budget, or the lower end of a range."),
     )
     budget_max = forms.DecimalField(
-        label="Up to ($, optional)",
+        label=format_lazy(_("Up to ({currency}, optional)"), currency=settings.CURRENCY),
         max_digits=12,
         decimal_places=2,
         required=False,
-        help_text="Leave empty for a fixed budget.",
+        help_text=_("Leave empty for a fixed budget."),
     )
-    deadline = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    visibility = forms.ChoiceField(choices=Job.Visibility.choices, widget=forms.RadioSelect, initial="public")
-    files = MultipleFileField(label="Attachments (optional)", required=False, help_text="Briefs, mock-ups, examples.")
+    deadline = forms.DateField(label=_("Deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    visibility = forms.ChoiceField(
+        label=_("Visibility"), choices=Job.Visibility.choices, widget=forms.RadioSelect, initial="public"
+    )
+    files = MultipleFileField(
+        label=_("Attachments (optional)"), required=False, help_text=_("Briefs, mock-ups, examples.")
+    )
 
     def terms(self) -> JobTerms:
         data = self.cleaned_data
@@ -76,17 +88,18 @@ JobPlanFormSet = forms.formset_factory(
 
 class ProposalForm(forms.Form):
     cover_letter = forms.CharField(
+        label=_("Cover letter"),
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 6}),
-        help_text="Why you, and how you would do the work. The client sees this first.",
+        help_text=_("Why you, and how you would do the work. The client sees this first."),
     )
-    files = MultipleFileField(label="Attachments (optional)", required=False, help_text="Examples of your work.")
+    files = MultipleFileField(label=_("Attachments (optional)"), required=False, help_text=_("Examples of your work."))
 
 
 class InviteForm(forms.Form):
-    job = forms.ModelChoiceField(queryset=None, label="Job", empty_label=None)
+    job = forms.ModelChoiceField(queryset=None, label=_("Job"), empty_label=None)
     message = forms.CharField(
-        label="Note (optional)", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Note (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
 
     def __init__(self, *args, jobs, **kwargs):
@@ -96,9 +109,9 @@ class InviteForm(forms.Form):
 
 class DeclineForm(forms.Form):
     reason = forms.CharField(
-        label="Reason (optional)", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Reason (optional)"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class SavedSearchForm(forms.Form):
-    name = forms.CharField(label="Name this search", max_length=120)
+    name = forms.CharField(label=_("Name this search"), max_length=120)

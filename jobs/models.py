@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from taggit.managers import TaggableManager
 
 from contracts.rules import MilestoneTerms
@@ -22,23 +23,23 @@ from contracts.rules import MilestoneTerms
 
 class Job(models.Model):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        OPEN = "open", "Open"
-        CLOSED = "closed", "Closed"
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
 
     class ClosedReason(models.TextChoices):
-        HIRED = "hired", "Filled"
-        CANCELLED = "cancelled", "Cancelled"
-        EXPIRED = "expired", "Expired"
+        HIRED = "hired", _("Filled")
+        CANCELLED = "cancelled", _("Cancelled")
+        EXPIRED = "expired", _("Expired")
 
     class Visibility(models.TextChoices):
-        PUBLIC = "public", "Public: anyone can find it and propose"
-        INVITE_ONLY = "invite_only", "Invite only: only freelancers you invite see it"
+        PUBLIC = "public", _("Public: anyone can find it and propose")
+        INVITE_ONLY = "invite_only", _("Invite only: only freelancers you invite see it")
 
     client = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="jobs")
     title = models.CharField(max_length=120)
     description = models.TextField(max_length=10000)
-    skills = TaggableManager("skills", blank=True, help_text="Comma-separated, e.g. python, django, copywriting")
+    skills = TaggableManager(_("skills"), blank=True, help_text=_("Comma-separated, e.g. python, django, copywriting"))
     budget_min = models.DecimalField(max_digits=12, decimal_places=2)
     budget_max = models.DecimalField(max_digits=12, decimal_places=2)  # equal to budget_min for a fixed budget
     # The client's desired milestones (optional): proposals start from it.
@@ -123,10 +124,10 @@ class JobAttachment(UploadedFile):
 
 class Proposal(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        WITHDRAWN = "withdrawn", "Withdrawn"
-        HIRED = "hired", "Hired"
-        NOT_HIRED = "not_hired", "Job filled"  # the client hired someone else, or the job closed
+        ACTIVE = "active", _("Active")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        HIRED = "hired", _("Hired")
+        NOT_HIRED = "not_hired", _("Job filled")  # the client hired someone else, or the job closed
 
     job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="proposals")
     freelancer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="proposals")
@@ -184,10 +185,10 @@ class ProposalAttachment(UploadedFile):
 
 class Invitation(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for an answer"
-        ACCEPTED = "accepted", "Accepted"
-        DECLINED = "declined", "Declined"
-        CLOSED = "closed", "Job closed"
+        PENDING = "pending", _("Waiting for an answer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        CLOSED = "closed", _("Job closed")
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="invitations")
     freelancer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="job_invitations")

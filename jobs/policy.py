@@ -8,8 +8,10 @@ Every function returns a `contracts.policy.Verdict` (allowed, a stable code, a r
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from contracts.policy import ALLOW, Verdict
+from marketplace.i18n import in_sentence
 
 from .models import Invitation, Job, Proposal
 
@@ -26,7 +28,7 @@ def _invalid(code: str, reason: str) -> Verdict:
     return Verdict(False, code, reason, "input")
 
 
-NOT_YOURS = _who("not_yours", "This is not your job.")
+NOT_YOURS = _who("not_yours", _("This is not your job."))
 
 
 def is_client(actor, job: Job) -> bool:
@@ -46,24 +48,24 @@ def job_may_view(actor, job: Job, *, invited: bool = False, proposed: bool = Fal
     if is_client(actor, job) or is_staff(actor):
         return ALLOW
     if job.status == Job.Status.DRAFT:
-        return _who("not_found", "No such job.")
+        return _who("not_found", _("No such job."))
     if job.visibility == Job.Visibility.PUBLIC or invited or proposed:
         return ALLOW
-    return _who("not_found", "No such job.")
+    return _who("not_found", _("No such job."))
 
 
 def job_may_edit(actor, job: Job) -> Verdict:
     if not is_client(actor, job):
         return NOT_YOURS
     if job.status == Job.Status.CLOSED:
-        return _when("closed", "This job is closed; it can no longer change.")
+        return _when("closed", _("This job is closed; it can no longer change."))
     return ALLOW
 
 
 def job_may_publish(actor, job: Job) -> Verdict:
     verdict = job_may_edit(actor, job)
     if verdict and job.status != Job.Status.DRAFT:
-        return _when("not_draft", "This job is already published.")
+        return _when("not_draft", _("This job is already published."))
     return verdict
 
 
@@ -73,7 +75,7 @@ def job_may_cancel(actor, job: Job) -> Verdict:
 
 def job_may_post(actor) -> Verdict:
     if not actor.is_authenticated or not actor.wants_to_hire:
-        return _who("not_client", "To post jobs, choose “Hire freelancers” or “Both” in Account settings.")
+        return _who("not_client", _("To post jobs, choose “Hire freelancers” or “Both” in Account settings."))
     return ALLOW
 
 
@@ -83,19 +85,25 @@ def job_may_post(actor) -> Verdict:
 def proposal_may_create(actor, job: Job, *, already_proposed: bool, sent_today: int, invited: bool = False) -> Verdict:
     """An open job the actor may see, not their own, once per job, at most PROPOSALS_PER_DAY a day."""
     if not job_may_view(actor, job, invited=invited):
-        return _who("not_found", "No such job.")
+        return _who("not_found", _("No such job."))
     if is_client(actor, job):
-        return _who("own_job", "You cannot propose on your own job.")
+        return _who("own_job", _("You cannot propose on your own job."))
     if not actor.wants_to_work:
-        return _who("not_freelancer", "To send proposals, choose “Work as a freelancer” or “Both” in Account settings.")
+        return _who(
+            "not_freelancer", _("To send proposals, choose “Work as a freelancer” or “Both” in Account settings.")
+        )
     if not job.is_open:
-        return _when("closed", f"This job is {job.status_label.lower()}: it no longer takes proposals.")
+        return _when(
+            "closed",
+            _("This job is %(status)s: it no longer takes proposals.") % {"status": in_sentence(job.status_label)},
+        )
     if already_proposed:
-        return _invalid("already_proposed", "You already sent a proposal for this job; edit it instead.")
+        return _invalid("already_proposed", _("You already sent a proposal for this job; edit it instead."))
     if sent_today >= settings.JOBS_PROPOSALS_PER_DAY:
         return _invalid(
             "daily_limit",
-            f"You can send at most {settings.JOBS_PROPOSALS_PER_DAY} proposals a day. Try again tomorrow.",
+            _("You can send at most %(count)d proposals a day. Try again tomorrow.")
+            % {"count": settings.JOBS_PROPOSALS_PER_DAY},
         )
     return ALLOW
 
@@ -104,39 +112,43 @@ def proposal_may_view(actor, proposal: Proposal) -> Verdict:
     """Its freelancer, the job's client and staff; nobody else learns that it exists."""
     if actor.pk is not None and actor.pk in (proposal.freelancer_id, proposal.job.client_id) or is_staff(actor):
         return ALLOW
-    return _who("not_found", "No such proposal.")
+    return _who("not_found", _("No such proposal."))
 
 
-def _freelancer_open(actor, proposal: Proposal, verb: str) -> Verdict:
+def _freelancer_open(actor, proposal: Proposal, not_yours: str) -> Verdict:
     if actor.pk != proposal.freelancer_id:
-        return _who("not_yours", f"Only the freelancer who sent this proposal can {verb} it.")
+        return _who("not_yours", not_yours)
     if not proposal.is_active:
-        return _when("closed", f"This proposal is {proposal.get_status_display().lower()}.")
+        return _when(
+            "closed", _("This proposal is %(status)s.") % {"status": in_sentence(proposal.get_status_display())}
+        )
     if not proposal.job.is_open:
-        return _when("job_closed", f"This job is {proposal.job.status_label.lower()}.")
+        return _when("job_closed", _("This job is %(status)s.") % {"status": in_sentence(proposal.job.status_label)})
     return ALLOW
 
 
 def proposal_may_edit(actor, proposal: Proposal) -> Verdict:
-    verdict = _freelancer_open(actor, proposal, "edit")
+    verdict = _freelancer_open(actor, proposal, _("Only the freelancer who sent this proposal can edit it."))
     if verdict and proposal.client_acted_at is not None:
-        return _when("client_acted", "The client has already acted on your proposal; message them instead.")
+        return _when("client_acted", _("The client has already acted on your proposal; message them instead."))
     return verdict
 
 
 def proposal_may_withdraw(actor, proposal: Proposal) -> Verdict:
-    verdict = _freelancer_open(actor, proposal, "withdraw")
+    verdict = _freelancer_open(actor, proposal, _("Only the freelancer who sent this proposal can withdraw it."))
     if verdict and proposal.offer_id is not None and proposal.offer.is_pending:
-        return _when("offered", "The client sent you an offer for this proposal: answer the offer instead.")
+        return _when("offered", _("The client sent you an offer for this proposal: answer the offer instead."))
     return verdict
 
 
 def proposal_may_manage(actor, proposal: Proposal) -> Verdict:
     """Shortlist, archive, restore or message: the job's client, while the proposal is active."""
     if not is_client(actor, proposal.job):
-        return _who("not_client", "Only the job's client can do this.")
+        return _who("not_client", _("Only the job's client can do this."))
     if not proposal.is_active:
-        return _when("closed", f"This proposal is {proposal.get_status_display().lower()}.")
+        return _when(
+            "closed", _("This proposal is %(status)s.") % {"status": in_sentence(proposal.get_status_display())}
+        )
     return ALLOW
 
 
@@ -145,9 +157,9 @@ def proposal_may_hire(actor, proposal: Proposal) -> Verdict:
     if not verdict:
         return verdict
     if not proposal.job.is_open:
-        return _when("job_closed", f"This job is {proposal.job.status_label.lower()}.")
+        return _when("job_closed", _("This job is %(status)s.") % {"status": in_sentence(proposal.job.status_label)})
     if proposal.offer_id is not None and proposal.offer.is_pending:
-        return _when("offer_pending", "You already sent this freelancer an offer; it is waiting for their answer.")
+        return _when("offer_pending", _("You already sent this freelancer an offer; it is waiting for their answer."))
     return ALLOW
 
 
@@ -158,19 +170,21 @@ def invitation_may_create(actor, job: Job, freelancer, *, already: bool) -> Verd
     if not is_client(actor, job):
         return NOT_YOURS
     if not job.is_open:
-        return _when("closed", "Only open jobs take invitations. Publish the job first.")
+        return _when("closed", _("Only open jobs take invitations. Publish the job first."))
     if freelancer.pk == actor.pk or not (freelancer.is_active and freelancer.wants_to_work):
-        return _invalid("not_freelancer", "This person is not available for freelance work.")
+        return _invalid("not_freelancer", _("This person is not available for freelance work."))
     if already:
-        return _invalid("already", f"{freelancer.name} was already invited to, or proposed on, this job.")
+        return _invalid(
+            "already", _("%(name)s was already invited to, or proposed on, this job.") % {"name": freelancer.name}
+        )
     return ALLOW
 
 
 def invitation_may_answer(actor, invitation: Invitation) -> Verdict:
     if actor.pk != invitation.freelancer_id:
-        return _who("not_found", "No such invitation.")
+        return _who("not_found", _("No such invitation."))
     if invitation.status != Invitation.Status.PENDING:
-        return _when("answered", "This invitation has already been answered.")
+        return _when("answered", _("This invitation has already been answered."))
     if not invitation.job.is_open:
-        return _when("closed", f"This job is {invitation.job.status_label.lower()}.")
+        return _when("closed", _("This job is %(status)s.") % {"status": in_sentence(invitation.job.status_label)})
     return ALLOW

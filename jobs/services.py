@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -22,6 +23,8 @@ from django.db import transaction
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from contracts import services as contract_services
 from contracts.models import Contract, Offer
@@ -54,18 +57,20 @@ class JobTerms:
 
 def check_job_terms(terms: JobTerms, plan: list[MilestoneTerms]) -> None:
     if not terms.title.strip() or len(terms.title) > TITLE_MAX:
-        raise ValidationError(f"A job needs a title of at most {TITLE_MAX} characters.")
+        raise ValidationError(_("A job needs a title of at most %(max)d characters.") % {"max": TITLE_MAX})
     if not terms.description.strip():
-        raise ValidationError("Describe the work.")
+        raise ValidationError(_("Describe the work."))
     check_milestone_amount(terms.budget_min)
     if terms.budget_max < terms.budget_min:
-        raise ValidationError("The highest budget must not be below the lowest.")
+        raise ValidationError(_("The highest budget must not be below the lowest."))
     if terms.budget_max > settings.OFFER_MAX_TOTAL:
-        raise ValidationError(f"The budget must not exceed {settings.OFFER_MAX_TOTAL:,}.")
+        raise ValidationError(
+            _("The budget must not exceed %(max)s.") % {"max": format_money(settings.OFFER_MAX_TOTAL)}
+        )
     if terms.visibility not in Job.Visibility.values:
-        raise ValidationError("Choose who can see the job.")
+        raise ValidationError(_("Choose who can see the job."))
     if terms.deadline is not None and terms.deadline < timezone.localdate():
-        raise ValidationError("The deadline can’t be in the past.")
+        raise ValidationError(_("The deadline can’t be in the past."))
     if plan:
         check_milestones(plan)
 
@@ -94,11 +99,14 @@ def record(*, job: Job, kind: JobEventKind, actor: User | None, proposal=None, f
     freelancer = freelancer or (proposal.freelancer if proposal is not None else None)
     recipient = {To.CLIENT: job.client, To.FREELANCER: freelancer}.get(spec.to)
     if recipient is not None and spec.text and (actor is None or recipient.pk != actor.pk):
-        text = spec.text.format(
-            actor=actor.name if actor else "", job=job.title, freelancer=freelancer.name if freelancer else "", **data
-        )
+        values = {
+            "actor": actor.name if actor else "",
+            "job": job.title,
+            "freelancer": freelancer.name if freelancer else "",
+        }
         url = proposal.get_absolute_url() if proposal is not None else job.get_absolute_url()
-        notify(user=recipient, kind=CATEGORY, text=text, url=url)
+        # In the recipient's language (messaging.services.notify renders the function for them).
+        notify(user=recipient, kind=CATEGORY, text=lambda: spec.text.format(**values, **data), url=url)
     return event
 
 
@@ -114,7 +122,7 @@ def _save_files(model, uploads, saved: list[str], **parent) -> None:
 
 def _check_file_count(existing: int, files) -> None:
     if existing + len([f for f in files if f]) > settings.UPLOAD_MAX_FILES:
-        raise ValidationError(f"Attach at most {settings.UPLOAD_MAX_FILES} files in all.")
+        raise ValidationError(_("Attach at most %(count)d files in all.") % {"count": settings.UPLOAD_MAX_FILES})
 
 
 # --- jobs ---
@@ -192,8 +200,9 @@ def _close(job: Job, *, reason: str, actor: User | None, hired: Proposal | None 
     )
     why = {
         Job.ClosedReason.HIRED: "",
-        Job.ClosedReason.CANCELLED: " (the client cancelled it)",
-        Job.ClosedReason.EXPIRED: " (it expired)",
+        # Lazy: the notification is rendered in each recipient's language.
+        Job.ClosedReason.CANCELLED: gettext_lazy(" (the client cancelled it)"),
+        Job.ClosedReason.EXPIRED: gettext_lazy(" (it expired)"),
     }
     for proposal in others:
         if hired is not None and proposal.pk == hired.pk:
@@ -272,9 +281,9 @@ def _lock_proposal(proposal_id: int) -> Proposal:
 def _check_cover_letter(cover_letter: str) -> str:
     cover_letter = (cover_letter or "").strip()
     if not cover_letter:
-        raise ValidationError("Write a cover letter: why you, and how you would do the work.")
+        raise ValidationError(_("Write a cover letter: why you, and how you would do the work."))
     if len(cover_letter) > 5000:
-        raise ValidationError("A cover letter can be at most 5,000 characters long.")
+        raise ValidationError(_("A cover letter can be at most 5,000 characters long."))
     return cover_letter
 
 
@@ -313,7 +322,9 @@ def proposal_create(
             invitation.answered_at = timezone.now()
             invitation.save(update_fields=["status", "answered_at"])
             record(job=job, kind=K.INVITATION_ACCEPTED, actor=actor, freelancer=actor)
-        record(job=job, kind=K.PROPOSAL_SENT, actor=actor, proposal=proposal, total=format_money(proposal.total))
+        record(
+            job=job, kind=K.PROPOSAL_SENT, actor=actor, proposal=proposal, total=proposal.total
+        )  # a Decimal string, as every event stores amounts
     return proposal
 
 
@@ -460,7 +471,7 @@ def invitation_create(*, actor: User, job_id: int, freelancer: User, message: st
     policy.invitation_may_create(actor, job, freelancer, already=already).enforce()
     message = (message or "").strip()
     if len(message) > 2000:
-        raise ValidationError("A note can be at most 2,000 characters long.")
+        raise ValidationError(_("A note can be at most 2,000 characters long."))
     invitation = Invitation.objects.create(job=job, freelancer=freelancer, message=message)
     record(job=job, kind=K.INVITED, actor=actor, freelancer=freelancer)
     return invitation
@@ -500,19 +511,26 @@ def clean_query(params: QueryDict) -> str:
 
 
 def saved_search_create(*, actor: User, name: str, params: QueryDict) -> SavedSearch:
-    name = " ".join((name or "").split())[:120] or "My job search"
+    name = " ".join((name or "").split())[:120] or _("My job search")
     query = clean_query(params)
     if not query:
-        raise ValidationError("Search or filter first, then save the search.")
+        raise ValidationError(_("Search or filter first, then save the search."))
     if SavedSearch.objects.filter(user=actor).count() >= SAVED_SEARCHES_MAX:
-        raise ValidationError(f"You can keep at most {SAVED_SEARCHES_MAX} saved searches; delete one first.")
+        raise ValidationError(
+            _("You can keep at most %(count)d saved searches; delete one first.") % {"count": SAVED_SEARCHES_MAX}
+        )
     return SavedSearch.objects.create(user=actor, name=name, query=query, notified_through=timezone.now())
 
 
 def saved_search_delete(*, actor: User, saved_search_id: int) -> None:
-    deleted, _ = SavedSearch.objects.filter(pk=saved_search_id, user=actor).delete()
+    deleted, _rows = SavedSearch.objects.filter(pk=saved_search_id, user=actor).delete()
     if not deleted:
         raise SavedSearch.DoesNotExist
+
+
+def _saved_search_text(counts: list[tuple[int, str]]) -> str:
+    found = ", ".join(_("%(count)d for “%(name)s”") % {"count": count, "name": name} for count, name in counts)
+    return _("New jobs match your saved searches: %(found)s.") % {"found": found}
 
 
 def saved_searches_notify(*, now=None) -> int:
@@ -534,13 +552,17 @@ def saved_searches_notify(*, now=None) -> int:
                 for search in searches:
                     found = saved_search_matches(search=search, since=search.notified_through, until=now)
                     if found:
-                        counts.append(f"{found} for “{search.name}”")
+                        counts.append((found, search.name))
                     search.notified_through = now
                 SavedSearch.objects.bulk_update(searches, ["notified_through"])
                 if counts:
                     user = User.objects.get(pk=user_id)
-                    text = f"New jobs match your saved searches: {', '.join(counts)}."
-                    notify(user=user, kind=CATEGORY, text=text, url=reverse("jobs:saved_searches"))
+                    notify(
+                        user=user,
+                        kind=CATEGORY,
+                        text=partial(_saved_search_text, counts),
+                        url=reverse("jobs:saved_searches"),
+                    )
                     sent += 1
         except Exception:
             logger.exception("Could not send the saved-search email for user %s", user_id)

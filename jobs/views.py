@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from contracts.forms import MilestoneFormSet, OfferTermsForm
@@ -79,7 +80,7 @@ def saved_searches(request):
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
             else:
-                messages.success(request, "Search saved. We email you once a day when new jobs match it.")
+                messages.success(request, _("Search saved. We email you once a day when new jobs match it."))
         return redirect("jobs:saved_searches")
     return render(request, "jobs/saved_searches.html", {"searches": selectors.saved_searches(user=request.user)})
 
@@ -89,7 +90,7 @@ def saved_searches(request):
 def saved_search_delete(request, search_id):
     with suppress(SavedSearch.DoesNotExist):  # already gone, or not theirs: nothing to say
         services.saved_search_delete(actor=request.user, saved_search_id=search_id)
-    messages.info(request, "Saved search deleted.")
+    messages.info(request, _("Saved search deleted."))
     return redirect("jobs:saved_searches")
 
 
@@ -114,9 +115,11 @@ def job_create(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Your job is live." if publish else "Saved as a draft: publish it when ready.")
+            messages.success(
+                request, _("Your job is live.") if publish else _("Saved as a draft: publish it when ready.")
+            )
             return redirect(job)
-    return render(request, "jobs/job_form.html", _form_context(form=form, formset=formset, heading="Post a job"))
+    return render(request, "jobs/job_form.html", _form_context(form=form, formset=formset, heading=_("Post a job")))
 
 
 @login_required
@@ -146,9 +149,9 @@ def job_edit(request, job_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Your job was updated.")
+            messages.success(request, _("Your job was updated."))
             return redirect(job)
-    context = _form_context(form=form, formset=formset, job=job, heading=f"Edit: {job.title}")
+    context = _form_context(form=form, formset=formset, job=job, heading=_("Edit: %(title)s") % {"title": job.title})
     return render(request, "jobs/job_form.html", context)
 
 
@@ -167,7 +170,7 @@ def job_detail(request, job_id):
 def job_publish(request, job_id):
     job = selectors.job_for_client(user=request.user, job_id=job_id)
     services.job_publish(actor=request.user, job_id=job.pk)
-    messages.success(request, "Your job is live: freelancers can find it and propose.")
+    messages.success(request, _("Your job is live: freelancers can find it and propose."))
     return redirect(job)
 
 
@@ -178,7 +181,7 @@ def job_cancel(request, job_id):
     policy.job_may_cancel(request.user, job).enforce()
     if request.method == "POST":
         services.job_cancel(actor=request.user, job_id=job.pk)
-        messages.info(request, "The job was cancelled. Everyone who proposed has been told.")
+        messages.info(request, _("The job was cancelled. Everyone who proposed has been told."))
         return redirect(job)
     return render(request, "jobs/job_cancel.html", {"job": job})
 
@@ -209,9 +212,9 @@ def proposal_create(request, job_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Your proposal was sent to {job.client.name}.")
+            messages.success(request, _("Your proposal was sent to %(name)s.") % {"name": job.client.name})
             return redirect(proposal)
-    context = _form_context(form=form, formset=formset, job=job, heading=f"Propose: {job.title}")
+    context = _form_context(form=form, formset=formset, job=job, heading=_("Propose: %(title)s") % {"title": job.title})
     return render(request, "jobs/proposal_form.html", context)
 
 
@@ -241,10 +244,14 @@ def proposal_edit(request, proposal_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Your proposal was updated.")
+            messages.success(request, _("Your proposal was updated."))
             return redirect(proposal)
     context = _form_context(
-        form=form, formset=formset, job=proposal.job, proposal=proposal, heading=f"Edit your proposal: {proposal.job}"
+        form=form,
+        formset=formset,
+        job=proposal.job,
+        proposal=proposal,
+        heading=_("Edit your proposal: %(title)s") % {"title": proposal.job},
     )
     return render(request, "jobs/proposal_form.html", context)
 
@@ -262,9 +269,9 @@ def _client_action(action, done: str):
     return view
 
 
-proposal_shortlist = _client_action(services.proposal_shortlist, "{name}’s proposal is on your shortlist.")
-proposal_archive = _client_action(services.proposal_archive, "{name}’s proposal was archived.")
-proposal_restore = _client_action(services.proposal_restore, "{name}’s proposal is back in the main list.")
+proposal_shortlist = _client_action(services.proposal_shortlist, _("{name}’s proposal is on your shortlist."))
+proposal_archive = _client_action(services.proposal_archive, _("{name}’s proposal was archived."))
+proposal_restore = _client_action(services.proposal_restore, _("{name}’s proposal is back in the main list."))
 
 
 @login_required
@@ -273,7 +280,7 @@ proposal_restore = _client_action(services.proposal_restore, "{name}’s proposa
 def proposal_withdraw(request, proposal_id):
     proposal = selectors.proposal_for_viewer(user=request.user, proposal_id=proposal_id)
     services.proposal_withdraw(actor=request.user, proposal_id=proposal.pk)
-    messages.info(request, "You withdrew your proposal.")
+    messages.info(request, _("You withdrew your proposal."))
     return redirect(proposal)
 
 
@@ -296,7 +303,7 @@ def proposal_hire(request, proposal_id):
     initial = {
         "title": job.title,
         "scope": job.description,
-        "acceptance_criteria": "The deliverables of each milestone, as described in the job post and the proposal.",
+        "acceptance_criteria": _("The deliverables of each milestone, as described in the job post and the proposal."),
     }
     form, formset = _with_rows(
         request, OfferTermsForm, MilestoneFormSet, initial=initial, rows=_plan_initial(proposal.plan)
@@ -309,10 +316,13 @@ def proposal_hire(request, proposal_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Your offer was sent to {proposal.freelancer.name}.")
+            messages.success(request, _("Your offer was sent to %(name)s.") % {"name": proposal.freelancer.name})
             return redirect(offer)
     context = _form_context(
-        form=form, formset=formset, freelancer=proposal.freelancer, heading=f"Hire {proposal.freelancer.name}"
+        form=form,
+        formset=formset,
+        freelancer=proposal.freelancer,
+        heading=_("Hire %(name)s") % {"name": proposal.freelancer.name},
     )
     return render(request, "contracts/offer_form.html", context)
 
@@ -336,7 +346,9 @@ def invite(request):
         services.invitation_create(
             actor=request.user, job_id=job.pk, freelancer=freelancer, message=form.cleaned_data["message"]
         )
-        messages.success(request, f"{freelancer.name} was invited to “{job.title}”.")
+        messages.success(
+            request, _("%(name)s was invited to “%(title)s”.") % {"name": freelancer.name, "title": job.title}
+        )
         return redirect(job)
     return render(request, "jobs/invite.html", {"form": form, "freelancer": freelancer, "has_jobs": jobs.exists()})
 
@@ -349,6 +361,6 @@ def invitation_decline(request, invitation_id):
     form = DeclineForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.invitation_decline(actor=request.user, invitation_id=invitation.pk, reason=form.cleaned_data["reason"])
-        messages.info(request, "You declined the invitation. The client has been told.")
+        messages.info(request, _("You declined the invitation. The client has been told."))
         return redirect("dashboard")
     return render(request, "jobs/invitation_decline.html", {"invitation": invitation, "form": form})

@@ -28,14 +28,16 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from messaging import emails, outbox
 
 from .hygiene import clean_text
+from .i18n import supported_language
 from .models import User
 from .services import ROLE_FLAGS
 
-UNVERIFIED_MESSAGE = "Confirm your email address first: we sent you a link. You can send a new one from this page."
+UNVERIFIED_MESSAGE = _("Confirm your email address first: we sent you a link. You can send a new one from this page.")
 
 
 class UnverifiedEmail(PermissionDenied):
@@ -51,6 +53,7 @@ class AccountAdapter(DefaultAccountAdapter):
         user.timezone = data["timezone"]
         user.terms_version = settings.TERMS_VERSION  # the form refuses a sign-up without the box ticked
         user.terms_accepted_at = timezone.now()
+        user.language = supported_language(translation.get_language())  # what they read the sign-up page in
         for field, value in ROLE_FLAGS[data["role"]].items():
             setattr(user, field, value)
         if commit:

@@ -2,4 +2,8 @@ from django.conf import settings
 
 
 def site(request):
-    return {"SITE_NAME": settings.SITE_NAME, "PAYMENT_PROVIDER": settings.PAYMENT_PROVIDER}
+    return {
+        "SITE_NAME": settings.SITE_NAME,
+        "PAYMENT_PROVIDER": settings.PAYMENT_PROVIDER,
+        "CURRENCY": settings.CURRENCY,
+    }

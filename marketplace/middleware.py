@@ -2,9 +2,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from .accounts import has_second_factor, session_used_second_factor
+from .i18n import user_language
 
 
 class UserTimezoneMiddleware:
@@ -19,6 +21,23 @@ class UserTimezoneMiddleware:
             timezone.activate(user.timezone)  # a ZoneInfo (django-timezone-field)
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A logged-in user reads the site in the language of their account settings (User.language), whatever
+    their browser or a cookie says; LocaleMiddleware (earlier) has chosen for everyone else (the switcher's
+    cookie, then Accept-Language). Runs after AuthenticationMiddleware, which LocaleMiddleware cannot."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            language = user_language(user)
+            translation.activate(language)
+            request.LANGUAGE_CODE = language
         return self.get_response(request)
 
 
@@ -53,8 +72,8 @@ class StaffSecondFactorMiddleware:
             and not session_used_second_factor(request)
         ):
             if not has_second_factor(user):
-                messages.warning(request, "Staff must set up two-factor authentication before opening the admin.")
+                messages.warning(request, _("Staff must set up two-factor authentication before opening the admin."))
                 return redirect_to_login(request.get_full_path(), reverse("mfa_activate_totp"))
-            messages.info(request, "Enter a code from your authenticator app to open the admin.")
+            messages.info(request, _("Enter a code from your authenticator app to open the admin."))
             return redirect_to_login(request.get_full_path(), reverse("mfa_reauthenticate"))
         return self.get_response(request)

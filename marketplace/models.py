@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 from taggit.managers import TaggableManager
 from timezone_field import TimeZoneField
@@ -38,18 +40,21 @@ class User(AbstractUser):
     username = None
     first_name = None
     last_name = None
-    email = models.EmailField("email address", unique=True)
-    name = models.CharField("full name", max_length=150)
-    wants_to_hire = models.BooleanField("hires freelancers", default=False)
-    wants_to_work = models.BooleanField("works as a freelancer", default=False)
+    email = models.EmailField(_("email address"), unique=True)
+    name = models.CharField(_("full name"), max_length=150)
+    wants_to_hire = models.BooleanField(_("hires freelancers"), default=False)
+    wants_to_work = models.BooleanField(_("works as a freelancer"), default=False)
     timezone = TimeZoneField(default="UTC", choices_display="WITH_GMT_OFFSET")
+    # The language of the pages (UserLanguageMiddleware) and of every email and notification sent to the user
+    # (marketplace.i18n.recipient_locale).
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
 
     class RefundTo(models.TextChoices):
-        CREDIT = "credit", "My site credit (used first when I fund milestones)"
-        CARD = "card", "Back to the card I paid with"
+        CREDIT = "credit", _("My site credit (used first when I fund milestones)")
+        CARD = "card", _("Back to the card I paid with")
 
     refund_to = models.CharField(
-        "when money is refunded to me, send it to",
+        _("when money is refunded to me, send it to"),
         max_length=8,
         choices=RefundTo.choices,
         default=RefundTo.CREDIT,
@@ -83,12 +88,12 @@ class User(AbstractUser):
     @property
     def roles_label(self):
         if self.wants_to_hire and self.wants_to_work:
-            return "Client and freelancer"
+            return _("Client and freelancer")
         if self.wants_to_work:
-            return "Freelancer"
+            return _("Freelancer")
         if self.wants_to_hire:
-            return "Client"
-        return "Member"
+            return _("Client")
+        return _("Member")
 
 
 class Profile(models.Model):
@@ -101,7 +106,7 @@ class Profile(models.Model):
     headline = models.CharField(max_length=120, blank=True)
     bio = models.TextField(blank=True)  # at most 5000 characters, enforced by ProfileForm
     location = models.CharField(max_length=100, blank=True)
-    skills = TaggableManager("skills", blank=True, help_text="Comma-separated, e.g. python, django, copywriting")
+    skills = TaggableManager(_("skills"), blank=True, help_text=_("Comma-separated, e.g. python, django, copywriting"))
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["updated_at"])
 

@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
+from .formats import format_money_amount
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -21,13 +23,10 @@ def platform_fee(amount: Decimal, percent: Decimal | None = None) -> Decimal:
     return to_money(Decimal(amount) * Decimal(percent) / Decimal(100))
 
 
-def format_money(amount) -> str:
-    """'$1,234.50' for USD; '1,234.50 EUR' for other currencies."""
-    if amount is None:
+def format_money(amount, currency: str | None = None) -> str:
+    """`amount` in settings.CURRENCY for the active language (Babel): "$1,234.50" in English,
+    "1.234,50 $" in German. Every page, email and message shows money through this (or the `money` filter).
+    `currency`: for a provider's page that names its own (the site's otherwise)."""
+    if amount is None or amount == "":
         return ""
-    amount = to_money(amount)
-    sign = "-" if amount < 0 else ""
-    text = f"{abs(amount):,.2f}"
-    if settings.CURRENCY == "USD":
-        return f"{sign}${text}"
-    return f"{sign}{text} {settings.CURRENCY}"
+    return format_money_amount(to_money(amount), currency)

@@ -5,8 +5,10 @@ from collections.abc import Iterable
 from allauth.account.models import EmailAddress
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from .hygiene import clean_text
+from .i18n import supported_language
 from .models import Profile, User
 
 ROLE_FLAGS = {
@@ -26,13 +28,21 @@ def user_email_mark_verified(*, user: User) -> EmailAddress:
 
 
 @transaction.atomic
-def user_update_settings(*, user: User, name: str, timezone, role: str, refund_to: str) -> User:
+def user_update_settings(*, user: User, name: str, timezone, role: str, refund_to: str, language: str) -> User:
     user.name = clean_text(name).strip()
     user.timezone = timezone
     user.refund_to = refund_to
+    user.language = supported_language(language)
     for field, value in ROLE_FLAGS[role].items():
         setattr(user, field, value)
-    user.save(update_fields=["name", "timezone", "refund_to", *ROLE_FLAGS[role]])
+    user.save(update_fields=["name", "timezone", "refund_to", "language", *ROLE_FLAGS[role]])
+    return user
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """The language of the user's pages and emails (the navbar's switcher; the settings form sets it too)."""
+    user.language = supported_language(language)
+    user.save(update_fields=["language"])
     return user
 
 
@@ -64,8 +74,11 @@ def profile_update(*, user: User, headline: str, bio: str, location: str, skills
     the limits are checked again here so no other caller can store more than the directory is built for."""
     skills = skills_normalise(skills)
     if len(skills) > MAX_SKILLS or any(len(skill) > MAX_SKILL_LENGTH for skill in skills):
-        raise ValidationError(f"At most {MAX_SKILLS} skills of at most {MAX_SKILL_LENGTH} characters each.")
-    profile, _ = Profile.objects.get_or_create(user=user)
+        raise ValidationError(
+            _("At most %(count)d skills of at most %(length)d characters each.")
+            % {"count": MAX_SKILLS, "length": MAX_SKILL_LENGTH}
+        )
+    profile, _created = Profile.objects.get_or_create(user=user)
     profile.headline = clean_text(headline).strip()
     profile.bio = clean_text(bio).strip()
     profile.location = clean_text(location).strip()

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "marketplace.hygiene.InputHygieneMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # after sessions, before common: cookie, then Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -80,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "marketplace.middleware.UserTimezoneMiddleware",
+    "marketplace.middleware.UserLanguageMiddleware",  # after authentication: the user's own choice wins
     "allauth.account.middleware.AccountMiddleware",
     "marketplace.middleware.StaffSecondFactorMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -97,6 +99,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "marketplace.context_processors.site",
@@ -137,7 +140,14 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "dashboard"
 
-LANGUAGE_CODE = "en-us"
+# Languages: English (the source strings) and German. A logged-in user's choice (User.language) wins
+# (marketplace.middleware.UserLanguageMiddleware); visitors choose with the switcher in the navbar (Django's
+# set_language: a cookie), else their browser's Accept-Language (LocaleMiddleware). Translations live in
+# locale/<lang>/LC_MESSAGES/django.po (compiled .mo committed); see the README ("Languages").
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"  # stored and computed in UTC; shown in each user's own timezone
 USE_I18N = True
 USE_TZ = True

@@ -22,6 +22,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("accounts/settings/", views.account_settings, name="account_settings"),
     path("accounts/profile/", views.profile_edit, name="profile_edit"),
+    path("language/", views.language_set, name="set_language"),
     # The short name other apps' templates and tests use for the login page (allauth's is "account_login").
     path("accounts/login/", account_views.login, name="login"),
     path("accounts/", include("allauth.urls")),

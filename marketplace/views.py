@@ -5,9 +5,12 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils import translation
 from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from contracts import selectors as contract_selectors
 from escrow.selectors import wallet_summary
@@ -17,8 +20,9 @@ from jobs import selectors as job_selectors
 from . import health
 from .caching import CachedCountPaginator, cache_key
 from .forms import AccountSettingsForm, ProfileForm
+from .i18n import supported_language, user_language
 from .selectors import SORTS, freelancer_get, freelancer_list, profile_completion, profile_get_for_user
-from .services import profile_update, user_role, user_update_settings
+from .services import profile_update, user_language_set, user_role, user_update_settings
 
 DIRECTORY_PAGE_SIZE = 20
 
@@ -46,13 +50,31 @@ def dashboard(request):
 @login_required
 def account_settings(request):
     user = request.user
-    initial = {"name": user.name, "role": user_role(user), "timezone": user.timezone, "refund_to": user.refund_to}
+    initial = {
+        "name": user.name,
+        "role": user_role(user),
+        "timezone": user.timezone,
+        "refund_to": user.refund_to,
+        "language": user_language(user),
+    }
     form = AccountSettingsForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         user_update_settings(user=user, **form.cleaned_data)
-        messages.success(request, "Your settings were saved.")
+        with translation.override(user.language):  # the new language already
+            messages.success(request, _("Your settings were saved."))
         return redirect("account_settings")
     return render(request, "marketplace/account_settings.html", {"form": form})
+
+
+@require_POST
+def language_set(request):
+    """The language switcher (navbar): Django's set_language (a cookie, then back to the page), and for a
+    logged-in user also their account's language, which is what UserLanguageMiddleware reads."""
+    response = i18n.set_language(request)
+    language = request.POST.get("language")
+    if request.user.is_authenticated and language and supported_language(language) == language:
+        user_language_set(user=request.user, language=language)
+    return response
 
 
 @never_cache
@@ -126,7 +148,7 @@ def profile_edit(request):
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         profile_update(user=user, **form.cleaned_data)
-        messages.success(request, "Your profile was saved.")
+        messages.success(request, _("Your profile was saved."))
         if user.wants_to_work:
             return redirect("freelancer_detail", user_id=user.pk)
         return redirect("profile_edit")  # not in the directory, so there is no public profile page to show

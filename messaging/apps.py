@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
-    verbose_name = "Messaging"
+    verbose_name = _("Messaging")
 
     def ready(self):
         from . import signals  # noqa: F401 (connects the email provider's bounce/complaint webhook)
@@ -11,6 +12,6 @@ class MessagingConfig(AppConfig):
 
         notification_category_register(
             MESSAGE,
-            "New messages",
-            help_text="One email when someone writes to you and you have not read it yet (a burst is one email).",
+            _("New messages"),
+            help_text=_("One email when someone writes to you and you have not read it yet (a burst is one email)."),
         )

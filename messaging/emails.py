@@ -23,10 +23,12 @@ from django.conf import settings
 from django.core import signing
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import dateformat, timezone, translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from marketplace.formats import format_datetime
 from marketplace.hygiene import clean_text
+from marketplace.i18n import user_language  # noqa: F401 (the one rule, used here and by callers)
 
 from .categories import notification_category_get
 
@@ -57,13 +59,10 @@ def site_url(path: str) -> str:
 
 
 def when(value: datetime, user) -> str:
-    """An exact time in the recipient's timezone and language: "Tue, Dec 8, 2026, 14:05 CET"."""
-    local = timezone.localtime(value, user.timezone)
-    return dateformat.format(local, _("D, M j, Y, H:i T"))
-
-
-def user_language(user) -> str:
-    return getattr(user, "language", "") or settings.LANGUAGE_CODE
+    """An exact time in the recipient's timezone and the active language (marketplace.formats):
+    "Tue, Dec 8, 2026, 14:05 CET" / "Di., 8. Dez. 2026, 14:05 CET"."""
+    with timezone.override(user.timezone):
+        return format_datetime(value, zone=True, weekday=True)
 
 
 @dataclass(frozen=True)

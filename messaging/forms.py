@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.uploads import megabytes
 
@@ -24,21 +25,20 @@ class MultipleFileField(forms.FileField):
 
 class MessageForm(forms.Form):
     body = forms.CharField(
-        label="Message",
+        label=_("Message"),
         required=False,  # a message may be only files; the service says what is missing
         strip=False,
-        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Write a message…"}),
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("Write a message…")}),
     )
-    files = MultipleFileField(label="Attach files", required=False)
+    files = MultipleFileField(label=_("Attach files"), required=False)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_message_%s")  # unique beside other forms on a page that embeds a thread
         super().__init__(*args, **kwargs)
         self.fields["body"].widget.attrs["maxlength"] = settings.MESSAGE_MAX_LENGTH
-        self.fields["files"].help_text = (
-            f"Up to {settings.UPLOAD_MAX_FILES} files, {megabytes(settings.UPLOAD_MAX_FILE_BYTES)} each: "
-            "PDF, images, Office documents, text, archives, audio and video."
-        )
+        self.fields["files"].help_text = _(
+            "Up to %(count)d files, %(size)s each: PDF, images, Office documents, text, archives, audio and video."
+        ) % {"count": settings.UPLOAD_MAX_FILES, "size": megabytes(settings.UPLOAD_MAX_FILE_BYTES)}
 
 
 class EmailPreferenceForm(forms.Form):

@@ -8,10 +8,12 @@ per recipient; a periodic sweep sends one email per burst of new messages.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,8 +25,10 @@ from django.db.models.functions import Greatest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from marketplace.hygiene import clean_text
+from marketplace.i18n import recipient_locale
 from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 
@@ -35,8 +39,8 @@ from .selectors import badge_cache_key
 
 logger = logging.getLogger(__name__)
 
-RATE_LIMIT_MESSAGE = "You are sending messages too fast. Wait a moment and try again."
-EMPTY_MESSAGE = "Write a message or attach a file."
+RATE_LIMIT_MESSAGE = _("You are sending messages too fast. Wait a moment and try again.")
+EMPTY_MESSAGE = _("Write a message or attach a file.")
 DIGEST_BATCH_SIZE = 200  # participants per sweep run; the task re-queues itself while more remain
 DIGEST_MAX_LISTED = 20  # messages quoted in one email; the rest are counted
 
@@ -143,9 +147,12 @@ def _check_body(body: str, *, has_files: bool) -> str:
         raise ValidationError(EMPTY_MESSAGE, code="empty")
     if len(body) > settings.MESSAGE_MAX_LENGTH:
         raise ValidationError(
-            f"A message can be at most {settings.MESSAGE_MAX_LENGTH:,} characters long (this one has {len(body):,}). "
-            "Split it into several messages or attach it as a file.",
+            _(
+                "A message can be at most %(max)s characters long (this one has %(length)s). "
+                "Split it into several messages or attach it as a file."
+            ),
             code="too_long",
+            params={"max": intcomma(settings.MESSAGE_MAX_LENGTH), "length": intcomma(len(body))},
         )
     return body
 
@@ -169,7 +176,7 @@ def _message_post(*, thread: Thread, sender: User, body: str, files, saved: list
     _lock_thread(thread)
     membership = ThreadParticipant.objects.filter(thread=thread, user=sender).first()
     if membership is None or not sender.is_active:
-        raise PermissionDenied("Only the people in this conversation can write in it.")
+        raise PermissionDenied(_("Only the people in this conversation can write in it."))
     files = [f for f in files if f]
     body = _check_body(body, has_files=bool(files))
     _check_rate(sender)
@@ -292,15 +299,25 @@ class NotificationItem:
 
 
 def notify(
-    *, user: User, kind: str, text: str, url: str = "", email: bool = True, mail: emails.Section | None = None
+    *,
+    user: User,
+    kind: str,
+    text: str | Callable[[], str],
+    url: str = "",
+    email: bool = True,
+    mail: emails.Section | None = None,
 ) -> Notification:
     """An in-app notification of a registered category (messaging.categories); emailed too when
     `email` is set and the user's preferences allow it. `mail` is how the email tells it (a short
-    subject, paragraphs, a button; see messaging/emails.py); without it the email says `text`.
+    subject, paragraphs, a button; see messaging/emails.py); without it the email says `text`. `text` may be a
+    function (or a lazy translation): it is then rendered in the recipient's language and timezone
+    (marketplace.i18n.recipient_locale).
 
     Emails go through the outbox, after commit, and at most one per recipient per action: every
     notification for the same user while their notification email is still waiting to be sent (all
     those of one transaction, and any created before that email went out) joins that one email."""
+    with recipient_locale(user):  # the text as this recipient reads it
+        text = text() if callable(text) else str(text or "")
     item = NotificationItem(user=user, kind=kind, text=text, url=url, mail=mail)
     return notify_many(items=[item], email=email)[0]
 

@@ -8,9 +8,10 @@ import json
 from contextlib import contextmanager
 from functools import partial
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Max
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from contracts.emails import event_email, offer_email
@@ -18,6 +19,7 @@ from contracts.events import SPECS, EventKind, event_link, event_recipients, eve
 from contracts.models import Contract, ContractEvent, Milestone, Offer, Submission
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
+from marketplace.i18n import recipient_locale
 from marketplace.models import User
 from messaging.models import Notification
 from messaging.services import EventLine, NotificationItem, event_post, events_post, notify_many, thread_set_notice
@@ -59,7 +61,7 @@ class BulkRecord:
         events = ContractEvent.objects.bulk_create(self.events)
         self.events = []
         lines = [
-            EventLine(thread_id=thread.pk, text=event_text(event), actor=event.actor, link_url=event_link(event))
+            EventLine(thread_id=thread.pk, text=thread_line(event), actor=event.actor, link_url=event_link(event))
             for event in events
             if SPECS[EventKind(event.kind)].in_thread and (thread := event.contract.offer.thread) is not None
         ]
@@ -109,16 +111,24 @@ def events_notify(*, event_ids: list[int]) -> int:
         Notification.objects.filter(url__in=links, created_at__gte=since).values_list("user_id", "url", "text")
     )
     items = []
+    max_length = Notification._meta.get_field("text").max_length
     for event, link in zip(events, links, strict=True):
-        text = " ".join(notification_text(event).split())[: Notification._meta.get_field("text").max_length]
         kind = SPECS[EventKind(event.kind)].category
-        items += [
-            NotificationItem(user=user, kind=kind, text=text, url=link, mail=event_email(event, user))
-            for user in event_recipients(event)
-            if (user.pk, link, text) not in sent_before
-        ]
+        for user in event_recipients(event):
+            with recipient_locale(user):  # the text as this recipient's notification says it
+                text = " ".join(notification_text(event).split())[:max_length]
+            if (user.pk, link, text) not in sent_before:
+                items.append(NotificationItem(user=user, kind=kind, text=text, url=link, mail=event_email(event, user)))
     notify_many(items=items)  # one email per recipient for the whole batch, as one action
     return len(items)
+
+
+def thread_line(event) -> str:
+    """The event's line in the parties' thread. Both parties read the same stored line, whatever language
+    each reads the site in: it is written in the site's default language (the activity list and the
+    notifications are rendered in each reader's own)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return event_text(event)
 
 
 def record(
@@ -154,12 +164,13 @@ def record(
     link = event_link(event)
     thread = contract.offer.thread
     if spec.in_thread and thread is not None:
-        event_post(thread=thread, text=event_text(event), actor=as_user(actor), link_url=link)
+        event_post(thread=thread, text=thread_line(event), actor=as_user(actor), link_url=link)
     recipients = event_recipients(event)
     if recipients:
+        # Rendered for each recipient in their own language and timezone (messaging.services.notify).
         notify_parties(
             recipients=recipients,
-            text=notification_text(event),
+            text=lambda: notification_text(event),
             url=link,
             kind=spec.category,
             mail=partial(event_email, event),

@@ -3,12 +3,11 @@ from datetime import datetime
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 
 from contracts import events, policy
-from marketplace.templatetags.iso_datetime import iso_datetime
+from marketplace import formats
 
 register = template.Library()
 
@@ -50,38 +49,30 @@ def live_countdown(deadline):
         return ""
     return format_html(
         '<span class="countdown" data-deadline="{}" data-passed="{}">{}</span>',
-        iso_datetime(deadline),
+        formats.iso_datetime(deadline),
         gettext("any moment now"),
         countdown(deadline),
     )
 
 
-# --- times: shown in the viewer's timezone (activated per request) with the zone's name ---
-# Formatted by hand rather than with Django's `date` filter: a contract page shows hundreds of times, and
-# parsing the format each time was a sizeable part of its rendering.
-
-
-def _day(value) -> str:
-    """ "Nov 26, 2026" (the month's name in the active language)."""
-    return gettext("{month} {day}, {year}").format(
-        month=str(MONTHS_3[value.month]).title(), day=value.day, year=value.year
-    )
+# --- times: shown in the viewer's timezone (activated per request) and language, with the zone's name ---
+# Through marketplace.formats, which resolves each language's patterns once: a contract page shows hundreds of
+# times, and parsing a format each time was a sizeable part of its rendering.
 
 
 @register.filter
 def when(value, style: str = "datetime"):
-    """A `<time>` element: the machine-readable moment, and the time as people read it in their timezone
-    ("Nov 26, 2026, 14:05 CET"); `|when:"date"` shows only the (local) day."""
+    """A `<time>` element: the machine-readable moment, and the time as people read it in their timezone and
+    language ("Nov 26, 2026, 14:05 CET" / "26. Nov. 2026, 14:05 CET", marketplace.formats); `|when:"date"` shows only
+    the (local) day."""
     if not value:
         return ""
     if not isinstance(value, datetime):  # a day (a delivery date): no time, no zone
-        return format_html('<time datetime="{}">{}</time>', value.isoformat(), _day(value))
-    local = timezone.localtime(value)
-    iso = iso_datetime(local)
+        return format_html('<time datetime="{}">{}</time>', value.isoformat(), formats.format_date(value))
+    iso = formats.iso_datetime(value)
     if style == "date":
-        return format_html('<time datetime="{}">{}</time>', iso, _day(local))
-    text = gettext("{day}, {time} {zone}").format(day=_day(local), time=f"{local:%H:%M}", zone=local.tzname())
-    return format_html('<time datetime="{}">{}</time>', iso, text)
+        return format_html('<time datetime="{}">{}</time>', iso, formats.format_date(value))
+    return format_html('<time datetime="{}">{}</time>', iso, formats.format_datetime(value, zone=True))
 
 
 STATE_CLASSES = {

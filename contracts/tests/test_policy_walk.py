@@ -143,7 +143,7 @@ def test_policy_buttons_pages_and_actions_agree(client, state):
                 response = client.get(page_url)
                 assert response.status_code == expected, where
                 if not verdict and expected != 404:
-                    assert escape(verdict.reason) in response.content.decode(), where
+                    assert escape(str(verdict.reason)) in response.content.decode(), where
             before = footprint()
             savepoint = transaction.savepoint()
             response = client.post(post_url, data)
@@ -156,7 +156,7 @@ def test_policy_buttons_pages_and_actions_agree(client, state):
                 assert response.status_code == (404 if role in ("outsider", "staff") else STATUS[verdict.kind]), where
                 assert after == before, where
                 if expected != 404:
-                    assert escape(verdict.reason) in response.content.decode(), where
+                    assert escape(str(verdict.reason)) in response.content.decode(), where
             assert Milestone.objects.get(pk=milestone.pk).state == state  # rolled back (or refused)
 
 

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import policy, selectors, services
@@ -75,9 +76,11 @@ def milestone_add(request, contract_id):
     if request.method == "POST" and form.is_valid():
         result = services.milestone_add(contract_id=contract.pk, actor=request.user, terms=form.terms())
         if isinstance(result, MilestoneChange):
-            messages.success(request, "Your new milestone was proposed. It is added when the client accepts.")
+            messages.success(request, _("Your new milestone was proposed. It is added when the client accepts."))
         else:
-            messages.success(request, f"Milestone “{result.title}” added. Fund it when work should start.")
+            messages.success(
+                request, _("Milestone “%(title)s” added. Fund it when work should start.") % {"title": result.title}
+            )
         return redirect(contract)
     context = {
         "contract": contract,
@@ -165,11 +168,13 @@ def change_decide(request, contract_id, change_id, decision):
         return render(request, "contracts/refund_confirm.html", context)
     if decision == "withdraw":
         services.milestone_change_withdraw(change_id=change.pk, actor=request.user)
-        messages.info(request, "You withdrew your proposal.")
+        messages.info(request, _("You withdrew your proposal."))
     else:
         accept = decision == "accept"
         services.milestone_change_decide(change_id=change.pk, actor=request.user, accept=accept)
-        messages.success(request, "Change accepted and applied." if accept else "You declined the proposed change.")
+        messages.success(
+            request, _("Change accepted and applied.") if accept else _("You declined the proposed change.")
+        )
     return redirect(contract)
 
 
@@ -179,7 +184,7 @@ def contract_end(request, contract_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     if request.method == "POST":
         services.contract_end(contract_id=contract.pk, actor=request.user)
-        messages.info(request, "The contract has ended. Future milestones were cancelled.")
+        messages.info(request, _("The contract has ended. Future milestones were cancelled."))
         return redirect(contract)
     page = selectors.contract_page(contract=contract, user=request.user)
     if not page["can_end"]:

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import policy, selectors, services
@@ -45,7 +46,7 @@ def dispute_evidence(request, contract_id, dispute_id):
         except ValidationError as error:
             form.add_error("files", error)
         else:
-            messages.success(request, "Your evidence was added to the record.")
+            messages.success(request, _("Your evidence was added to the record."))
             return redirect(dispute.get_absolute_url())
     return dispute_detail(request, contract_id, dispute_id, evidence_form=form, status=400)
 
@@ -64,7 +65,7 @@ def dispute_propose(request, contract_id, dispute_id):
             form.add_error(None, error)
         else:
             messages.success(
-                request, "Your proposal was sent. It settles the dispute as soon as the other party accepts."
+                request, _("Your proposal was sent. It settles the dispute as soon as the other party accepts.")
             )
             return redirect(dispute.get_absolute_url())
     return dispute_detail(request, contract_id, dispute_id, split_form=form, status=400)
@@ -83,11 +84,16 @@ def dispute_proposal_answer(request, contract_id, dispute_id, proposal_id, decis
     if decision == "accept":
         messages.success(
             request,
-            f"Settled: {format_money(proposal.to_freelancer)} to {contract.freelancer_name}, "
-            f"{format_money(proposal.to_client)} back to {contract.client_name}.",
+            _("Settled: %(to_freelancer)s to %(freelancer)s, %(to_client)s back to %(client)s.")
+            % {
+                "to_freelancer": format_money(proposal.to_freelancer),
+                "freelancer": contract.freelancer_name,
+                "to_client": format_money(proposal.to_client),
+                "client": contract.client_name,
+            },
         )
     else:
-        messages.info(request, "You declined the proposal. You can propose another split or wait for staff.")
+        messages.info(request, _("You declined the proposal. You can propose another split or wait for staff."))
     return redirect(dispute.get_absolute_url())
 
 
@@ -98,7 +104,7 @@ def dispute_withdraw(request, contract_id, dispute_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     dispute = selectors.dispute_for_party(contract=contract, dispute_id=dispute_id)
     services.dispute_withdraw(dispute_id=dispute.pk, actor=request.user)
-    messages.success(request, "You withdrew the dispute. The milestone is back where it was.")
+    messages.success(request, _("You withdrew the dispute. The milestone is back where it was."))
     return redirect(dispute.milestone.get_absolute_url())
 
 

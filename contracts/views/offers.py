@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import policy, selectors, services
@@ -62,7 +63,7 @@ def offer_create(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Your offer was sent to {freelancer.name}.")
+            messages.success(request, _("Your offer was sent to %(name)s.") % {"name": freelancer.name})
             return redirect(offer)
     context = _offer_form_context(form, formset, freelancer=freelancer, heading=f"Send an offer to {freelancer.name}")
     return render(request, "contracts/offer_form.html", context)
@@ -103,7 +104,9 @@ def offer_propose(request, offer_id):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Your revision was sent to {offer.other_party(request.user).name}.")
+            messages.success(
+                request, _("Your revision was sent to %(name)s.") % {"name": offer.other_party(request.user).name}
+            )
             return redirect(offer)
     verb = "Propose changes" if request.user.pk == offer.freelancer_id else "Counter with changes"
     context = _offer_form_context(form, formset, offer=offer, latest=latest, heading=f"{verb}: {latest.title}")
@@ -118,7 +121,7 @@ def offer_accept(request, offer_id):
     contract = services.offer_accept(
         offer_id=offer.pk, actor=request.user, revision_number=posted_int(request.POST.get("revision"))
     )
-    messages.success(request, "Offer accepted. The contract has started — fund the first milestone to begin.")
+    messages.success(request, _("Offer accepted. The contract has started — fund the first milestone to begin."))
     return redirect(contract)
 
 
@@ -129,7 +132,7 @@ def offer_decline(request, offer_id):
     form = ReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         services.offer_decline(offer_id=offer.pk, actor=request.user, reason=form.cleaned_data["reason"])
-        messages.info(request, "You declined the offer. The client has been told why.")
+        messages.info(request, _("You declined the offer. The client has been told why."))
         return redirect(offer)
     return render(request, "contracts/offer_decline.html", {"offer": offer, "form": form})
 
@@ -140,6 +143,6 @@ def offer_withdraw(request, offer_id):
     offer = selectors.offer_for_party(user=request.user, offer_id=offer_id)
     if request.method == "POST":
         services.offer_withdraw(offer_id=offer.pk, actor=request.user)
-        messages.info(request, "You withdrew the offer.")
+        messages.info(request, _("You withdrew the offer."))
         return redirect(offer)
     return render(request, "contracts/offer_withdraw.html", {"offer": offer})

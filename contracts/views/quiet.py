@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contracts import policy, selectors, services
@@ -29,5 +30,5 @@ def contract_quiet(request, contract_id):
 def contract_keep_open(request, contract_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
     services.contract_keep_open(contract_id=contract.pk, actor=request.user)
-    messages.success(request, "The contract stays open. We'll ask again only after another quiet stretch.")
+    messages.success(request, _("The contract stays open. We'll ask again only after another quiet stretch."))
     return redirect(contract)

@@ -6,6 +6,6 @@ register = template.Library()
 
 
 @register.filter
-def money(amount):
-    """Render a Decimal amount as money: {{ milestone.amount|money }} -> $1,234.50"""
-    return format_money(amount)
+def money(amount, currency=None):
+    """Money in the active language: {{ milestone.amount|money }} -> $1,234.50 (en), 1.234,50 $ (de)."""
+    return format_money(amount, currency or None)

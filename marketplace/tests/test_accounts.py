@@ -199,7 +199,7 @@ def test_email_change_takes_effect_only_once_the_new_address_is_confirmed(client
 
 def test_account_settings_change_name_role_and_timezone(client, client_user):
     client.force_login(client_user)
-    data = {"name": "Clara C.", "role": "work", "timezone": "Asia/Tokyo", "refund_to": "card"}
+    data = {"name": "Clara C.", "role": "work", "timezone": "Asia/Tokyo", "refund_to": "card", "language": "en"}
     response = client.post(reverse("account_settings"), data)
 
     assert response.status_code == 302

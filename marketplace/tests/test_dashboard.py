@@ -39,8 +39,7 @@ def test_a_freelancer_under_review_is_told_when_they_will_be_paid(client):
 
     # 14 days after 15:00 UTC on March 2 is March 16, 11:00 in New York (daylight saving time began March 8).
     assert (
-        "Payment releases automatically on <strong>Monday, Mar 16, 2026, 11:00 EDT</strong> unless the client acts"
-        in page
+        "Payment releases automatically on <strong>Mon, Mar 16, 2026, 11:00 EDT</strong> unless the client acts" in page
     )
     assert "Nothing needs your attention" not in page
     assert "Nothing needs your action: your work is with the client." in page

@@ -7,11 +7,11 @@ from django.contrib.staticfiles import finders
 from django.template import Context, Template
 from django.utils import timezone
 
-from marketplace.templatetags.iso_datetime import iso_datetime
+from marketplace.formats import iso_datetime
 
 
 def render(source: str, **context) -> str:
-    return Template("{% load iso_datetime %}" + source).render(Context(context))
+    return Template("{% load formats %}" + source).render(Context(context))
 
 
 def test_iso_datetime_is_to_the_second_with_the_offset_of_the_current_timezone():

@@ -170,7 +170,7 @@ def test_no_template_has_an_inline_script_or_event_handler():
 
 def test_bidi_controls_are_stripped_from_typed_names_and_titles(client, freelancer):
     client.force_login(freelancer)
-    data = {"name": f"Eve {RLO}lagel", "role": "work", "timezone": "UTC", "refund_to": "credit"}
+    data = {"name": f"Eve {RLO}lagel", "role": "work", "timezone": "UTC", "refund_to": "credit", "language": "en"}
     client.post(reverse("account_settings"), data)
     client.post(
         reverse("profile_edit"), {"headline": f"Designer{RLO}", "bio": "\u2066x\u2069", "location": "", "skills": ""}
@@ -285,7 +285,7 @@ def test_setting_up_a_second_factor_sends_a_security_email(client, client_user, 
 def test_changes_to_users_and_profiles_are_kept_and_shown_to_staff(client, freelancer):
     freelancer_client = Client()
     freelancer_client.force_login(freelancer)
-    data = {"name": "Felix F.", "role": "work", "timezone": "UTC", "refund_to": "card"}
+    data = {"name": "Felix F.", "role": "work", "timezone": "UTC", "refund_to": "card", "language": "en"}
     freelancer_client.post(reverse("account_settings"), data)
     freelancer_client.post(
         reverse("profile_edit"), {"headline": "Django", "bio": "", "location": "Lisbon", "skills": "python"}

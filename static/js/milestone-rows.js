@@ -14,8 +14,11 @@
     if (!match) return null;
     return parseInt(match[1], 10) * 100 + parseInt(((match[2] || "") + "00").slice(0, 2), 10);
   }
+  // The page's language and the site's currency (base.html puts both on <html>), as the server formats them.
+  var html = document.documentElement;
+  var moneyFormat = new Intl.NumberFormat(html.lang || "en", {style: "currency", currency: html.dataset.currency || "USD"});
   function money(c) {
-    return "$" + (c / 100).toLocaleString("en-US", {minimumFractionDigits: 2, maximumFractionDigits: 2});
+    return moneyFormat.format(c / 100);
   }
   function visibleRows() {
     return Array.prototype.filter.call(rows.querySelectorAll("[data-row]"), function (row) {

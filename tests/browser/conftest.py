@@ -103,8 +103,10 @@ def new_page(browser, live_server, csp_violations, axe, visited_pages):
     each page once it has loaded; a navigation away, and the end of the test, wait for its report)."""
     contexts = []
 
-    def make(viewport=DESKTOP):
-        context = browser.new_context(viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris")
+    def make(viewport=DESKTOP, locale="en-US"):
+        context = browser.new_context(
+            viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris", locale=locale
+        )
         context.set_default_timeout(10_000)
         # A navigation away waits for axe-core to finish on the page it leaves (seconds on a busy machine).
         context.set_default_navigation_timeout(40_000)

@@ -251,7 +251,7 @@ class ContractMachine(RuleBasedStateMachine):
         with pytest.raises(REFUSALS) as raised:
             run(fn, **kwargs)
         assert isinstance(raised.value, expected), (verdict, raised.value)
-        assert verdict.reason in str(raised.value), (verdict, raised.value)
+        assert str(verdict.reason) in str(raised.value), (verdict, raised.value)
         assert self.snapshot() == before
 
     def refund_possible(self, model: Model, value: Decimal) -> bool:
