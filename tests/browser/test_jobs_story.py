@@ -60,7 +60,7 @@ def test_a_job_is_posted_found_proposed_on_and_filled(new_page, screenshot, pass
     clara_page.get_by_label("Description").fill("A Django shop for our ceramics: catalogue, cart and checkout.")
     clara_page.get_by_label("Skills").fill("django, python")
     clara_page.get_by_label("Budget (USD)").fill("1000")
-    clara_page.get_by_label("Up to ($, optional)").fill("2500")
+    clara_page.get_by_label("Up to (USD, optional)").fill("2500")
     screenshot(clara_page, "jobs-post")
     clara_page.get_by_role("button", name="Publish job").click()
     expect(clara_page.get_by_text("Your job is live.")).to_be_visible()

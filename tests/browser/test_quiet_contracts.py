@@ -45,5 +45,5 @@ def test_the_quiet_question_ends_the_contract_in_one_click(new_page, screenshot,
     # the freelancer's copy of the question now says there is nothing to answer
     log_in(freelancer_page, contract.freelancer.email, password)
     freelancer_page.goto(f"/contracts/{contract.pk}/quiet/")
-    expect(freelancer_page.get_by_text("This contract has ended")).to_be_visible()
+    expect(freelancer_page.get_by_text("Nothing to answer")).to_be_visible()
     expect(freelancer_page.get_by_role("button", name="Keep it open")).to_have_count(0)
