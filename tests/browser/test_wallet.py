@@ -1,4 +1,3 @@
-import re
 from decimal import Decimal
 
 import pytest
@@ -11,6 +10,7 @@ from escrow.tests.factories import HoldSpecFactory
 from escrow.tests.helpers import assert_ledger_consistent, fund, payouts_ready
 from marketplace.models import Profile
 from marketplace.tests.factories import FreelancerFactory, UserFactory
+from tests.browser import helpers
 from tests.browser.conftest import DESKTOP, PHONE
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,10 +39,8 @@ def freelancer_with_earnings(settings):
 
 
 def log_in(page, email):
-    page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill(email)
-    page.get_by_label(re.compile(r"^\s*Password\W*$")).fill("correct-horse-battery")
-    page.get_by_role("button", name="Log in").click()
+    """Log in and wait for the dashboard: a test that navigates on at once would leave it before axe-core ran."""
+    helpers.log_in(page, email, "correct-horse-battery")
 
 
 def test_a_freelancer_withdraws_their_earnings(page, screenshot, freelancer_with_earnings):
