@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
@@ -253,6 +254,9 @@ class Generator:
                 "wants_to_work",
                 "timezone",
                 "refund_to",
+                "language",
+                "terms_version",
+                "terms_accepted_at",
             ],
         )
         self.t_profile = t(Profile, ["id", "user_id", "headline", "bio", "location", "updated_at"])
@@ -528,6 +532,7 @@ class Generator:
     def users(self) -> None:
         n = self.sizes.users
         password = make_password(PASSWORD)
+        terms = settings.TERMS_VERSION  # every user accepted the current terms when they joined
         self.user_names: dict[int, str] = {}
         self.clients, self.freelancers = [], []
         profile_ct = ContentType.objects.get_for_model(Profile)
@@ -548,7 +553,21 @@ class Generator:
             joined = self._time(self.rng.random() * 0.2)
             self.user_names[pk] = name
             self.t_user.add(
-                pk, password, staff, staff, True, joined, email, name, hires, works, "Europe/Berlin", "credit"
+                pk,
+                password,
+                staff,
+                staff,
+                True,
+                joined,
+                email,
+                name,
+                hires,
+                works,
+                "Europe/Berlin",
+                "credit",
+                "en",
+                terms,
+                joined,
             )
             if hires:
                 self.clients.append(pk)

@@ -19,13 +19,16 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
+from marketplace.formats import format_date
 from marketplace.i18n import in_sentence
 
 from .models import Contract, Dispute, DisputeProposal, Milestone, MilestoneChange, Offer, OfferRevision
+from .rules import MilestoneTerms
 
 S = Milestone.State
 
@@ -562,6 +565,23 @@ def change_may_answer(actor, change: MilestoneChange) -> Verdict:
         return _invalid("answered", _("This proposal has already been answered."))
     if change.proposed_by_id == actor.pk:
         return _who("own_proposal", _("The other party has to answer your proposal."))
+    return ALLOW
+
+
+def change_may_accept(actor, change: MilestoneChange) -> Verdict:
+    """Accept a proposed change: as answering it, and a milestone it adds or edits must not be due already (a
+    proposal left unanswered past its delivery date is declined, and proposed again with a new date)."""
+    verdict = change_may_answer(actor, change)
+    if not verdict:
+        return verdict
+    if change.kind in (MilestoneChange.Kind.ADD, MilestoneChange.Kind.EDIT):
+        due = MilestoneTerms.from_payload(change.payload).due_date
+        if due < timezone.localdate():
+            reason = gettext(
+                "The proposed delivery date, %(date)s, has passed. Decline this proposal; a new one can propose "
+                "another date."
+            ) % {"date": format_date(due)}
+            return _when("due_date_passed", reason)
     return ALLOW
 
 

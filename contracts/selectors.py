@@ -227,6 +227,7 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     for change in pending_changes:
         change.summary = _change_summary(change, titles, money)
         change.can_answer = bool(policy.change_may_answer(user, change))
+        change.accept_verdict = policy.change_may_accept(user, change)
         change.can_withdraw = bool(policy.change_may_withdraw(user, change))
     open_money = sum(1 for m in milestones if m.state in Milestone.OPEN_MONEY_STATES)
     events = list(contract.events.select_related("actor", "milestone")[: ACTIVITY_LIMIT + 1])

@@ -200,7 +200,7 @@ def _close_change(change: MilestoneChange, actor: User, status: str, kind: Event
 def milestone_change_decide(*, change_id: int, actor: User, accept: bool) -> MilestoneChange:
     """The other party accepts (the change is applied) or declines a proposed change."""
     change = _lock_change(change_id)
-    policy.change_may_answer(actor, change).enforce()
+    (policy.change_may_accept if accept else policy.change_may_answer)(actor, change).enforce()
     if accept:
         _apply_change(change, actor)
         return _close_change(change, actor, MilestoneChange.Status.ACCEPTED, EventKind.CHANGE_ACCEPTED)

@@ -4,11 +4,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
-from contracts import services
+from contracts import policy, services
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange
 from contracts.rules import MilestoneTerms
 from contracts.tests.factories import make_contract, set_state
@@ -51,6 +52,26 @@ def test_freelancer_proposes_a_milestone_and_it_is_added_when_the_client_accepts
     change.refresh_from_db()
     assert (change.status, change.decided_by) == (MilestoneChange.Status.ACCEPTED, contract.client)
     assert contract.milestones.get(position=4).title == "Extra page"
+
+
+def test_a_proposal_left_unanswered_past_its_delivery_date_can_be_declined_not_accepted(contract, client):
+    """Found by the property test: the client accepted a proposed milestone three weeks late, the policy allowed
+    it and the service then refused the date as past (a 400 with a message about a date nobody had typed)."""
+    change = services.milestone_add(contract_id=contract.pk, actor=contract.freelancer, terms=new_terms())
+    with time_machine.travel(timezone.now() + timedelta(days=31)):
+        verdict = policy.change_may_accept(contract.client, change)
+        assert (bool(verdict), verdict.kind, verdict.code) == (False, "when", "due_date_passed")
+        with pytest.raises(TransitionNotAllowed, match="has passed"):
+            services.milestone_change_decide(change_id=change.pk, actor=contract.client, accept=True)
+        assert contract.milestones.count() == 3
+
+        client.force_login(contract.client)
+        page = client.get(contract.get_absolute_url()).content.decode()
+        assert "has passed. Decline this proposal" in page
+        assert f"/changes/{change.pk}/accept/" not in page
+        assert f"/changes/{change.pk}/decline/" in page
+        services.milestone_change_decide(change_id=change.pk, actor=contract.client, accept=False)
+    assert MilestoneChange.objects.get().status == MilestoneChange.Status.REJECTED
 
 
 def test_an_edit_applies_only_with_consent(contract):

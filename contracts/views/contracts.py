@@ -162,7 +162,7 @@ def change_decide(request, contract_id, change_id, decision):
     if request.method != "POST":
         if decision != "accept" or change.kind != MilestoneChange.Kind.REFUND:
             return HttpResponseNotAllowed(["POST"])
-        policy.change_may_answer(request.user, change).enforce()  # the confirmation page refuses like the POST
+        policy.change_may_accept(request.user, change).enforce()  # the confirmation page refuses like the POST
         milestone = selectors.milestone_for_party(contract=contract, milestone_id=change.milestone_id)
         context = {"contract": contract, "change": change, "milestone": milestone, "remaining": milestone.money.held}
         return render(request, "contracts/refund_confirm.html", context)

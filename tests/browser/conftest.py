@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from .checks import VNU_TOTALS, AxeChecker, PageCollector
+from .checks import AXE_WAIT_MS, VNU_TOTALS, AxeChecker, PageCollector
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
 # between browser steps are ordinary synchronous calls, so Django's async guard is lifted.
@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
 ]
 # Assertions wait longer than Playwright's 5 s: a navigation away waits for axe-core to finish on the page it
 # leaves, which takes seconds on a busy machine.
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=AXE_WAIT_MS + 10_000)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -107,9 +107,10 @@ def new_page(browser, live_server, csp_violations, axe, visited_pages):
         context = browser.new_context(
             viewport=viewport, base_url=live_server.url, timezone_id="Europe/Paris", locale=locale
         )
-        context.set_default_timeout(10_000)
-        # A navigation away waits for axe-core to finish on the page it leaves (seconds on a busy machine).
-        context.set_default_navigation_timeout(40_000)
+        # A click that navigates waits for the navigation, and a navigation away waits for axe-core to finish on
+        # the page it leaves (seconds on a busy machine, at most AXE_WAIT_MS): actions wait longer than that.
+        context.set_default_timeout(AXE_WAIT_MS + 10_000)
+        context.set_default_navigation_timeout(AXE_WAIT_MS + 20_000)
         context.add_init_script(REPORT_CSP_VIOLATIONS)
         axe.attach(context)
         contexts.append(context)

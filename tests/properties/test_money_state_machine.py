@@ -320,7 +320,7 @@ class ContractMachine(RuleBasedStateMachine):
             return
         user = self.user(actor)
         change.contract = self.contract
-        verdict = policy.change_may_answer(user, change)
+        verdict = (policy.change_may_accept if accept else policy.change_may_answer)(user, change)
         if verdict and accept and change.kind == MilestoneChange.Kind.REFUND:
             model = self.model_of(change.milestone_id)
             milestone = Milestone.objects.select_related("contract").get(pk=model.pk)
