@@ -12,7 +12,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext
 
-from escrow.selectors import hold_summaries, open_payments, release_quote
+from escrow.selectors import card_refund_limit, hold_summaries, open_payments, release_quote
 from marketplace.models import User
 from marketplace.money import format_money, platform_fee
 
@@ -151,6 +151,14 @@ def milestones_money(milestones) -> dict[int, MilestoneMoney]:
             payment_id=processing[m.hold_reference].pk if m.hold_reference in processing else None,
         )
     return result
+
+
+def refund_card_limit(milestone: Milestone) -> Decimal | None:
+    """When the client takes refunds to their card: at most how much of this milestone's escrow can go back to
+    the card (what the card paid; the rest came from credit and goes back as credit). None for refunds to credit."""
+    if milestone.contract.client.refund_to != "card":
+        return None
+    return card_refund_limit(milestone.hold_reference)
 
 
 def milestone_money(milestone: Milestone) -> MilestoneMoney:

@@ -38,7 +38,7 @@ from .gateways import PaymentError
 from .ledger import account_get, account_lock, entry_post, nonzero
 from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Transfer, WebhookEvent
 from .providers import InvalidSignature, ProviderPayment, get_provider
-from .selectors import account_balance
+from .selectors import account_balance, card_refundable
 from .transfers import transfer_record, transfers_send
 
 if TYPE_CHECKING:
@@ -401,11 +401,10 @@ def card_refund_start(*, hold: Hold, value: Decimal, entry_reference: str) -> Pa
     (a refund, or a settlement's refunded part) with this intent: a card refund to run after commit. At most
     what the funding payment charged goes back to the card, across its holds."""
     funding = hold.intent
-    refunded = sum((refund.amount for refund in funding.refunds.exclude(state=State.FAILED)), ZERO)
-    if value > funding.amount - refunded:
+    if value > card_refundable(hold):  # callers send only what the card can take back
         raise InvalidAmount(
             _("At most %(amount)s can go back to the card; refund the rest as credit.")
-            % {"amount": format_money(funding.amount - refunded)}
+            % {"amount": format_money(card_refundable(hold))}
         )
     refund = PaymentIntent.objects.create(
         kind=PaymentIntent.Kind.REFUND,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from marketplace.money import ZERO, platform_fee, to_money
 
-from .models import Account, Entry, PaymentIntent, PaymentItem, Posting
+from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Posting
 
 Kind = Account.Kind
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -187,6 +187,22 @@ def open_payments(references: list[str]) -> dict[str, PaymentIntent]:
     ("Payment processing"), in one query. References without one are absent."""
     items = PaymentItem.objects.filter(reference__in=list(references), open=True).select_related("intent")
     return {item.reference: item.intent for item in items}
+
+
+def card_refundable(hold) -> Decimal:
+    """How much of the hold's funding payment can still go back to the card: what it charged the card (not
+    the credit it used), less its refunds that did not fail, across every hold it paid for."""
+    funding = hold.intent
+    if funding is None or funding.amount <= 0:
+        return ZERO
+    refunded = sum((refund.amount for refund in funding.refunds.exclude(state=PaymentIntent.State.FAILED)), ZERO)
+    return max(funding.amount - refunded, ZERO)
+
+
+def card_refund_limit(reference: str) -> Decimal:
+    """What a refund of the hold `reference` can send back to the card now (the rest would go to credit)."""
+    hold = Hold.objects.select_related("intent").filter(reference=reference).first()
+    return card_refundable(hold) if hold is not None else ZERO
 
 
 def payment_for_key(*, payer, idempotency_key: str) -> PaymentIntent | None:
@@ -362,9 +378,13 @@ def _entry_rows(entry: Entry, postings, user) -> list[WalletRow]:  # noqa: C901,
         signed = -amount if effect == "out" else amount
         rows.append(WalletRow(entry.pk, entry.created_at, type_, to_money(signed), effect, detail, reference))
 
+    def refund_rows(to_card, to_credit):
+        if to_card:
+            row(RowType.REFUND, to_card, "in", _("to your card"))
+        if to_credit:
+            row(RowType.REFUND, to_credit, "in", _("to your credit"))
+
     K = Entry.Kind
-    to_credit = _("to your credit")
-    to_card = _("to your card")
     if entry.kind == K.FUND:
         held = every.get(Kind.ESCROW_HOLD, ZERO)
         if is_payer:
@@ -388,12 +408,11 @@ def _entry_rows(entry: Entry, postings, user) -> list[WalletRow]:  # noqa: C901,
             if to_payee:
                 detail = _("Released from escrow to %(name)s") % {"name": hold.payee.get_full_name()}
                 row(RowType.RELEASED, to_payee, "info", detail)
-            if refunded:
-                row(RowType.REFUND, refunded, "in", to_credit if mine.get(Kind.USER_CREDIT) else to_card)
+            refund_rows(every.get(Kind.GATEWAY, ZERO), mine.get(Kind.USER_CREDIT, ZERO))
     elif entry.kind in (K.REFUND_CREDIT, K.REFUND_CARD):
         value = -every.get(Kind.ESCROW_HOLD, ZERO)
-        if is_payer:
-            row(RowType.REFUND, value, "in", to_credit if entry.kind == K.REFUND_CREDIT else to_card)
+        if is_payer:  # to the card what the card paid, the rest (paid with credit) to credit
+            refund_rows(every.get(Kind.GATEWAY, ZERO), mine.get(Kind.USER_CREDIT, ZERO))
         elif is_payee:
             row(RowType.REFUNDED_TO_CLIENT, value, "info", _("Returned to the client from escrow"))
     elif entry.kind == K.REFUND_CARD_FAILED:

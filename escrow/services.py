@@ -37,7 +37,7 @@ from .ledger import EntrySpec, account_get, account_lock, accounts_get, entries_
 from .models import Account, Entry, Hold, Payout, PayoutAccount
 from .payments import card_refund_start
 from .providers import get_provider
-from .selectors import account_balance, accounts_balances, release_quote
+from .selectors import account_balance, accounts_balances, card_refundable, release_quote
 from .transfers import transfer_record, transfers_pending_total, transfers_record
 
 if TYPE_CHECKING:
@@ -235,8 +235,8 @@ def hold_refund(
     """Give the payer back all (amount None) or part of what the hold still holds.
 
     "credit" keeps the money on the platform as the payer's credit (usable for the next funding);
-    "card" refunds the funding charge. At most what that charge took can go back to the card, across
-    every hold it paid for: money that came from credit goes back as credit.
+    "card" refunds the funding charge, up to what that charge took (across every hold it paid for): the
+    rest, money that came from credit, goes back as credit in the same entry.
     """
     if destination not in ("credit", "card"):
         raise ValueError(f"Unknown refund destination {destination!r}.")
@@ -258,36 +258,36 @@ def hold_refund(
         hold = Hold.objects.select_related("intent").get(pk=hold.pk)
         entry_reference = f"refund:{reference}:{number + 1}"
 
-        if destination == "credit":
-            return entry_post(
-                reference=entry_reference,
-                kind=Entry.Kind.REFUND_CREDIT,
-                memo=f"Refund to credit: {hold.label}",
-                postings=[(hold_account, -value), (account_get(Kind.USER_CREDIT, user=hold.payer), value)],
-                actor=actor,
-                hold=hold,
-            )
-
-        refund, card_leg, memo = _card_refund_leg(hold, value, entry_reference)
+        refund, legs = _refund_legs(hold, value, entry_reference, destination)
+        memo = "Refund to credit"
+        if refund is not None:
+            memo = f"Refund to card ({refund.card_label or 'card'})" + (" and credit" if refund.amount < value else "")
         return entry_post(
             reference=entry_reference,
-            kind=Entry.Kind.REFUND_CARD,
+            kind=Entry.Kind.REFUND_CARD if refund else Entry.Kind.REFUND_CREDIT,
             memo=f"{memo}: {hold.label}",
-            postings=[(hold_account, -value), card_leg],
+            postings=[(hold_account, -value), *legs],
             actor=actor,
             hold=hold,
             intent=refund,
         )
 
 
-def _card_refund_leg(hold: Hold, value: Decimal, entry_reference: str):
-    """Refund `value` of the hold's funding payment to the card: (the refund's payment intent, the posting,
-    a memo). Caller holds the hold's lock: the money leaves escrow in the caller's entry now, and the
-    provider is called after commit (`escrow.payments.card_refund_start`); a refused refund becomes credit."""
-    if hold.intent is None or hold.intent.amount == 0:
-        raise EscrowError(_("This payment was made with credit, so it can only be refunded as credit."))
-    refund = card_refund_start(hold=hold, value=value, entry_reference=entry_reference)
-    return refund, (account_get(Kind.GATEWAY), value), f"Refund to card ({refund.card_label or 'card'})"
+def _refund_legs(hold: Hold, value: Decimal, entry_reference: str, destination: str):
+    """The postings that give `value` back to the payer, and the card refund among them (or None).
+
+    To the card when the payer chose it, up to what the hold's funding payment charged the card and has not
+    refunded yet (across every hold it paid for); the rest, money that came from credit, goes back as credit,
+    in the same entry. Caller holds the hold's lock: the money leaves escrow in the caller's entry now and the
+    provider is called after commit (`escrow.payments.card_refund_start`); a refused card refund becomes credit."""
+    to_card = min(value, card_refundable(hold)) if destination == "card" else ZERO
+    refund, legs = None, []
+    if to_card > 0:
+        refund = card_refund_start(hold=hold, value=to_card, entry_reference=entry_reference)
+        legs.append((account_get(Kind.GATEWAY), to_card))
+    if value - to_card > 0:
+        legs.append((account_get(Kind.USER_CREDIT, user=hold.payer), value - to_card))
+    return refund, legs
 
 
 def hold_release_part(*, reference: str, amount: Decimal, actor: User | None) -> Entry:
@@ -366,12 +366,8 @@ def hold_settle(
             (account_get(Kind.USER_AVAILABLE, user=hold.payee), to_payee - fee),
             (account_get(Kind.PLATFORM_FEES), fee),
         ]
-        refund = None
-        if to_payer and destination == "card":
-            refund, card_leg, _memo = _card_refund_leg(hold, to_payer, entry_reference)
-            legs.append(card_leg)
-        else:
-            legs.append((account_get(Kind.USER_CREDIT, user=hold.payer), to_payer))
+        refund, refund_legs = _refund_legs(hold, to_payer, entry_reference, destination)
+        legs.extend(refund_legs)
         entry = entry_post(
             reference=entry_reference,
             kind=Entry.Kind.SETTLEMENT,

@@ -30,7 +30,7 @@ from marketplace.models import User
 from marketplace.uploads import files_removed_on_failure, validate_uploads
 from messaging.services import threads_lock_available
 
-from .record import lock_milestone, record, recording_in_bulk, run_transition
+from .record import lock_milestone, record, recording_in_bulk, refund_requests_close, run_transition
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +221,7 @@ def _release_in_bulk(due: list[Milestone]) -> int:
         Submission.objects.filter(milestone__in=released, status=Submission.Status.PENDING).update(
             status=Submission.Status.AUTO_APPROVED, closed_at=now
         )
+        refund_requests_close([m.pk for m in released])
     return len(released)
 
 

@@ -16,7 +16,7 @@ from django_fsm import TransitionNotAllowed, can_proceed
 
 from contracts.emails import event_email, offer_email
 from contracts.events import SPECS, EventKind, event_link, event_recipients, event_text, notification_text
-from contracts.models import Contract, ContractEvent, Milestone, Offer, Submission
+from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, Submission
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
 from marketplace.i18n import recipient_locale
@@ -224,6 +224,8 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
     milestone.save()
     if from_state == Milestone.State.SUBMITTED:
         _close_submission(milestone, automatic=actor is SYSTEM)
+    if milestone.state not in REFUND_REQUEST_STATES:
+        refund_requests_close([milestone.pk])
     record(
         contract=milestone.contract,
         milestone=milestone,
@@ -237,6 +239,18 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
     if {from_state, milestone.state} & NOTICE_STATES:  # only these change what the notice says
         refresh_notice(milestone.contract)
     return milestone
+
+
+# A client's refund request waits for the freelancer's answer while the money is still held for work; once the
+# milestone is released, refunded, disputed or cancelled, the request no longer applies (the dispute decides).
+REFUND_REQUEST_STATES = {Milestone.State.FUNDED, Milestone.State.SUBMITTED, Milestone.State.CHANGES_REQUESTED}
+
+
+def refund_requests_close(milestone_ids: list[int]) -> None:
+    """Mark the pending refund requests of these milestones obsolete (caller holds the milestones' locks)."""
+    MilestoneChange.objects.filter(
+        milestone_id__in=milestone_ids, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
+    ).update(status=MilestoneChange.Status.OBSOLETE, decided_at=timezone.now())
 
 
 def _close_submission(milestone: Milestone, *, automatic: bool) -> None:

@@ -266,3 +266,32 @@ def test_a_declined_bonus_card_leaves_the_approval_and_a_good_one_shows_what_the
     assert user_balances(contract.freelancer)["available"] == Decimal("180.00") + Decimal("36.00")
     bonus = ContractEvent.objects.get(kind="bonus")
     assert bonus.data == {"amount": "40.00", "fee": "4.00", "received": "36.00"}
+
+
+# Found by the property test and left last time: a refund request stayed pending after the milestone was paid.
+
+
+@pytest.mark.parametrize("ending", ["approve", "sweep", "dispute", "refund"])
+def test_a_refund_request_no_longer_applies_once_the_milestone_is_paid_refunded_or_disputed(ending):
+    contract = make_contract(count=1)
+    milestone = contract.milestones.get()
+    fund_milestones(contract, milestone)
+    change = services.milestone_refund_request(milestone_id=milestone.pk, actor=contract.client)
+    act(milestone_id=milestone.pk, actor=contract.freelancer, name="submit")
+    change.refresh_from_db()
+    assert change.status == MilestoneChange.Status.PENDING  # still applies while the work is under review
+
+    if ending == "approve":
+        act(milestone_id=milestone.pk, actor=contract.client, name="approve")
+    elif ending == "sweep":
+        released, _more = services.release_overdue(now=timezone.now() + timedelta(days=15))
+        assert released == 1
+    elif ending == "dispute":
+        services.milestone_dispute(milestone_id=milestone.pk, actor=contract.client, note="Not what we agreed")
+    else:
+        services.milestone_refund(milestone_id=milestone.pk, actor=contract.freelancer)
+
+    change.refresh_from_db()
+    assert change.status == MilestoneChange.Status.OBSOLETE
+    with pytest.raises(ValidationError, match="already been answered"):
+        services.milestone_change_decide(change_id=change.pk, actor=contract.freelancer, accept=True)

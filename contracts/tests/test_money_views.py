@@ -167,3 +167,39 @@ def test_agreeing_to_a_refund_request_is_confirmed_first(client, contract, asser
     assert user_balances(contract.client)["credit"] == Decimal("150.00")
     assert client.get(reverse("contracts:change_decide", args=[contract.pk, change.pk, "decline"])).status_code == 405
     assert_ledger_consistent()
+
+
+def test_a_refund_to_the_card_sends_back_what_the_card_paid_and_the_rest_as_credit(client):
+    """Found by the property test and left last time: a client who takes refunds to their card and paid a
+    milestone partly with credit saw Refund offered, and the refund then refused. Now the card gets back what
+    it paid, the credit what credit paid, and the pages say so before money moves."""
+    from contracts import services
+    from escrow.sandbox.testing import pay
+
+    contract = make_contract(count=2, amount="100.00")
+    first, second = contract.milestones.order_by("position")
+    fund_milestones(contract, first)
+    act(milestone_id=first.pk, actor=contract.freelancer, name="refund")  # $100.00 to the client's credit
+    contract.client.refund_to = "card"
+    contract.client.save(update_fields=["refund_to"])
+    second.amount = Decimal("250.00")
+    second.save(update_fields=["amount"])
+    intent = services.milestones_fund(
+        contract_id=contract.pk,
+        milestone_ids=[second.pk],
+        actor=contract.client,
+        idempotency_key=new_key(),
+        use_credit=True,
+    )
+    pay(intent, "4242 4242 4242 4242")  # $100.00 of credit, $150.00 by card
+
+    client.force_login(contract.freelancer)
+    page = client.get(reverse("contracts:milestone_refund", args=[contract.pk, second.pk])).content.decode()
+    assert "At most $150.00 can go back to the card" in page
+    response = client.post(reverse("contracts:milestone_refund", args=[contract.pk, second.pk]), {"amount": "250.00"})
+    assert response.status_code == 302
+
+    second.refresh_from_db()
+    assert second.state == Milestone.State.REFUNDED
+    assert user_balances(contract.client)["credit"] == Decimal("100.00")  # the credit it used, back as credit
+    assert intent.refunds.get().amount == Decimal("150.00")  # the card's part, to the card

@@ -165,6 +165,7 @@ def change_decide(request, contract_id, change_id, decision):
         policy.change_may_accept(request.user, change).enforce()  # the confirmation page refuses like the POST
         milestone = selectors.milestone_for_party(contract=contract, milestone_id=change.milestone_id)
         context = {"contract": contract, "change": change, "milestone": milestone, "remaining": milestone.money.held}
+        context["card_limit"] = selectors.refund_card_limit(milestone)
         return render(request, "contracts/refund_confirm.html", context)
     if decision == "withdraw":
         services.milestone_change_withdraw(change_id=change.pk, actor=request.user)

@@ -160,6 +160,7 @@ def milestone_refund(request, contract_id, milestone_id):
         flash_done(request, "refund", milestone, amount=amount)
         return redirect(milestone.get_absolute_url())
     context = {"contract": contract, "milestone": milestone, "form": form, "remaining": remaining}
+    context["card_limit"] = selectors.refund_card_limit(milestone)
     return render(request, "contracts/milestone_refund.html", context)
 
 

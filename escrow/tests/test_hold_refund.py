@@ -75,28 +75,41 @@ def test_a_whole_refund_to_card(funded, payee, django_capture_on_commit_callback
     assert_ledger_consistent()
 
 
-def test_money_paid_with_credit_goes_back_as_credit_only(payer, payee):
+def test_money_paid_with_credit_goes_back_as_credit_even_when_the_card_is_chosen(payer, payee):
     fund(payer, HoldSpecFactory(reference="milestone:1", payee=payee, amount=Decimal("300.00"), fee=Decimal("0.00")))
     hold_refund(reference="milestone:1", amount=None, destination="credit", actor=payee)
     fund(payer, HoldSpecFactory(reference="milestone:2", payee=payee, amount=Decimal("300.00")), use_credit=True)
 
-    with pytest.raises(EscrowError, match="only be refunded as credit"):
-        hold_refund(reference="milestone:2", amount=None, destination="card", actor=payee)
+    entry = hold_refund(reference="milestone:2", amount=None, destination="card", actor=payee)
+
+    assert (entry.kind, entry.intent) == (Entry.Kind.REFUND_CREDIT, None)
+    assert balance(Kind.USER_CREDIT, user=payer) == Decimal("300.00")
+    assert not Refund.objects.exists()
+    assert_ledger_consistent()
 
 
-def test_a_card_never_gets_back_more_than_was_charged_to_it(payer, payee):
-    # 100 of credit + a card charge of 400 pay for a hold of 500: at most 400 can go back to the card.
+def test_a_card_gets_back_what_was_charged_to_it_and_credit_the_rest(payer, payee, django_capture_on_commit_callbacks):
+    # 100 of credit + a card charge of 400 pay for a hold of 500: 400 goes back to the card, 100 to credit.
     fund(payer, HoldSpecFactory(reference="milestone:1", payee=payee, amount=Decimal("100.00"), fee=Decimal("0.00")))
     hold_refund(reference="milestone:1", amount=None, destination="credit", actor=payee)
     fund(payer, HoldSpecFactory(reference="milestone:2", payee=payee, amount=Decimal("500.00")), use_credit=True)
 
-    with pytest.raises(InvalidAmount, match=r"At most \$400.00 can go back to the card"):
-        hold_refund(reference="milestone:2", amount=None, destination="card", actor=payee)
-    hold_refund(reference="milestone:2", amount=Decimal("400.00"), destination="card", actor=payee)
-    hold_refund(reference="milestone:2", amount=None, destination="credit", actor=payee)
+    with django_capture_on_commit_callbacks(execute=True):
+        entry = hold_refund(reference="milestone:2", amount=Decimal("450.00"), destination="card", actor=payee)
 
+    assert entry.kind == Entry.Kind.REFUND_CARD
+    assert entry.intent.amount == Decimal("400.00")
+    assert {p.account.kind: p.amount for p in entry.postings.select_related("account")} == {
+        Kind.ESCROW_HOLD: Decimal("-450.00"),
+        Kind.GATEWAY: Decimal("400.00"),
+        Kind.USER_CREDIT: Decimal("50.00"),
+    }
+    assert entry.memo.startswith("Refund to card (") and " and credit: " in entry.memo
+    # The card has nothing left to take back: the rest of the hold goes to credit.
+    hold_refund(reference="milestone:2", amount=None, destination="card", actor=payee)
     assert balance(Kind.ESCROW_HOLD, reference="milestone:2") == 0
     assert balance(Kind.USER_CREDIT, user=payer) == Decimal("100.00")
+    assert Refund.objects.count() == 1
     assert_ledger_consistent()
 
 
