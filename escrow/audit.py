@@ -25,7 +25,8 @@ from django.utils.module_loading import import_string
 
 from marketplace.money import ZERO, format_money, to_money
 
-from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Payout, Posting, Transfer
+from .ledger import wallet_lines_derived_sql
+from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Payout, Posting, Transfer, WalletLine
 
 Check = Callable[[], list[str]]
 
@@ -375,6 +376,26 @@ def check_earnings_transferred_once() -> list[str]:
     ]
 
 
+def check_wallet_lines() -> list[str]:
+    # The wallet lines index the entries (escrow.ledger writes them with each entry): derived again here from the
+    # entries, any line missing or left over is reported (a wallet would miss a row, or show a stranger's).
+    line = connection.ops.quote_name(WalletLine._meta.db_table)
+    sql = f"""
+        WITH derived AS ({wallet_lines_derived_sql()}),
+        stored AS (SELECT user_id, entry_id, created_at FROM {line})
+        SELECT 'missing', user_id, entry_id FROM (SELECT * FROM derived EXCEPT SELECT * FROM stored) m
+        UNION ALL
+        SELECT 'extra', user_id, entry_id FROM (SELECT * FROM stored EXCEPT SELECT * FROM derived) x
+        ORDER BY 2, 3
+    """  # noqa: S608 (table names from the models)
+    return [
+        f"Entry #{entry_id} is missing from the wallet of user #{user_id}."
+        if problem == "missing"
+        else f"The wallet of user #{user_id} lists entry #{entry_id}, which does not concern them."
+        for problem, user_id, entry_id in _rows(sql, [])
+    ]
+
+
 BUILTIN_CHECKS: list[Check] = [
     check_entries_balance,
     check_ledger_sums_to_zero,
@@ -387,6 +408,7 @@ BUILTIN_CHECKS: list[Check] = [
     check_succeeded_payments_posted,
     check_unconfirmed_payments_unposted,
     check_earnings_transferred_once,
+    check_wallet_lines,
 ]
 
 

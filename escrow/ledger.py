@@ -6,12 +6,12 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from marketplace.money import ZERO, to_money
 
 from .errors import AlreadyProcessed
-from .models import Account, Entry, Hold, Posting
+from .models import Account, Entry, Hold, Posting, WalletLine
 
 
 def account_get(kind: str, *, user=None, hold: Hold | None = None) -> Account:
@@ -104,7 +104,56 @@ def entry_post(
         Posting(entry=entry, account=account, amount=amount)
         for (account, _), amount in zip(postings, amounts, strict=True)
     )
+    WalletLine.objects.bulk_create(_wallet_lines(entry, [account for account, _ in postings]))
     return entry
+
+
+# The accounts whose owner sees the entry in their wallet (with the payer and payee of its hold).
+WALLET_ACCOUNT_KINDS = (Account.Kind.USER_FUNDING, Account.Kind.USER_CREDIT, Account.Kind.USER_AVAILABLE)
+
+
+def _wallet_lines(entry: Entry, accounts: list[Account]) -> list[WalletLine]:
+    """The wallet rows index of one entry: one line per user whose wallet shows it (card charges: none)."""
+    if entry.kind == Entry.Kind.CHARGE:
+        return []
+    users = {account.user_id for account in accounts if account.kind in WALLET_ACCOUNT_KINDS}
+    if entry.hold is not None:
+        users |= {entry.hold.payer_id, entry.hold.payee_id}
+    return [WalletLine(user_id=user, entry=entry, created_at=entry.created_at) for user in sorted(users - {None})]
+
+
+def wallet_lines_derived_sql() -> str:
+    """SQL for the (user_id, entry_id, created_at) rows the wallet lines must hold, derived from the entries as
+    `_wallet_lines` derives them (the audit compares the two)."""
+    q = connection.ops.quote_name
+    entry, posting, account, hold = (q(model._meta.db_table) for model in (Entry, Posting, Account, Hold))
+    kinds = ", ".join(f"'{kind}'" for kind in WALLET_ACCOUNT_KINDS)  # the model's constants
+    return f"""
+        SELECT d.user_id, d.entry_id, e.created_at
+        FROM (
+            SELECT p.entry_id, a.user_id FROM {posting} p JOIN {account} a ON a.id = p.account_id
+            WHERE a.kind IN ({kinds})
+            UNION SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
+            UNION SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
+        ) d
+        JOIN {entry} e ON e.id = d.entry_id
+        WHERE e.kind <> '{Entry.Kind.CHARGE}' AND d.user_id IS NOT NULL
+    """  # noqa: S608 (table names and kinds from the models)
+
+
+def wallet_lines_rebuild() -> int:
+    """Write the wallet lines that are missing (a migration's backfill, or data loaded in bulk) in one
+    INSERT … SELECT. Returns how many were written."""
+    line = connection.ops.quote_name(WalletLine._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {line} (user_id, entry_id, created_at)
+            SELECT w.user_id, w.entry_id, w.created_at FROM ({wallet_lines_derived_sql()}) w
+            WHERE NOT EXISTS (SELECT 1 FROM {line} x WHERE x.user_id = w.user_id AND x.entry_id = w.entry_id)
+            """  # noqa: S608 (table names from the models)
+        )
+        return cursor.rowcount
 
 
 @dataclass(frozen=True)
@@ -133,6 +182,11 @@ def entries_post(specs: list[EntrySpec]) -> list[Entry]:
         Posting(entry=entry, account=account, amount=amount)
         for entry, spec, checked in zip(entries, specs, amounts, strict=True)
         for (account, _), amount in zip(spec.postings, checked, strict=True)
+    )
+    WalletLine.objects.bulk_create(
+        line
+        for entry, spec in zip(entries, specs, strict=True)
+        for line in _wallet_lines(entry, [account for account, _ in spec.postings])
     )
     return entries
 

@@ -154,6 +154,21 @@ class Posting(AppendOnlyModel):
         return f"{self.account}: {format_money(self.amount)}"
 
 
+class WalletLine(AppendOnlyModel):
+    """One row per entry and user whose wallet shows it: written with the entry (`escrow.ledger`), so a wallet's
+    history is one index range of its user whatever the size of the ledger. Derived from the entries (the users
+    of their credit, funding and earnings accounts, and the payer and payee of their hold; card charges are not
+    wallet rows); `escrow_audit` derives it again and reports any difference."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()  # the entry's, copied so the newest-first page is read from the index
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "entry"], name="escrow_walletline_once")]
+        indexes = [models.Index(fields=["user", "-created_at", "-entry"], name="escrow_walletline_newest")]
+
+
 class Payout(models.Model):
     """A withdrawal of earnings to the user's bank account."""
 

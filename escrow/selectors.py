@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 
 from marketplace.money import ZERO, platform_fee, to_money
 
-from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Posting
+from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Posting, WalletLine
 
 Kind = Account.Kind
 MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
@@ -289,27 +289,18 @@ class WalletRow:
         return ROW_TYPE_LABELS[self.type]
 
 
-_WALLET_ACCOUNT_KINDS = (Kind.USER_FUNDING, Kind.USER_CREDIT, Kind.USER_AVAILABLE)
+def wallet_entries(user) -> QuerySet[WalletLine]:
+    """The user's wallet lines (one per entry that concerns them), newest first, lazily: paginate it, then pass
+    a page to `wallet_rows`. One range of the (user, created_at, entry) index: the cost follows the page, never
+    the size of the ledger (the lines are written with the entries; card charges have none, the payments they
+    paid for are the rows)."""
+    return WalletLine.objects.filter(user=user).order_by("-created_at", "-entry_id")
 
 
-def wallet_entries(user) -> QuerySet[Entry]:
-    """The entries that concern `user`, newest first, lazily (paginate it, then pass a page to `wallet_rows`).
-
-    A UNION of entry ids from the user's own accounts (through the index on posting(account, id)) and from the
-    holds they pay or are paid from (the indexes on hold.payer/payee and entry.hold): the cost follows the user's
-    own history, never the size of the ledger. Card charges are left out: the payments they paid for are the rows.
-    """
-    own = Posting.objects.filter(account__user=user, account__kind__in=_WALLET_ACCOUNT_KINDS).order_by()
-    held = Entry.objects.filter(Q(hold__payer=user) | Q(hold__payee=user)).order_by()
-    ids = own.values("entry_id").union(held.values("pk"))
-    # No joins here: PostgreSQL would join every matching entry before sorting and cutting the page.
-    return Entry.objects.filter(pk__in=ids).exclude(kind=Entry.Kind.CHARGE).order_by("-created_at", "-id")
-
-
-def wallet_rows(entries, *, user) -> list[WalletRow]:
-    """The wallet rows of `entries` (a page of `wallet_entries`) for `user`: three queries (the entries with their
+def wallet_rows(lines, *, user) -> list[WalletRow]:
+    """The wallet rows of `lines` (a page of `wallet_entries`) for `user`: three queries (the entries with their
     holds and payments, their postings, and what their references stand for), whatever the page size."""
-    order = [entry.pk for entry in entries]
+    order = [line.entry_id for line in lines]
     joined = Entry.objects.filter(pk__in=order).select_related("hold__payee", "intent__payer").in_bulk()
     entries = [joined[pk] for pk in order]
     postings: dict[int, list[tuple[str, int | None, Decimal]]] = {entry.pk: [] for entry in entries}

@@ -116,16 +116,16 @@ def _statement_lines(request):
     header = ["Date", "Type", "Details", "Contract", "Milestone", "Link", "Amount", "Amount (information)", "Reference"]
     yield writer.writerow([_(name) for name in header])
     chunk = []
-    for entry in wallet_entries(user).iterator(chunk_size=CSV_CHUNK):
-        chunk.append(entry)
+    for line in wallet_entries(user).iterator(chunk_size=CSV_CHUNK):
+        chunk.append(line)
         if len(chunk) == CSV_CHUNK:
             yield from _csv_rows(request, writer, chunk)
             chunk = []
     yield from _csv_rows(request, writer, chunk)
 
 
-def _csv_rows(request, writer, entries):
-    for row in wallet_rows(entries, user=request.user):
+def _csv_rows(request, writer, lines):
+    for row in wallet_rows(lines, user=request.user):
         link = row.link
         url = link.item_url if link else ""
         yield writer.writerow(

@@ -6,13 +6,14 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from escrow.audit import run_audit
-from escrow.ledger import account_get, entry_post
-from escrow.models import Account, Entry, Hold, Payout
+from escrow.ledger import account_get, entry_post, wallet_lines_rebuild
+from escrow.models import Account, Entry, Hold, Payout, WalletLine
 from escrow.payments import payment_refresh, payment_start_bonus
 from escrow.sandbox import engine
 from escrow.services import hold_refund, hold_release, payout_request
 from escrow.tests.factories import HoldSpecFactory, new_key
 from escrow.tests.helpers import fund
+from marketplace.tests.factories import UserFactory
 
 Kind = Account.Kind
 pytestmark = pytest.mark.django_db
@@ -163,3 +164,28 @@ def test_other_apps_add_checks_through_the_setting(settings, db):
     assert run_audit() == ["Milestone 7 is released but its hold is not."]
     with pytest.raises(CommandError):
         call_command("escrow_audit")
+
+
+def test_the_wallet_lines_are_derived_again_and_a_missing_or_stray_line_is_reported(busy_ledger):
+    """The wallet lines index the entries for each wallet (written with them); the audit re-derives the index,
+    and the backfill (the migration's, or after a bulk load) writes exactly what is missing."""
+    payer, payee = busy_ledger
+    release = Entry.objects.get(reference="release:m:1")
+    assert set(WalletLine.objects.filter(entry=release).values_list("user_id", flat=True)) == {payer.pk, payee.pk}
+    assert not WalletLine.objects.filter(entry__kind=Entry.Kind.CHARGE).exists()  # a card charge is no wallet row
+    stranger = UserFactory()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM escrow_walletline WHERE entry_id = %s AND user_id = %s", [release.pk, payee.pk])
+        cursor.execute(
+            "INSERT INTO escrow_walletline (user_id, entry_id, created_at) VALUES (%s, %s, %s)",
+            [stranger.pk, release.pk, release.created_at],
+        )
+
+    violations = run_audit()
+
+    assert f"Entry #{release.pk} is missing from the wallet of user #{payee.pk}." in violations
+    assert f"The wallet of user #{stranger.pk} lists entry #{release.pk}, which does not concern them." in violations
+    assert wallet_lines_rebuild() == 1  # the missing line, and nothing else
+    assert [v for v in run_audit() if "wallet" in v] == [
+        f"The wallet of user #{stranger.pk} lists entry #{release.pk}, which does not concern them."
+    ]
