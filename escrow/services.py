@@ -34,7 +34,7 @@ from .errors import (
 )
 from .gateways import PaymentError
 from .ledger import EntrySpec, account_get, account_lock, accounts_get, entries_post, entry_post, nonzero
-from .models import Account, Entry, Hold, Payout, PayoutAccount
+from .models import Account, Entry, Hold, PaymentIntent, Payout, PayoutAccount
 from .payments import card_refund_start
 from .providers import get_provider
 from .selectors import account_balance, accounts_balances, card_refundable, release_quote
@@ -280,7 +280,12 @@ def _refund_legs(hold: Hold, value: Decimal, entry_reference: str, destination: 
     refunded yet (across every hold it paid for); the rest, money that came from credit, goes back as credit,
     in the same entry. Caller holds the hold's lock: the money leaves escrow in the caller's entry now and the
     provider is called after commit (`escrow.payments.card_refund_start`); a refused card refund becomes credit."""
-    to_card = min(value, card_refundable(hold)) if destination == "card" else ZERO
+    to_card = ZERO
+    if destination == "card" and hold.intent_id is not None:
+        # The refunds of other holds paid by the same payment take turns here (each holds only its own hold's
+        # lock), so they never count the same card money twice. Order: the hold, then its funding payment.
+        PaymentIntent.objects.select_for_update(no_key=True, of=("self",)).filter(pk=hold.intent_id).first()
+        to_card = min(value, card_refundable(hold))
     refund, legs = None, []
     if to_card > 0:
         refund = card_refund_start(hold=hold, value=to_card, entry_reference=entry_reference)

@@ -12,9 +12,10 @@ from escrow.payments import payment_refresh
 from escrow.providers.sandbox import SandboxProvider
 from escrow.sandbox import engine
 from escrow.sandbox.models import Checkout
+from escrow.selectors import user_balances
 from escrow.services import hold_refund, hold_release
 from escrow.tests.factories import HoldSpecFactory, new_key
-from escrow.tests.helpers import assert_ledger_consistent, start_funding
+from escrow.tests.helpers import assert_ledger_consistent, fund, start_funding
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,4 +122,29 @@ def test_a_hanging_provider_call_blocks_no_other_writer(monkeypatch, settings):
     assert timings["provider call"] >= 10
     assert timings["release"] < 2 and timings["refund"] < 2, timings
     assert Hold.objects.count() == 3 and PaymentIntent.objects.filter(state="succeeded").count() == 3
+    assert_ledger_consistent()
+
+
+def test_refunds_racing_on_holds_of_one_payment_never_send_its_card_more_than_it_paid():
+    """Eight holds paid by one payment ($100.00 of credit, $300.00 by card), all refunded to the card at once,
+    each under its own hold's lock: the card gets back exactly what it paid and the credit the rest. (Each
+    refund counts what the card can still take back; the funding payment's row lock makes them take turns.)"""
+    payer, payee = UserFactory(), FreelancerFactory()
+    fund(payer, HoldSpecFactory(reference="milestone:0", payee=payee, amount=Decimal("100.00"), fee=Decimal("0")))
+    hold_refund(reference="milestone:0", amount=None, destination="credit", actor=payee)  # $100.00 of credit
+    specs = [
+        HoldSpecFactory(reference=f"milestone:{n}", payee=payee, amount=Decimal("50.00"), fee=Decimal("5.00"))
+        for n in range(1, 9)
+    ]
+    funding = fund(payer, *specs, use_credit=True)
+    assert (funding.amount, funding.credit_used) == (Decimal("300.00"), Decimal("100.00"))
+
+    results = at_once(
+        8, lambda i: hold_refund(reference=f"milestone:{i + 1}", amount=None, destination="card", actor=payee)
+    )
+
+    assert not [r for r in results if isinstance(r, Exception)], results
+    to_card = sum((refund.amount for refund in funding.refunds.all()), Decimal("0"))
+    assert to_card == Decimal("300.00")
+    assert user_balances(payer)["credit"] == Decimal("100.00")
     assert_ledger_consistent()
