@@ -401,10 +401,10 @@ def card_refund_start(*, hold: Hold, value: Decimal, entry_reference: str) -> Pa
     (a refund, or a settlement's refunded part) with this intent: a card refund to run after commit. At most
     what the funding payment charged goes back to the card, across its holds."""
     funding = hold.intent
-    if value > card_refundable(hold):  # callers send only what the card can take back
+    left = card_refundable(hold)
+    if value > left:  # callers send only what the card can take back (escrow.services._refund_legs)
         raise InvalidAmount(
-            _("At most %(amount)s can go back to the card; refund the rest as credit.")
-            % {"amount": format_money(card_refundable(hold))}
+            _("At most %(amount)s can go back to the card; refund the rest as credit.") % {"amount": format_money(left)}
         )
     refund = PaymentIntent.objects.create(
         kind=PaymentIntent.Kind.REFUND,

@@ -224,7 +224,7 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
     milestone.save()
     if from_state == Milestone.State.SUBMITTED:
         _close_submission(milestone, automatic=actor is SYSTEM)
-    if milestone.state not in REFUND_REQUEST_STATES:
+    if not can_proceed(milestone.refund, check_conditions=False):  # a refund request applies while one could run
         refund_requests_close([milestone.pk])
     record(
         contract=milestone.contract,
@@ -241,13 +241,10 @@ def run_transition(milestone: Milestone, *, actor, name: str, note: str = "", da
     return milestone
 
 
-# A client's refund request waits for the freelancer's answer while the money is still held for work; once the
-# milestone is released, refunded, disputed or cancelled, the request no longer applies (the dispute decides).
-REFUND_REQUEST_STATES = {Milestone.State.FUNDED, Milestone.State.SUBMITTED, Milestone.State.CHANGES_REQUESTED}
-
-
 def refund_requests_close(milestone_ids: list[int]) -> None:
-    """Mark the pending refund requests of these milestones obsolete (caller holds the milestones' locks)."""
+    """Mark the pending refund requests of these milestones obsolete (caller holds the milestones' locks): once a
+    milestone can no longer be refunded (released, refunded, disputed, cancelled), the dispute or the payment
+    decided instead."""
     MilestoneChange.objects.filter(
         milestone_id__in=milestone_ids, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
     ).update(status=MilestoneChange.Status.OBSOLETE, decided_at=timezone.now())
