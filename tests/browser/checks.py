@@ -33,8 +33,11 @@ AXE_RUNNER = """
   const report = (kind, payload) => console.debug("PREFIX" + JSON.stringify(
     {kind: kind, url: location.href, width: window.innerWidth, payload: payload}));
   report("open", null);
+  // When the document is complete: that is just before "load", or, when a navigation away starts before then (a
+  // click as soon as the element shows), when the navigation aborts the rest of the loading, which fires no "load".
   // preload: false: axe-core would fetch the stylesheets again, resolving their @imports against the page's URL.
-  window.addEventListener("load", () => axe.run(document, {resultTypes: ["violations"], preload: false}).then(
+  document.addEventListener("readystatechange", () => document.readyState === "complete" && axe.run(
+    document, {resultTypes: ["violations"], preload: false}).then(
     (results) => report("done", results.violations
       .filter((v) => FAILING_IMPACTS.includes(v.impact))
       .map((v) => ({id: v.id, impact: v.impact, help: v.help, count: v.nodes.length,

@@ -43,3 +43,32 @@ def test_the_nu_checker_reports_invalid_html_with_the_pages_url(tmp_path):
     assert all(error.startswith("/bad/ (from test_x) line ") for error in errors)
     assert any("autofocus" in error for error in errors)
     assert any("datetime" in error for error in errors)
+
+
+STILL_LOADING = """<!doctype html><html lang="en"><head><title>Loading</title></head>
+<body><main><h1>Loading</h1><p style="color:#bbb;background:#fff">Hardly readable</p>
+<img src="/never.png" alt="A picture that never arrives"><a href="/">Leave</a></main></body></html>"""
+
+
+def test_axe_checks_a_page_left_before_it_finished_loading(browser, live_server):
+    """A click as soon as the link shows starts a navigation that aborts the rest of the page's loading: the page
+    never fires "load", and axe-core still checks it (CI once waited 20 s for a report that never came)."""
+    checker = AxeChecker()
+    held = []
+    context = browser.new_context(base_url=live_server.url)
+    try:
+        context.route("**/never.png", lambda route: held.append(route))  # never answered: the page stays loading
+        context.route("**/loading/", lambda route: route.fulfill(content_type="text/html", body=STILL_LOADING))
+        checker.attach(context)
+        page = context.new_page()
+        page.goto("/loading/", wait_until="domcontentloaded")
+        assert page.evaluate("document.readyState") == "interactive"
+        page.get_by_role("link", name="Leave").click()
+        page.wait_for_url(f"{live_server.url}/")
+        checker.wait(page)
+    finally:
+        context.close()
+    assert held, "the picture was requested and held"
+    assert checker.not_checked == []
+    assert [line.split(" (")[0] for line in checker.violations] == ["serious: color-contrast"]
+    assert f"{live_server.url}/loading/ at width 1280" in checker.violations[0]
