@@ -368,6 +368,8 @@ def contracts_money(contracts) -> list[Contract]:
 # --- dashboard ---
 
 DASHBOARD_LIMIT = 20
+DASHBOARD_CONTRACTS = 10  # active contracts with their money
+DASHBOARD_ENDED = 5
 
 
 def _latest_revision_author():
@@ -379,8 +381,8 @@ def _latest_revision_title():
 
 
 def _pending_review_deadline():
-    pending = Submission.objects.filter(milestone=OuterRef("pk"), status=Submission.Status.PENDING)
-    return Subquery(pending.values("review_deadline")[:1])
+    pending = Submission.objects.filter(milestone=OuterRef("pk"), status=Submission.Status.PENDING).order_by()
+    return Subquery(pending.values("review_deadline")[:1])  # at most one pending (a unique index): no ordering
 
 
 def _awaiting_client(milestone: Milestone, user: User) -> bool:
@@ -396,8 +398,10 @@ def dashboard(*, user: User) -> dict:
         .order_by("-updated_at")
     )
     pending_offers = list(pending_offers[:DASHBOARD_LIMIT])
+    active = Contract.objects.filter(_party(user), status=Contract.Status.ACTIVE)
     milestones = list(
-        Milestone.objects.filter(contract__status=Contract.Status.ACTIVE)
+        # From the user's active contracts (their indexes), not a scan of every milestone in those states.
+        Milestone.objects.filter(contract__in=active.values("pk"))
         .filter(
             Q(contract__client=user, state__in=[Milestone.State.DRAFT, Milestone.State.SUBMITTED])
             | Q(
@@ -416,7 +420,10 @@ def dashboard(*, user: User) -> dict:
         .exclude(proposed_by=user)
         .select_related("contract", "milestone", "proposed_by")[:DASHBOARD_LIMIT]
     )
-    contracts = contracts_money(contract_list(user=user).select_related("client", "freelancer")[:50])
+    # What the page shows, newest first: the money of a few active contracts, the names of a few ended ones (the
+    # contract list has them all). The names are the contract's own columns: no user rows to join.
+    active_contracts = contracts_money(active.order_by("-created_at", "-id")[:DASHBOARD_CONTRACTS])
+    ended = contract_list(user=user, status=Contract.Status.ENDED)[:DASHBOARD_ENDED]
     return {
         "offers_to_answer": [o for o in pending_offers if policy.is_turn_of(user, latest_author_id=o.latest_author)],
         "offers_waiting": [o for o in pending_offers if not policy.is_turn_of(user, latest_author_id=o.latest_author)],
@@ -427,8 +434,9 @@ def dashboard(*, user: User) -> dict:
             key=lambda m: (m.review_deadline is None, m.review_deadline),
         ),
         "changes_to_answer": changes,
-        "active_contracts": [c for c in contracts if c.status == Contract.Status.ACTIVE],
-        "ended_contracts": [c for c in contracts if c.status == Contract.Status.ENDED],
+        "active_contracts": active_contracts,
+        "more_active_contracts": len(active_contracts) == DASHBOARD_CONTRACTS,
+        "ended_contracts": list(ended),
     }
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DecimalField, Func, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, Exists, Func, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -55,6 +55,12 @@ def user_balances(user) -> dict[str, Decimal]:
     accounts of the holds they pay or receive, through the indexes on hold.payer/payee), so the cost
     follows the user's own history, never the size of the platform's ledger.
     """
+    sums = _balance_sums(user)
+    row = get_user_model().objects.filter(pk=user.pk).values(**sums).first() if user.pk else None
+    return {name: to_money(row[name] if row else ZERO) for name in sums}
+
+
+def _balance_sums(user) -> dict[str, Coalesce]:
     accounts = Account.objects.filter(user=user)
     holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
     figures = {
@@ -63,9 +69,48 @@ def user_balances(user) -> dict[str, Decimal]:
         "in_escrow_as_payer": holds.filter(hold__payer=user),
         "in_escrow_as_payee": holds.filter(hold__payee=user),
     }
-    sums = {name: _sum_of_postings(queryset) for name, queryset in figures.items()}
-    row = get_user_model().objects.filter(pk=user.pk).values(**sums).first() if user.pk else None
-    return {name: to_money(row[name] if row else ZERO) for name in figures}
+    return {name: _sum_of_postings(queryset) for name, queryset in figures.items()}
+
+
+def _earnings(user) -> QuerySet[Posting]:
+    """What the user earned: money in to their earnings account, a payout that bounced back excepted."""
+    earnings = Posting.objects.filter(
+        account__in=Account.objects.filter(user=user, kind=Kind.USER_AVAILABLE).values("pk")
+    )
+    return earnings.filter(amount__gt=0).exclude(entry__kind=Entry.Kind.PAYOUT_REVERSAL)
+
+
+def _payments(user) -> QuerySet[Posting]:
+    """Money out of the user's payments account: into escrow, a bonus, or back to their card."""
+    funding = Posting.objects.filter(account__in=Account.objects.filter(user=user, kind=Kind.USER_FUNDING).values("pk"))
+    return funding.filter(amount__lt=0)
+
+
+def _roles(user, *, ever_paid, credit, in_escrow, earned, pending, available) -> dict[str, bool]:
+    """Which cards the user sees: those of what they do (their roles) and of what they have money in (a former
+    freelancer who still has earnings sees them)."""
+    return {
+        "as_client": bool(user.wants_to_hire or ever_paid or credit or in_escrow),
+        "as_freelancer": bool(user.wants_to_work or earned or pending or available),
+    }
+
+
+def balances_summary(user) -> dict:
+    """The dashboard's cards: the balances (`available`, `credit`, `in_escrow`, `pending`) and the roles the user has
+    money in (`as_client`, `as_freelancer`, as the wallet decides them), in one query; without the all-time totals of
+    `wallet_summary`, so whether there were earnings or payments is asked of the index (EXISTS), not summed."""
+    sums = _balance_sums(user)
+    flags = {"ever_paid": Exists(_payments(user)), "earned": Exists(_earnings(user))}
+    row = get_user_model().objects.filter(pk=user.pk).values(**sums, **flags).first() if user.pk else None
+    money = {name: to_money(row[name] if row else ZERO) for name in sums}
+    summary = {
+        "available": money["available"],
+        "credit": money["credit"],
+        "in_escrow": money["in_escrow_as_payer"],
+        "pending": money["in_escrow_as_payee"],
+    }
+    flags = {name: bool(row and row[name]) for name in flags}
+    return summary | _roles(user, **flags, **summary)
 
 
 def hold_balance(reference: str) -> Decimal:
@@ -449,7 +494,7 @@ def wallet_summary(user) -> dict:
     accounts = Account.objects.filter(user=user)
     own = {kind: Posting.objects.filter(account__in=accounts.filter(kind=kind).values("pk")) for kind in Kind}
     holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
-    earned = own[Kind.USER_AVAILABLE].filter(amount__gt=0).exclude(entry__kind=Entry.Kind.PAYOUT_REVERSAL)
+    earned = _earnings(user)
     figures = {
         "available": _sum(own[Kind.USER_AVAILABLE]),
         "credit": _sum(own[Kind.USER_CREDIT]),
@@ -462,7 +507,7 @@ def wallet_summary(user) -> dict:
             Posting.objects.filter(entry__hold__payer=user, account__kind__in=(Kind.USER_AVAILABLE, Kind.PLATFORM_FEES))
         ),
         "bonuses_paid": _sum(own[Kind.USER_FUNDING].filter(entry__kind=Entry.Kind.BONUS), negate=True),
-        "ever_paid": _sum(own[Kind.USER_FUNDING].filter(amount__lt=0)),
+        "ever_paid": _sum(_payments(user)),
     }
     row = get_user_model().objects.filter(pk=user.pk).values(**figures).first() if user.pk else None
     money = {name: to_money(row[name] if row else ZERO) for name in figures}
@@ -476,11 +521,16 @@ def wallet_summary(user) -> dict:
         "withdrawn": money["withdrawn"],
         "paid_out": money["released_to_others"] + money["bonuses_paid"],
     }
-    # The cards follow what the user does (their roles) and what they have money in (a former freelancer
-    # who still has earnings sees them).
-    summary["as_client"] = bool(user.wants_to_hire or money["ever_paid"] or money["credit"] or money["in_escrow"])
-    summary["as_freelancer"] = bool(user.wants_to_work or money["earned"] or money["pending"] or money["available"])
-    return summary
+    roles = _roles(
+        user,
+        ever_paid=money["ever_paid"],
+        credit=money["credit"],
+        in_escrow=money["in_escrow"],
+        earned=money["earned"],
+        pending=money["pending"],
+        available=money["available"],
+    )
+    return summary | roles
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from contracts import selectors as contract_selectors
-from escrow.selectors import wallet_summary
+from escrow.selectors import balances_summary
 from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
@@ -42,7 +42,7 @@ def dashboard(request):
     context = contract_selectors.dashboard(user=request.user)
     context.update(job_selectors.dashboard(user=request.user))
     context["feedback_due"] = feedback_selectors.feedback_due(user=request.user)
-    context["money"] = wallet_summary(request.user)
+    context["money"] = balances_summary(request.user)
     context["profile"] = profile_completion(user=request.user) if request.user.wants_to_work else None
     return render(request, "marketplace/dashboard.html", context)
 

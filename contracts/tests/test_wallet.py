@@ -5,11 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.core.paginator import Paginator
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from contracts import services
 from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.sandbox.testing import pay
-from escrow.selectors import RowType, wallet_entries, wallet_months, wallet_rows, wallet_summary
+from escrow.selectors import RowType, balances_summary, wallet_entries, wallet_months, wallet_rows, wallet_summary
 from escrow.services import payout_request
 from escrow.tests.factories import new_key
 from escrow.tests.helpers import payouts_ready
@@ -111,6 +113,25 @@ def test_the_summary_has_each_roles_figures(story):
     assert (freelancer["pending"], freelancer["earned"], freelancer["fees"]) == (D("100.00"), D("108.00"), D("12.00"))
     assert freelancer["withdrawn"] == D("50.00")
     assert freelancer["as_freelancer"] and not freelancer["as_client"]
+
+
+BALANCES = ("available", "credit", "in_escrow", "pending", "as_client", "as_freelancer")
+
+
+def test_the_dashboards_balances_are_the_wallets_in_one_query(story):
+    contract, _ = story
+    former_freelancer = contract.freelancer
+    former_freelancer.wants_to_work = False  # still has earnings: still sees them
+    people = [contract.client, former_freelancer, UserFactory(), UserFactory(wants_to_hire=False, wants_to_work=True)]
+
+    for user in people:
+        wallet = wallet_summary(user)
+        with CaptureQueriesContext(connection) as queries:
+            dashboard = balances_summary(user)
+        assert len(queries) == 1
+        assert dashboard == {name: wallet[name] for name in BALANCES}
+    assert balances_summary(former_freelancer)["as_freelancer"]
+    assert balances_summary(contract.client)["in_escrow"] == D("100.00")
 
 
 def test_the_months_add_up_this_months_earnings_and_spending(story):

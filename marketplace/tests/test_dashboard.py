@@ -98,6 +98,31 @@ def test_the_dashboard_query_count_does_not_grow_with_work_under_review(client):
     assert len(many) == len(few), [query["sql"] for query in many]
 
 
+def test_the_dashboard_shows_a_few_contracts_and_links_to_all(client):
+    from contracts.models import Contract
+    from contracts.selectors import DASHBOARD_CONTRACTS, DASHBOARD_ENDED
+
+    hirer = UserFactory()
+    contracts = [make_contract(client=hirer, count=1, amount="100.00") for _ in range(DASHBOARD_CONTRACTS + 1)]
+    ended = [make_contract(client=hirer, count=1) for _ in range(DASHBOARD_ENDED + 1)]
+    for number, contract in enumerate(contracts + ended):
+        contract.title = f"Contract number {number:02d}"
+        Contract.objects.filter(pk=contract.pk).update(title=contract.title)
+    Contract.objects.filter(pk__in=[c.pk for c in ended]).update(status=Contract.Status.ENDED)
+    fund_milestones(contracts[-1], *contracts[-1].milestones.all())
+    client.force_login(hirer)
+
+    page = client.get(DASHBOARD).content.decode()
+
+    section = page.split('aria-labelledby="contracts-title"')[1].split("</section>")[0]
+    newest_first = [c.title for c in reversed(contracts)]
+    assert all(title in section for title in newest_first[:DASHBOARD_CONTRACTS])
+    assert newest_first[DASHBOARD_CONTRACTS] not in section  # the oldest active one: on the contract list
+    assert "In escrow $100.00 · Released $0.00 · Not funded $0.00" in section  # the newest, funded
+    assert "See all your active contracts" in section and "?status=active" in section
+    assert [c.title in section for c in ended] == [False] + [True] * DASHBOARD_ENDED  # the newest ones
+
+
 def test_the_directory_lists_freelancers_with_a_headline_only(client):
     empty = FreelancerFactory(name="Empty Emma")
     no_profile = FreelancerFactory(name="Nobody Nick")
