@@ -181,6 +181,8 @@ class Milestone(FSMModelMixin, models.Model):
     HELD_STATES = (State.FUNDED, State.SUBMITTED, State.CHANGES_REQUESTED, State.APPROVED, State.DISPUTED)
     # States that stop a contract from ending.
     OPEN_MONEY_STATES = HELD_STATES
+    # Done with: the money went to the freelancer or back to the client, and nothing more can happen to it here.
+    FINISHED_STATES = (State.RELEASED, State.REFUNDED)
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="milestones")
     position = models.PositiveSmallIntegerField()

@@ -242,7 +242,10 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     return {
         "contract": contract,
         "role": policy.contract_role(contract, user),
-        "milestones": active_milestones,
+        # Cards for the milestones still under way; one table row for each finished one (a long contract is
+        # mostly finished milestones, which have nothing left to do: their page has the details).
+        "milestones": [m for m in active_milestones if m.state not in Milestone.FINISHED_STATES],
+        "finished_milestones": [m for m in active_milestones if m.state in Milestone.FINISHED_STATES],
         "cancelled_milestones": [m for m in milestones if m.state == Milestone.State.CANCELLED],
         "drafts": drafts,
         "totals": contract_totals(milestones),

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import DecimalField, Exists, Func, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, Exists, Func, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -62,14 +62,21 @@ def user_balances(user) -> dict[str, Decimal]:
 
 def _balance_sums(user) -> dict[str, Coalesce]:
     accounts = Account.objects.filter(user=user)
-    holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
-    figures = {
-        "available": accounts.filter(kind=Kind.USER_AVAILABLE),
-        "credit": accounts.filter(kind=Kind.USER_CREDIT),
-        "in_escrow_as_payer": holds.filter(hold__payer=user),
-        "in_escrow_as_payee": holds.filter(hold__payee=user),
+    return {
+        "available": _sum_of_postings(accounts.filter(kind=Kind.USER_AVAILABLE)),
+        "credit": _sum_of_postings(accounts.filter(kind=Kind.USER_CREDIT)),
+        "in_escrow_as_payer": _per_hold(Hold.objects.filter(payer=user), account__hold=OuterRef("pk")),
+        "in_escrow_as_payee": _per_hold(Hold.objects.filter(payee=user), account__hold=OuterRef("pk")),
     }
-    return {name: _sum_of_postings(queryset) for name, queryset in figures.items()}
+
+
+def _per_hold(holds: QuerySet[Hold], **postings) -> Coalesce:
+    """The sum, over `holds`, of each hold's postings that match `postings` (a subquery, `OuterRef("pk")` being the
+    hold): each hold is followed through its indexes (its account, its entries). Joining all of a user's holds to
+    accounts at once instead makes PostgreSQL hash every account of the platform."""
+    per_hold = Posting.objects.filter(**postings).order_by().values(total=Func("amount", function="SUM"))
+    total = holds.order_by().values(total=Func(Subquery(per_hold, output_field=MONEY_FIELD), function="SUM"))
+    return Coalesce(Subquery(total[:1]), ZERO, output_field=MONEY_FIELD)
 
 
 def _earnings(user) -> QuerySet[Posting]:
@@ -493,18 +500,19 @@ def wallet_summary(user) -> dict:
     """
     accounts = Account.objects.filter(user=user)
     own = {kind: Posting.objects.filter(account__in=accounts.filter(kind=kind).values("pk")) for kind in Kind}
-    holds = Account.objects.filter(kind=Kind.ESCROW_HOLD)
     earned = _earnings(user)
     figures = {
         "available": _sum(own[Kind.USER_AVAILABLE]),
         "credit": _sum(own[Kind.USER_CREDIT]),
-        "in_escrow": _sum(Posting.objects.filter(account__in=holds.filter(hold__payer=user).values("pk"))),
-        "pending": _sum(Posting.objects.filter(account__in=holds.filter(hold__payee=user).values("pk"))),
+        "in_escrow": _per_hold(Hold.objects.filter(payer=user), account__hold=OuterRef("pk")),
+        "pending": _per_hold(Hold.objects.filter(payee=user), account__hold=OuterRef("pk")),
         "earned": _sum(earned),
         "fees": _sum(Posting.objects.filter(account__kind=Kind.PLATFORM_FEES, entry__in=earned.values("entry_id"))),
         "withdrawn": _sum(own[Kind.PAYOUTS]),
-        "released_to_others": _sum(
-            Posting.objects.filter(entry__hold__payer=user, account__kind__in=(Kind.USER_AVAILABLE, Kind.PLATFORM_FEES))
+        "released_to_others": _per_hold(
+            Hold.objects.filter(payer=user),
+            entry__hold=OuterRef("pk"),
+            account__kind__in=(Kind.USER_AVAILABLE, Kind.PLATFORM_FEES),
         ),
         "bonuses_paid": _sum(own[Kind.USER_FUNDING].filter(entry__kind=Entry.Kind.BONUS), negate=True),
         "ever_paid": _sum(_payments(user)),

@@ -13,6 +13,7 @@ from marketplace.models import User
 from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
 
 PAGE_SIZE = 50  # messages shown at once on a thread
+EMBEDDED_PAGE_SIZE = 20  # the latest messages of a thread shown on another page (a contract's); earlier ones load
 POLL_LIMIT = 200  # new messages one poll returns at most; the next poll fetches the rest
 
 
@@ -205,13 +206,16 @@ class ThreadPanel:
         return self.messages[0].pk if self.messages else 0
 
 
-def thread_panel(*, thread: Thread, user: User, before: int | None = None, form=None) -> ThreadPanel | None:
-    """The viewer's panel on a thread, or None when `user` is not a participant. Four queries."""
+def thread_panel(
+    *, thread: Thread, user: User, before: int | None = None, form=None, limit: int = PAGE_SIZE
+) -> ThreadPanel | None:
+    """The viewer's panel on a thread (its latest `limit` messages, or those before `before`), or None when `user`
+    is not a participant. Four queries."""
     memberships = list(ThreadParticipant.objects.filter(thread=thread).select_related("user").order_by("pk"))
     mine = next((m for m in memberships if m.user_id == user.pk), None)
     if mine is None:
         return None
-    messages, has_earlier = thread_messages(thread=thread, before=before)
+    messages, has_earlier = thread_messages(thread=thread, before=before, limit=limit)
     first_unread = next(
         (m.pk for m in messages if m.pk > mine.last_read_message_id and m.sender_id != user.pk),
         None,

@@ -93,6 +93,22 @@ def test_the_contract_page_shows_the_thread_to_the_parties(client):
     assert reverse("messaging:poll", args=[offer.thread.pk]) in body
 
 
+def test_the_contract_page_shows_the_latest_messages_and_loads_earlier_ones(client):
+    from messaging.selectors import EMBEDDED_PAGE_SIZE
+    from messaging.tests.factories import post_messages
+
+    offer = make_offer(count=1)
+    contract = services.offer_accept(offer_id=offer.pk, actor=offer.freelancer, revision_number=1)
+    messages = post_messages(offer.thread, offer.client, EMBEDDED_PAGE_SIZE + 5, prefix="Note")
+    client.force_login(contract.freelancer)
+
+    body = client.get(contract.get_absolute_url()).content.decode()
+
+    shown = [m for m in messages if f">{m.body}<" in body]
+    assert shown == messages[-EMBEDDED_PAGE_SIZE:]
+    assert "Load earlier messages" in body and f"before={shown[0].pk}" in body
+
+
 def test_the_other_party_is_notified_of_each_step_and_the_actor_is_not():
     from messaging.models import Notification
 

@@ -10,7 +10,7 @@ register = template.Library()
 def thread_panel(context, thread):
     """The viewer's panel for `messaging/_thread.html`. A view that already built it (the thread
     page) passes it as `thread_panel_data`; an include on another page (e.g. the contract page)
-    gets it here. None when there is no thread or the viewer is not one of its participants."""
+    gets it here, with fewer messages (the thread page has more). None when there is no thread or the viewer is not one of its participants."""
     if thread is None:
         return None
     prepared = context.get("thread_panel_data")
@@ -20,7 +20,7 @@ def thread_panel(context, thread):
     user = getattr(request, "user", None) or context.get("user")
     if user is None or not user.is_authenticated:
         return None
-    return selectors.thread_panel(thread=thread, user=user, form=MessageForm())
+    return selectors.thread_panel(thread=thread, user=user, form=MessageForm(), limit=selectors.EMBEDDED_PAGE_SIZE)
 
 
 @register.filter
