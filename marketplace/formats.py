@@ -89,7 +89,13 @@ def format_money_amount(amount: Decimal, currency: str | None = None) -> str:
 
 def format_money_compact(amount: Decimal) -> str:
     """A round amount, short: "$1K", "$1M" in English ("1000 $", "1 Mio. $" in German)."""
-    return format_compact_currency(amount, settings.CURRENCY, locale=current_locale())
+    return _compact(amount, settings.CURRENCY, _language())
+
+
+@lru_cache(maxsize=256)
+def _compact(amount: Decimal, currency: str, language: str) -> str:
+    """Babel takes ~0.5 ms for each; the few round amounts shown (earnings bands) recur on every directory page."""
+    return format_compact_currency(amount, currency, locale=_locale(language))
 
 
 # --- dates -------------------------------------------------------------------------------------------------------
