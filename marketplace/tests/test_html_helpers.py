@@ -33,3 +33,26 @@ def test_favicon_ico_points_at_the_svg_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301
     assert response["Location"].endswith("/favicon.svg")
+
+
+USER_TEXTS = [
+    "Message 109174 about the work.",
+    "Plain text, no links: 3.5 pages; done!",
+    "See https://example.com/a?b=1&c=2 and http://[::1]:8000/x.",
+    "www.Example.org, WWW.EXAMPLE.ORG and example.com/path or example.community",
+    "Mail felix@example.com or <felix@example.com>; not@ alone",
+    '<script>alert("x")</script> & "quotes" \'single\' <b>bold</b>',
+    "javascript:alert(1) and data:text/html,hi",
+    "Line one\nLine two\r\nLine three\n\nfour",
+    "Ends with a domain example.net",
+    "Entities &lt;a href=x&gt; and &#64; and &amp;",
+    "",
+]
+
+
+def test_user_text_is_urlize_and_linebreaksbr():
+    for text in USER_TEXTS:
+        fast = Template("{% load text %}{{ text|user_text }}").render(Context({"text": text}))
+        django = Template("{{ text|urlize|linebreaksbr }}").render(Context({"text": text}))
+        assert fast == django, text
+    assert "<script>" not in Template("{% load text %}{{ t|user_text }}").render(Context({"t": USER_TEXTS[5]}))
