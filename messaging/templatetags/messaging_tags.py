@@ -10,7 +10,8 @@ register = template.Library()
 def thread_panel(context, thread):
     """The viewer's panel for `messaging/_thread.html`. A view that already built it (the thread
     page) passes it as `thread_panel_data`; an include on another page (e.g. the contract page)
-    gets it here, with fewer messages (the thread page has more). None when there is no thread or the viewer is not one of its participants."""
+    gets it here, with fewer messages (the thread page has more). None when there is no thread
+    or the viewer is not one of its participants."""
     if thread is None:
         return None
     prepared = context.get("thread_panel_data")
