@@ -425,7 +425,8 @@ def dashboard(*, user: User) -> dict:
     )
     # What the page shows, newest first: the money of a few active contracts, the names of a few ended ones (the
     # contract list has them all). The names are the contract's own columns: no user rows to join.
-    active_contracts = contracts_money(active.order_by("-created_at", "-id")[:DASHBOARD_CONTRACTS])
+    newest_active = list(active.order_by("-created_at", "-id")[: DASHBOARD_CONTRACTS + 1])  # one more: are there?
+    active_contracts = contracts_money(newest_active[:DASHBOARD_CONTRACTS])
     ended = contract_list(user=user, status=Contract.Status.ENDED)[:DASHBOARD_ENDED]
     return {
         "offers_to_answer": [o for o in pending_offers if policy.is_turn_of(user, latest_author_id=o.latest_author)],
@@ -438,7 +439,7 @@ def dashboard(*, user: User) -> dict:
         ),
         "changes_to_answer": changes,
         "active_contracts": active_contracts,
-        "more_active_contracts": len(active_contracts) == DASHBOARD_CONTRACTS,
+        "more_active_contracts": len(newest_active) > DASHBOARD_CONTRACTS,
         "ended_contracts": list(ended),
     }
 

@@ -109,15 +109,19 @@ def balances_summary(user) -> dict:
     sums = _balance_sums(user)
     flags = {"ever_paid": Exists(_payments(user)), "earned": Exists(_earnings(user))}
     row = get_user_model().objects.filter(pk=user.pk).values(**sums, **flags).first() if user.pk else None
-    money = {name: to_money(row[name] if row else ZERO) for name in sums}
-    summary = {
+    cards = _cards({name: to_money(row[name] if row else ZERO) for name in sums})
+    flags = {name: bool(row and row[name]) for name in flags}
+    return cards | _roles(user, **flags, **cards)
+
+
+def _cards(money: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The balance cards, as the pages name them, from the figures of `_balance_sums`."""
+    return {
         "available": money["available"],
         "credit": money["credit"],
         "in_escrow": money["in_escrow_as_payer"],
         "pending": money["in_escrow_as_payee"],
     }
-    flags = {name: bool(row and row[name]) for name in flags}
-    return summary | _roles(user, **flags, **summary)
 
 
 def hold_balance(reference: str) -> Decimal:
@@ -502,10 +506,7 @@ def wallet_summary(user) -> dict:
     own = {kind: Posting.objects.filter(account__in=accounts.filter(kind=kind).values("pk")) for kind in Kind}
     earned = _earnings(user)
     figures = {
-        "available": _sum(own[Kind.USER_AVAILABLE]),
-        "credit": _sum(own[Kind.USER_CREDIT]),
-        "in_escrow": _per_hold(Hold.objects.filter(payer=user), account__hold=OuterRef("pk")),
-        "pending": _per_hold(Hold.objects.filter(payee=user), account__hold=OuterRef("pk")),
+        **_balance_sums(user),
         "earned": _sum(earned),
         "fees": _sum(Posting.objects.filter(account__kind=Kind.PLATFORM_FEES, entry__in=earned.values("entry_id"))),
         "withdrawn": _sum(own[Kind.PAYOUTS]),
@@ -519,26 +520,14 @@ def wallet_summary(user) -> dict:
     }
     row = get_user_model().objects.filter(pk=user.pk).values(**figures).first() if user.pk else None
     money = {name: to_money(row[name] if row else ZERO) for name in figures}
-    summary = {
-        "available": money["available"],
-        "credit": money["credit"],
-        "in_escrow": money["in_escrow"],
-        "pending": money["pending"],
+    cards = _cards(money)
+    totals = {
         "earned": money["earned"],
         "fees": money["fees"],
         "withdrawn": money["withdrawn"],
         "paid_out": money["released_to_others"] + money["bonuses_paid"],
     }
-    roles = _roles(
-        user,
-        ever_paid=money["ever_paid"],
-        credit=money["credit"],
-        in_escrow=money["in_escrow"],
-        earned=money["earned"],
-        pending=money["pending"],
-        available=money["available"],
-    )
-    return summary | roles
+    return cards | totals | _roles(user, ever_paid=money["ever_paid"], earned=money["earned"], **cards)
 
 
 @dataclass(frozen=True)

@@ -114,10 +114,13 @@ class TestWalletRows:
         assert wallet_entries(payee).count() == wallet_entries(payer).count() == 1  # the card charge is no row
 
 
-def test_the_planner_prices_random_reads_as_on_ssds():
+def test_the_planner_prices_random_reads_as_on_ssds_and_compiles_nothing():
     """With PostgreSQL's default random_page_cost (4), a user's holds are joined to their accounts by scanning every
-    account on the platform; settings.py sets 1.1 on each connection (see DATABASE_RANDOM_PAGE_COST)."""
+    account on the platform, and JIT compiles the dashboard's totals for longer than they run; settings.py sets both
+    on each connection (DATABASE_SESSION_SETTINGS)."""
     assert connection.vendor == "postgresql"
     with connection.cursor() as cursor:
         cursor.execute("SHOW random_page_cost")
         assert cursor.fetchone()[0] == "1.1"
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -122,6 +122,9 @@ def test_the_dashboard_shows_a_few_contracts_and_links_to_all(client):
     assert "See all your active contracts" in section and "?status=active" in section
     assert [c.title in section for c in ended] == [False] + [True] * DASHBOARD_ENDED  # the newest ones
 
+    Contract.objects.filter(pk=contracts[0].pk).update(status=Contract.Status.ENDED)  # exactly 10 active now
+    assert "See all your active contracts" not in client.get(DASHBOARD).content.decode()
+
 
 def test_the_directory_lists_freelancers_with_a_headline_only(client):
     empty = FreelancerFactory(name="Empty Emma")
