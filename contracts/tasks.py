@@ -8,7 +8,7 @@ from . import services
 
 
 @shared_task
-def release_overdue_milestones(batch_size: int = 100, chained: bool = False) -> int:
+def release_overdue_milestones(batch_size: int | None = None, chained: bool = False) -> int:
     """Approve and pay every milestone whose review period ended, a batch at a time.
 
     The scheduled run releases one batch; if it came back full, it starts RELEASE_SWEEP_CHAINS chains,

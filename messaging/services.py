@@ -19,8 +19,8 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, F, OuterRef, Q, Subquery, Value, When
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, Q, Subquery
 from django.db.models.functions import Greatest
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
@@ -125,12 +125,33 @@ def _lock_thread(thread: Thread) -> None:
 
 def _touch_thread(thread: Thread, message: Message) -> None:
     """Caller holds the thread lock (`_lock_thread`)."""
-    Thread.objects.filter(pk=thread.pk).update(
-        last_message_at=message.created_at, last_message_id=Greatest(F("last_message_id"), message.pk)
-    )
+    _threads_touch({thread.pk: message})
     thread.last_message_at = message.created_at
     thread.last_message_id = max(thread.last_message_id, message.pk)
     _forget_thread_badges([thread.pk])
+
+
+def _threads_touch(newest: dict[int, Message]) -> None:
+    """Each thread's newest message (thread id -> message), in one UPDATE for all. Caller holds the locks.
+
+    An UPDATE … FROM (VALUES …) joined on the id: a sweep's batch touches a hundred threads, and the same
+    UPDATE through the ORM (a CASE with a WHEN per thread, per column) cost more Python than the rest of
+    the batch's writes. The VALUES columns are column1… in PostgreSQL and SQLite alike."""
+    if not newest:
+        return
+    table = connection.ops.quote_name(Thread._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [value for pk, message in newest.items() for value in (pk, adapt(message.created_at), message.pk)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET last_message_at = v.column2,
+                   last_message_id = CASE WHEN last_message_id > v.column3 THEN last_message_id ELSE v.column3 END
+            FROM (VALUES {", ".join(["(%s, %s, %s)"] * len(newest))}) AS v
+            WHERE {table}.id = v.column1
+            """,  # noqa: S608 (the table name from the model, every value a parameter)
+            params,
+        )
 
 
 def _forget_thread_badges(thread_ids) -> None:
@@ -260,13 +281,7 @@ def events_post(*, lines: list[EventLine]) -> list[Message]:
     list(Thread.objects.select_for_update(of=("self",)).filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
     messages = Message.objects.bulk_create(messages)
     newest = {message.thread_id: message for message in messages}  # in insert order: the last one wins
-    Thread.objects.filter(pk__in=newest).update(
-        last_message_at=Case(*[When(pk=pk, then=Value(m.created_at)) for pk, m in newest.items()]),
-        last_message_id=Greatest(
-            F("last_message_id"),
-            Case(*[When(pk=pk, then=Value(m.pk)) for pk, m in newest.items()], output_field=BigIntegerField()),
-        ),
-    )
+    _threads_touch(newest)
     _forget_thread_badges(list(newest))
     return messages
 

@@ -104,8 +104,9 @@ def milestone_cancel(*, milestone_id: int, actor: User, note: str = "") -> Miles
 # --- the sweeps (contracts.tasks runs them on the beat schedule) ---
 
 
-def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
-    """Approve and release submitted milestones whose review deadline has passed, in one bounded batch.
+def release_overdue(*, now=None, batch_size: int | None = None) -> tuple[int, bool]:
+    """Approve and release submitted milestones whose review deadline has passed, in one bounded batch
+    (settings.RELEASE_SWEEP_BATCH unless `batch_size` says).
 
     Returns (how many were released, whether more may remain). Catches up after any downtime:
     everything overdue is found, whatever its age. A disputed milestone is never released: its
@@ -117,6 +118,7 @@ def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
     bad milestone never holds back the others behind it (it would be first in every batch).
     """
     now = now or timezone.now()
+    batch_size = batch_size or settings.RELEASE_SWEEP_BATCH
     try:
         with transaction.atomic(), recording_in_bulk():
             locked, due = _lock_due(now=now, batch_size=batch_size)
@@ -126,8 +128,10 @@ def release_overdue(*, now=None, batch_size: int = 100) -> tuple[int, bool]:
         with transaction.atomic(), recording_in_bulk() as batch:
             locked, due = _lock_due(now=now, batch_size=batch_size)
             released = _release_one_by_one(due, batch)
-    # A full batch in which nothing could be released ends the chain: beat tries again in a minute.
-    return released, len(locked) == batch_size and released > 0
+    # More may remain when the batch was full, or when it left milestones whose thread another worker's
+    # batch held (they are free once that batch commits). A batch in which nothing could be released ends
+    # the chain: beat tries again in a minute.
+    return released, released > 0 and (len(locked) == batch_size or len(due) < len(locked))
 
 
 def _lock_due(*, now, batch_size: int) -> tuple[list[Milestone], list[Milestone]]:

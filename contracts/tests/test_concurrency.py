@@ -267,3 +267,44 @@ def test_a_staff_decision_racing_a_party_settlement_on_the_same_dispute_one_wins
     milestone.refresh_from_db()
     assert milestone.state in (Milestone.State.RELEASED, Milestone.State.REFUNDED)
     assert_ledger_consistent()
+
+
+def test_a_batch_that_left_milestones_behind_a_busy_thread_says_more_remain():
+    """Another worker's batch (here: another connection) holds one contract's thread. The sweep releases the
+    milestone it can and leaves the other locked-but-skipped; it must still report that more may remain, or
+    the chain ends and the skipped milestone waits a minute for beat (the tail of every parallel backlog)."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from contracts.models import Submission
+    from messaging.models import Thread
+
+    busy, free = make_contract(count=1, amount="40.00"), make_contract(count=1, amount="40.00")
+    for contract in (busy, free):
+        milestone = contract.milestones.get()
+        fund_milestones(contract, milestone)
+        services.milestone_submit(milestone_id=milestone.pk, actor=contract.freelancer, message="Done", links=[])
+    Submission.objects.update(review_deadline=timezone.now() - timedelta(minutes=1))
+    holding, done = threading.Event(), threading.Event()
+
+    def hold_thread():
+        try:
+            with transaction.atomic():
+                list(Thread.objects.select_for_update().filter(pk=busy.offer.thread_id))
+                holding.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_thread)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        assert services.release_overdue(batch_size=5) == (1, True)  # before: (1, False), the batch was not full
+    finally:
+        done.set()
+        holder.join(timeout=30)
+    assert services.release_overdue(batch_size=5) == (1, False)
+    assert Milestone.objects.filter(state=Milestone.State.RELEASED).count() == 2

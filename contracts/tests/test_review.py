@@ -180,6 +180,19 @@ def test_after_a_three_day_outage_everything_overdue_is_released_and_nothing_els
     assert (early.state, late.state) == (S.RELEASED, S.SUBMITTED)
 
 
+def test_the_batch_size_comes_from_the_settings(contract, settings):
+    settings.RELEASE_SWEEP_BATCH = 1
+    milestones = list(contract.milestones.all())
+    fund_milestones(contract, *milestones)
+    with time_machine.travel(START, tick=False):
+        for milestone in milestones:
+            submit(milestone)
+    with time_machine.travel(START + timedelta(days=15), tick=False):
+        assert services.release_overdue() == (1, True)
+        assert services.release_overdue() == (1, True)  # still a full batch of one
+        assert services.release_overdue() == (0, False)
+
+
 def test_reminders_7_3_and_1_days_before_each_sent_once_and_restarted_by_resubmission(funded):
     client = funded.contract.client
 
