@@ -129,12 +129,12 @@ def wallet_lines_derived_sql() -> str:
     entry, posting, account, hold = (q(model._meta.db_table) for model in (Entry, Posting, Account, Hold))
     kinds = ", ".join(f"'{kind}'" for kind in WALLET_ACCOUNT_KINDS)  # the model's constants
     return f"""
-        SELECT d.user_id, d.entry_id, e.created_at
+        SELECT DISTINCT d.user_id, d.entry_id, e.created_at
         FROM (
             SELECT p.entry_id, a.user_id FROM {posting} p JOIN {account} a ON a.id = p.account_id
             WHERE a.kind IN ({kinds})
-            UNION SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
-            UNION SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
+            UNION ALL SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
+            UNION ALL SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
         ) d
         JOIN {entry} e ON e.id = d.entry_id
         WHERE e.kind <> '{Entry.Kind.CHARGE}' AND d.user_id IS NOT NULL
