@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -22,13 +22,14 @@ def _freelancers() -> QuerySet[User]:
     """Active users who work as freelancers, with the profile joined and its skills prefetched.
 
     A user without a Profile row is included; `user.profile` then raises (and renders as empty in templates).
-    Skills are read through `user.profile.skills.all`, which uses the prefetched tags (one query per page).
+    Skills are read as `user.profile.skill_list`, the prefetched tags (one query per page) as a plain list: through
+    the manager (`profile.skills.all`) django-taggit builds a queryset per profile to hold them (~0.5 ms each).
     The published rating is joined too (`rating_average`, `rating_count`; see feedback.selectors).
     """
     return with_ratings(
         User.objects.filter(wants_to_work=True, is_active=True)
         .select_related("profile")
-        .prefetch_related("profile__skills")
+        .prefetch_related(Prefetch("profile__skills", to_attr="skill_list"))
     )
 
 
