@@ -194,9 +194,11 @@ DRAFT_ACTIONS = ("propose_edit", "propose_remove", "propose_move")
 ACTIVITY_LIMIT = 50  # the contract page's activity list: the latest events (the thread keeps them all)
 
 
-def _milestone_buttons(milestones, user: User, *, pending_changes) -> None:
+def _milestone_buttons(milestones, user: User, *, pending_changes, finished_as_rows: bool = False) -> None:
     """Set on each milestone what its card shows: its money (one query for all), open dispute (one), pending
-    submission (one) and the buttons this user may use (the policy, from what is loaded: no query)."""
+    submission (one) and the buttons this user may use (the policy, from what is loaded: no query).
+    `finished_as_rows`: finished milestones are table rows without buttons (the contract page); the policy
+    is not asked about them (a bonus is offered on the milestone's own page)."""
     milestones_money(milestones)
     milestone_open_disputes(milestones)
     pending = {
@@ -209,6 +211,9 @@ def _milestone_buttons(milestones, user: User, *, pending_changes) -> None:
         milestone.in_escrow = milestone.money.held
         milestone.pending_submission = pending.get(milestone.pk)
         asked = milestone.pk in refund_requested
+        if finished_as_rows and milestone.state in Milestone.FINISHED_STATES:
+            milestone.buttons = milestone.danger_actions = milestone.draft_actions = []
+            continue
         buttons = policy.milestone_buttons(user, milestone, names, pending_refund_request=asked)
         milestone.buttons = [b for b in buttons if b.name in policy.PARTY_BUTTONS]
         milestone.danger_actions = [b for b in buttons if b.name in policy.PARTY_DANGER_BUTTONS]
@@ -225,7 +230,7 @@ def contract_page(*, contract: Contract, user: User) -> dict:
     """Everything the contract page shows, in a constant number of queries."""
     milestones = list(contract.milestones.all())  # each milestone's .contract is this object: no extra query
     pending_changes = _pending_changes(contract, user)
-    _milestone_buttons(milestones, user, pending_changes=pending_changes)
+    _milestone_buttons(milestones, user, pending_changes=pending_changes, finished_as_rows=True)
     money = {m.pk: m.money for m in milestones}
     drafts = [m for m in milestones if m.state == Milestone.State.DRAFT]
     for milestone in drafts:

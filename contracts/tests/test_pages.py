@@ -295,3 +295,29 @@ def test_the_countdown_is_server_text_with_its_deadline_for_the_script(client):
     body = client.get(contract.get_absolute_url()).content.decode()
 
     assert re.search(r'data-deadline="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"[^>]*>13 days 23 hours<', body)
+
+
+def test_the_contract_page_asks_the_policy_only_about_milestones_that_show_buttons(client, monkeypatch):
+    """Finished milestones are table rows without buttons: the policy is asked about the others only (a long
+    contract is mostly finished milestones). Their own page still offers what the policy allows (a bonus)."""
+    from contracts import selectors
+    from contracts.tests.factories import set_state
+
+    contract = make_contract(count=3)
+    released, refunded, open_one = contract.milestones.order_by("position")
+    set_state(released, "released")
+    set_state(refunded, "refunded")
+    asked = []
+    real = policy.milestone_buttons
+
+    def spy(user, milestone, *args, **kwargs):
+        asked.append(milestone.pk)
+        return real(user, milestone, *args, **kwargs)
+
+    monkeypatch.setattr(selectors.policy, "milestone_buttons", spy)
+    client.force_login(contract.client)
+    assert client.get(contract.get_absolute_url()).status_code == 200
+    assert asked == [open_one.pk]
+    asked.clear()
+    assert client.get(reverse("contracts:milestone_detail", args=[contract.pk, released.pk])).status_code == 200
+    assert asked == [released.pk]
