@@ -134,7 +134,7 @@ def _touch_thread(thread: Thread, message: Message) -> None:
 def _threads_touch(newest: dict[int, Message]) -> None:
     """Each thread's newest message (thread id -> message), in one UPDATE for all. Caller holds the locks.
 
-    An UPDATE … FROM (VALUES …) joined on the id: a sweep's batch touches a hundred threads, and the same
+    An UPDATE … FROM (VALUES …) joined on the id: a sweep's batch touches hundreds of threads, and the same
     UPDATE through the ORM (a CASE with a WHEN per thread, per column) cost more Python than the rest of
     the batch's writes. The VALUES columns are column1… in PostgreSQL and SQLite alike."""
     if not newest:
