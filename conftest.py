@@ -10,13 +10,15 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    """Each test starts with an empty cache (cached pages, counts and allauth's rate limits never leak between
-    tests)."""
-    from django.core.cache import cache
+    """Each test starts with empty caches (cached pages, counts, allauth's rate limits and rendered messages never
+    leak between tests)."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for each in caches.all():
+        each.clear()
     yield
-    cache.clear()
+    for each in caches.all():
+        each.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -142,7 +142,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache (marketplace/caching.py): what is the same for everyone who gets it, e.g. anonymous directory pages.
 # Per-process memory by default; in production a shared Redis (e.g. CACHE_URL=rediscache://host:6379/2).
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {
+    "default": env.cache_url("CACHE_URL", default="locmemcache://"),
+    # Rendered thread messages (messaging_tags.messages_html): many entries that are only ever rebuilt, in a cache
+    # of their own so their volume never evicts the default cache's counts and rate limits. In production a
+    # Redis database with an LRU eviction policy, e.g. FRAGMENT_CACHE_URL=rediscache://host:6379/3.
+    "fragments": env.cache_url("FRAGMENT_CACHE_URL", default="locmemcache://fragments?MAX_ENTRIES=5000"),
+}
 
 AUTH_USER_MODEL = "marketplace.User"
 AUTH_PASSWORD_VALIDATORS = [

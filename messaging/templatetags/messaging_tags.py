@@ -2,7 +2,7 @@ import hashlib
 from functools import cache as once
 
 from django import template
-from django.core.cache import cache
+from django.core.cache import caches
 from django.template.loader import get_template
 from django.utils import timezone, translation
 from django.utils.html import format_html
@@ -36,13 +36,14 @@ def _message_key(message, viewer, language: str, zone: str) -> str:
 
 @register.simple_tag
 def messages_html(messages, viewer, first_unread_id=None):
-    """The thread's list items for `messages`, as `messaging/_message.html` renders each, from the cache when
+    """The thread's list items for `messages`, as `messaging/_message.html` renders each, from the fragments cache when
     this reader saw it before (one get_many for the page): rendering fifty messages was a third of a thread
     page. The "New" divider before the first unread one is not cached: it moves as the reader reads."""
     messages = list(messages)
     language, zone = translation.get_language() or "", timezone.get_current_timezone_name()
     keys = [_message_key(m, viewer, language, zone) for m in messages]
-    found = cache.get_many(keys)
+    fragments = caches["fragments"]
+    found = fragments.get_many(keys)
     rendered, parts = {}, []
     message_template = get_template(MESSAGE_TEMPLATE)
     for message, key in zip(messages, keys, strict=True):
@@ -53,7 +54,7 @@ def messages_html(messages, viewer, first_unread_id=None):
             html = rendered[key] = message_template.render({"m": message, "viewer": viewer})
         parts.append(html)
     if rendered:
-        cache.set_many(rendered, MESSAGE_CACHE_SECONDS)
+        fragments.set_many(rendered, MESSAGE_CACHE_SECONDS)
     return mark_safe("".join(parts))  # noqa: S308 (each part rendered by the template, which escapes)
 
 

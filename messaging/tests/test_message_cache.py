@@ -4,7 +4,7 @@ what a reader sees must be exactly what a fresh render shows, whoever reads, in 
 import re
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 from django.test import Client
 from django.urls import reverse
 
@@ -54,7 +54,7 @@ def test_a_second_visit_serves_the_same_messages_from_the_cache(thread, client_u
     assert "messaging/_message.html" not in rendered_templates(second)
     assert messages_of(second) == messages_of(first)
     assert "Thanks &lt;b&gt;Felix&lt;/b&gt;" in messages_of(second)  # still inert
-    cache.clear()
+    caches["fragments"].clear()
     assert messages_of(browser.get(url)) == messages_of(first)  # a fresh render: the same
 
 
@@ -102,3 +102,13 @@ def test_the_new_divider_sits_before_the_first_unread_message_on_every_visit(thr
     assert page.index('class="thread-divider"') < page.index("One more thing")
     assert page.count('class="thread-divider"') == 1
     assert 'class="thread-divider"' not in browser.get(url).content.decode()  # read on the visit before
+
+
+def test_rendered_messages_live_apart_from_the_default_cache(thread, client_user):
+    """Their volume must not evict the counts and rate limits kept in the default cache."""
+    url = reverse("messaging:thread", args=[thread.pk])
+    browser = reader(client_user)
+    browser.get(url)
+    caches["default"].clear()
+
+    assert "messaging/_message.html" not in rendered_templates(browser.get(url))
