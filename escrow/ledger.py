@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 
+from marketplace.caching import user_pages_stale
 from marketplace.money import ZERO, to_money
 
 from .errors import AlreadyProcessed
@@ -105,7 +106,18 @@ def entry_post(
         for (account, _), amount in zip(postings, amounts, strict=True)
     )
     WalletLine.objects.bulk_create(_wallet_lines(entry, [account for account, _ in postings]))
+    user_pages_stale(*_concerned([(entry, [account for account, _ in postings])]))
     return entry
+
+
+def _concerned(entries) -> set[int]:
+    """Users who see these entries' money somewhere: owners of the accounts, and the payer and payee of the hold."""
+    users = set()
+    for entry, accounts in entries:
+        users |= {account.user_id for account in accounts}
+        if entry.hold is not None:
+            users |= {entry.hold.payer_id, entry.hold.payee_id}
+    return users - {None}
 
 
 # The accounts whose owner sees the entry in their wallet (with the payer and payee of its hold).
@@ -188,6 +200,8 @@ def entries_post(specs: list[EntrySpec]) -> list[Entry]:
         for entry, spec in zip(entries, specs, strict=True)
         for line in _wallet_lines(entry, [account for account, _ in spec.postings])
     )
+    posted = zip(entries, specs, strict=True)
+    user_pages_stale(*_concerned((entry, [account for account, _ in spec.postings]) for entry, spec in posted))
     return entries
 
 

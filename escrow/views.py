@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace.accounts import verified_email_required
+from marketplace.caching import user_page
 from marketplace.money import ZERO, format_money
 
 from .errors import EscrowError
@@ -45,12 +46,18 @@ def _chart(months, field: str) -> dict:
 
 
 def _wallet_page(request, *, form=None, status=200):
+    """The wallet; with `form`, the withdrawal form as it was sent, with its errors (a POST: never from the cache)."""
+    main = user_page(request, "escrow/_wallet.html", lambda: _wallet(request, form))
+    return render(request, "escrow/wallet.html", {"main": main}, status=status)
+
+
+def _wallet(request, form) -> dict:
     user = request.user
     summary = wallet_summary(user)
     form = form or WithdrawForm(available=summary["available"], initial={"amount": summary["available"]})
     page = Paginator(wallet_entries(user), STATEMENT_PAGE_SIZE).get_page(request.GET.get("page"))
     months = wallet_months(user)
-    context = {
+    return {
         "summary": summary,
         "form": form,
         "page": page,
@@ -59,7 +66,6 @@ def _wallet_page(request, *, form=None, status=200):
         "spending_chart": _chart(months, "spent") if summary["as_client"] else None,
         "payout_account": PayoutAccount.objects.filter(user=user).first() if summary["as_freelancer"] else None,
     }
-    return render(request, "escrow/wallet.html", context, status=status)
 
 
 @login_required

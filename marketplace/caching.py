@@ -1,14 +1,24 @@
-"""Caching that is correct by construction: only what is the same for everyone who gets it.
+"""Caching: what is the same for everyone who gets it, and each user's own pages until something they see changes.
 
 The cache is Django's cache framework (CACHE_URL: Redis in production, so every web process shares
 it; per-process memory by default). Nothing here is needed for correctness: a miss recomputes.
 """
 
+import difflib
 import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from functools import lru_cache
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.template.loader import get_template, render_to_string
+from django.utils import timezone, translation
 from django.utils.functional import cached_property
+from django.utils.safestring import mark_safe
 
 ANONYMOUS_PAGE_SECONDS = 60
 
@@ -28,3 +38,95 @@ class CachedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return cache.get_or_set(self.key, self.object_list.count, self.timeout)
+
+
+# --- a user's own pages (dashboard, contract, milestone, wallet, inbox): cached until something they see changes ---
+#
+# Each user has a stamp (a random token in the default cache, shared by every web process when CACHE_URL is Redis).
+# A page's rendered main content is cached in the fragments cache under the stamp, with everything else the
+# rendering reads from the request: the path and query string, language, timezone, the CSRF secret its forms carry,
+# the template's source, and the current minute (PAGE_CACHE_SECONDS: countdowns and "may I still do this" are
+# rounded to it). Whatever
+# changes what a user sees drops their stamp when it commits (`user_pages_stale`), so their next request renders
+# anew:
+# - every entry in the ledger, for the users whose wallet lists it (escrow.ledger);
+# - every message, contract event, notification and read mark, for the thread's participants (messaging.services);
+# - every request that writes (POST and the like), for the user who made it (UserPagesStaleMiddleware).
+# Anything else (an edit in the admin, say) shows within the minute: no page is served from an earlier minute.
+# PAGE_CACHE_VERIFY (the test settings) renders every hit again and fails when the two differ.
+
+STAMP_KEY = "pages:stamp:{}"
+
+
+def user_pages_stale(*user_ids) -> None:
+    """What these users see has changed: their cached pages are dropped now, and again once the current transaction
+    commits (a page rendered in between, from the data before the change, was stored under the dropped stamp)."""
+    keys = sorted({STAMP_KEY.format(pk) for pk in user_ids if pk})
+    if keys and settings.PAGE_CACHE_SECONDS:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+
+
+def _stamp(user_id: int) -> str:
+    """The user's current stamp, made if they have none. Read before the page's data: a page rendered from data
+    older than a change is stored under a stamp that change has already dropped, so it is never served."""
+    key = STAMP_KEY.format(user_id)
+    stamp = cache.get(key)
+    if stamp is None:
+        cache.add(key, secrets.token_hex(8), None)
+        stamp = cache.get(key)
+    return stamp
+
+
+@lru_cache(maxsize=64)
+def _template_digest(name: str) -> str:
+    return hashlib.sha256(get_template(name).template.source.encode()).hexdigest()[:16]
+
+
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+
+
+def user_page(request, template: str, context: Callable[[], dict]) -> str:
+    """`template` rendered with `context()` for the logged-in user, from the cache when nothing they see changed
+    this minute. `context` is called only on a miss."""
+    seconds = settings.PAGE_CACHE_SECONDS
+    if not seconds or request.method != "GET" or not request.user.is_authenticated:
+        return render_to_string(template, context(), request)
+    now = timezone.now()
+    key = cache_key(
+        "page",
+        request.user.pk,
+        _stamp(request.user.pk),
+        request.get_full_path(),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        hashlib.sha256((request.META.get("CSRF_COOKIE") or "").encode()).hexdigest(),
+        template,
+        _template_digest(template),
+        int(now.timestamp() // seconds),
+    )
+    cached = fragments().get(key)
+    if cached is None:
+        html = render_to_string(template, context(), request)
+        fragments().set(key, (html, now), seconds)
+        return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escaped it)
+    html, rendered_at = cached
+    if settings.PAGE_CACHE_VERIFY:
+        _verify(request, template, context, html, rendered_at)
+    return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escaped it)
+
+
+def fragments():
+    return caches["fragments"]
+
+
+def _verify(request, template, context, html, rendered_at) -> None:
+    """Tests: the page rendered again at the cached copy's moment must be the cached copy (CSRF masks aside)."""
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.now", return_value=rendered_at):
+        fresh = render_to_string(template, context(), request)
+    cached, fresh = (CSRF_VALUE.sub(r"\1\2", each) for each in (html, fresh))
+    if cached != fresh:
+        diff = "\n".join(difflib.unified_diff(cached.splitlines(), fresh.splitlines(), "cached", "fresh", lineterm=""))
+        raise AssertionError(f"{template} was served from the cache but has changed since:\n{diff[:4000]}")

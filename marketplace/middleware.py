@@ -6,6 +6,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .accounts import has_second_factor, session_used_second_factor
+from .caching import user_pages_stale
 from .i18n import user_language
 
 
@@ -77,3 +78,19 @@ class StaffSecondFactorMiddleware:
             messages.info(request, _("Enter a code from your authenticator app to open the admin."))
             return redirect_to_login(request.get_full_path(), reverse("mfa_reauthenticate"))
         return self.get_response(request)
+
+
+class UserPagesStaleMiddleware:
+    """A request that writes (POST, PUT, PATCH, DELETE) may change anything its user sees: their cached pages are
+    dropped (marketplace.caching), so the page they are sent to next shows what they just did."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        writes = request.method not in ("GET", "HEAD", "OPTIONS", "TRACE")
+        user_id = request.user.pk if writes and request.user.is_authenticated else None
+        response = self.get_response(request)
+        if user_id:
+            user_pages_stale(user_id)
+        return response

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "marketplace.middleware.UserTimezoneMiddleware",
     "marketplace.middleware.UserLanguageMiddleware",  # after authentication: the user's own choice wins
+    "marketplace.middleware.UserPagesStaleMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "marketplace.middleware.StaffSecondFactorMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -149,6 +150,11 @@ CACHES = {
     # Redis database with an LRU eviction policy, e.g. FRAGMENT_CACHE_URL=rediscache://host:6379/3.
     "fragments": env.cache_url("FRAGMENT_CACHE_URL", default="locmemcache://fragments?MAX_ENTRIES=5000"),
 }
+# A user's own pages (dashboard, contract, milestone, wallet, inbox) are kept rendered, in the fragments cache, until
+# something they see changes, and never past the current PAGE_CACHE_SECONDS-long window (0: not cached). See
+# marketplace/caching.py. With several processes (gunicorn's workers, Celery's), both caches must be shared (Redis).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
+PAGE_CACHE_VERIFY = False  # the test settings render every cached page again and compare
 
 AUTH_USER_MODEL = "marketplace.User"
 AUTH_PASSWORD_VALIDATORS = [

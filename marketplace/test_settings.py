@@ -34,6 +34,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
 # Query-count tests count the header's unread counts on every request; the cache has its own tests.
 MESSAGING_BADGE_CACHE_SECONDS = 0
+# Users' pages stay cached as in production, and every page served from the cache is rendered again and compared:
+# any test that changes something a page shows, then looks at it again, fails if the change left the page stale.
+PAGE_CACHE_VERIFY = True
 # The outbox delivers into Django's test outbox (pytest-django sets EMAIL_BACKEND to locmem, which
 # bypasses the outbox for mail sent directly through Django's API).
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

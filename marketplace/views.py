@@ -18,7 +18,7 @@ from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
 from . import health
-from .caching import CachedCountPaginator, cache_key
+from .caching import CachedCountPaginator, cache_key, user_page
 from .forms import AccountSettingsForm, ProfileForm
 from .i18n import supported_language, user_language
 from .selectors import SORTS, freelancer_get, freelancer_list, profile_completion, profile_get_for_user
@@ -39,12 +39,17 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    context = contract_selectors.dashboard(user=request.user)
-    context.update(job_selectors.dashboard(user=request.user))
-    context["feedback_due"] = feedback_selectors.feedback_due(user=request.user)
-    context["money"] = balances_summary(request.user)
-    context["profile"] = profile_completion(user=request.user) if request.user.wants_to_work else None
-    return render(request, "marketplace/dashboard.html", context)
+    main = user_page(request, "marketplace/_dashboard.html", lambda: _dashboard(request.user))
+    return render(request, "marketplace/dashboard.html", {"main": main})
+
+
+def _dashboard(user) -> dict:
+    context = contract_selectors.dashboard(user=user)
+    context.update(job_selectors.dashboard(user=user))
+    context["feedback_due"] = feedback_selectors.feedback_due(user=user)
+    context["money"] = balances_summary(user)
+    context["profile"] = profile_completion(user=user) if user.wants_to_work else None
+    return context
 
 
 @login_required

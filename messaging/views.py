@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from marketplace.caching import user_page
 from marketplace.uploads import serve_upload
 
 from . import emails, selectors, services
@@ -49,9 +50,14 @@ def _safe_next(request, fallback: str) -> str:
 
 @login_required
 def inbox(request):
+    main = user_page(request, "messaging/_inbox.html", lambda: _inbox(request))
+    return render(request, "messaging/inbox.html", {"main": main})
+
+
+def _inbox(request) -> dict:
     page = Paginator(selectors.inbox(user=request.user), INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
     page.object_list = selectors.inbox_attach_latest(page.object_list)
-    return render(request, "messaging/inbox.html", {"page": page})
+    return {"page": page}
 
 
 @login_required

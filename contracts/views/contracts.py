@@ -16,6 +16,7 @@ from contracts.forms import (
 )
 from contracts.models import Contract, Milestone, MilestoneChange
 from contracts.templatetags.contract_tags import milestone_action_url
+from marketplace.caching import user_page
 
 from .common import flash_done, refusals_as_pages
 
@@ -35,9 +36,12 @@ def contract_list(request):
 @login_required
 def contract_detail(request, contract_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    return render(
-        request, "contracts/contract_detail.html", selectors.contract_page(contract=contract, user=request.user)
+    main = user_page(
+        request,
+        "contracts/_contract_detail.html",
+        lambda: selectors.contract_page(contract=contract, user=request.user),
     )
+    return render(request, "contracts/contract_detail.html", {"contract": contract, "main": main})
 
 
 @login_required

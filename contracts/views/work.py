@@ -10,6 +10,7 @@ from contracts.forms import (
     SubmitWorkForm,
 )
 from contracts.models import Contract, SubmissionFile
+from marketplace.caching import user_page
 from marketplace.uploads import serve_upload
 
 from .common import flash_done, refusals_as_pages
@@ -20,8 +21,13 @@ from .common import flash_done, refusals_as_pages
 @login_required
 def milestone_detail(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    context = selectors.milestone_page(contract=contract, milestone_id=milestone_id, user=request.user)
-    return render(request, "contracts/milestone_detail.html", context)
+    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    main = user_page(
+        request,
+        "contracts/_milestone_detail.html",
+        lambda: selectors.milestone_page(contract=contract, milestone_id=milestone.pk, user=request.user),
+    )
+    return render(request, "contracts/milestone_detail.html", {"milestone": milestone, "main": main})
 
 
 @login_required

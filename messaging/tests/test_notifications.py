@@ -1,4 +1,5 @@
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core import mail
@@ -92,7 +93,8 @@ def test_notify_many_is_notify_for_each_in_constant_queries_and_one_delivery_tas
     with django_capture_on_commit_callbacks(execute=True) as callbacks, django_assert_max_num_queries(8):
         services.notify_many(items=items([client_user, *others]))  # joins Clara's waiting email
 
-    assert [c.args[0].name for c in callbacks] == ["messaging.tasks.deliver_emails"]  # the five new emails
+    tasks = [c.args[0].name for c in callbacks if isinstance(c, partial)]  # the others drop cached pages
+    assert tasks == ["messaging.tasks.deliver_emails"]  # the five new emails
     assert Notification.objects.count() == 2 * 2 + 7 * 2
     clara = OutboundEmail.objects.get(to_email=client_user.email)
     assert clara.subject == "Update 1 (and 3 more updates)"
