@@ -12,6 +12,11 @@ os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 # The sweep is measured on its own workers; the fan-out it causes (notifications, emails) on theirs.
 os.environ.setdefault("CELERY_NOTIFICATIONS_QUEUE", "bench-notifications")
+# Caches shared by every process, as in production (deploy/production.env): Redis databases of the bench's own.
+os.environ.setdefault("CACHE_URL", os.environ.get("BENCH_CACHE_URL", "rediscache://127.0.0.1:6379/12"))
+os.environ.setdefault(
+    "FRAGMENT_CACHE_URL", os.environ.get("BENCH_FRAGMENT_CACHE_URL", "rediscache://127.0.0.1:6379/11")
+)
 
 from marketplace.settings import *  # noqa: E402,F403
 from marketplace.settings import STORAGES  # noqa: E402

@@ -67,7 +67,7 @@ def user_pages_stale(*user_ids) -> None:
         transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
-def _stamp(user_id: int) -> str:
+def user_stamp(user_id: int) -> str:
     """The user's current stamp, made if they have none. Read before the page's data: a page rendered from data
     older than a change is stored under a stamp that change has already dropped, so it is never served."""
     key = STAMP_KEY.format(user_id)
@@ -96,7 +96,7 @@ def user_page(request, template: str, context: Callable[[], dict]) -> str:
     key = cache_key(
         "page",
         request.user.pk,
-        _stamp(request.user.pk),
+        user_stamp(request.user.pk),
         request.get_full_path(),
         translation.get_language(),
         timezone.get_current_timezone_name(),

@@ -18,7 +18,7 @@ from feedback import selectors as feedback_selectors
 from jobs import selectors as job_selectors
 
 from . import health
-from .caching import CachedCountPaginator, cache_key, user_page
+from .caching import CachedCountPaginator, cache_key, user_page, user_stamp
 from .forms import AccountSettingsForm, ProfileForm
 from .i18n import supported_language, user_language
 from .selectors import SORTS, freelancer_get, freelancer_list, profile_completion, profile_get_for_user
@@ -101,12 +101,19 @@ def directory(request):
     query = request.GET.get("q", "").strip()
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else "name"
     freelancers = freelancer_list(query=query, sort=sort)
-    # Anonymous visitors (search engines, people browsing) share one cached count and one cached rendering
-    # of each results page; anyone logged in sees the live list.
-    cache_results = not request.user.is_authenticated and set(request.GET) <= {"q", "page", "sort"}
-    if cache_results:
-        key = cache_key("directory-count", query)
-        paginator = CachedCountPaginator(freelancers, DIRECTORY_PAGE_SIZE, key=key)
+    # Results pages (and their counts) are rendered once a minute for everyone who sees them the same: anonymous
+    # visitors, and clients (an invitation link on each card). A freelancer may be on the page and edit their own
+    # profile: theirs are their own copies, under their page stamp (marketplace.caching), so an edit shows at once.
+    viewer = request.user
+    works = viewer.is_authenticated and viewer.wants_to_work
+    cache_results = set(request.GET) <= {"q", "page", "sort"}
+    results_variant = "anonymous"
+    if viewer.is_authenticated:
+        results_variant = f"hires:{viewer.wants_to_hire}" + (f":{viewer.pk}:{user_stamp(viewer.pk)}" if works else "")
+    if cache_results and not works:
+        paginator = CachedCountPaginator(
+            freelancers, DIRECTORY_PAGE_SIZE, key=cache_key("directory-count", query, results_variant)
+        )
     else:
         paginator = Paginator(freelancers, DIRECTORY_PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -121,6 +128,7 @@ def directory(request):
         "sort": sort,
         "ellipsis": paginator.ELLIPSIS,
         "cache_results": cache_results,
+        "results_variant": results_variant,
     }
     return render(request, "marketplace/directory.html", context)
 

@@ -354,21 +354,39 @@ def test_directory_renders_a_page_in_a_constant_number_of_queries(client):
     assert sixteen[0] == 5
 
 
-def test_directory_serves_anonymous_visitors_from_the_cache_and_logged_in_users_live(client, client_user):
+def test_directory_results_are_shared_by_viewers_who_see_them_the_same_and_a_freelancer_sees_their_edit_at_once(
+    client, client_user
+):
     give_profile(FreelancerFactory(name="Dev One"), headline="Developer", skills=["python"])
     first = client.get(reverse("directory"), {"q": "python"})
+    client.force_login(client_user)
+    first_for_clients = client.get(reverse("directory"), {"q": "python"}).content.decode()
     give_profile(FreelancerFactory(name="Dev Two"), headline="Developer", skills=["python"])
 
+    client.logout()
     with CaptureQueriesContext(connection) as queries:
         again = client.get(reverse("directory"), {"q": "python"})
-
     assert len(queries) == 0  # count and rendered cards both come from the cache
     assert again.content.decode().count("Dev ") == first.content.decode().count("Dev ") == 1
-    client.force_login(client_user)
-    live = client.get(reverse("directory"), {"q": "python"}).content.decode()
-    assert "Dev One" in live and "Dev Two" in live
     other_query = Client().get(reverse("directory"), {"q": "developer"}).content.decode()
     assert "Dev One" in other_query and "Dev Two" in other_query  # keyed by the query
+
+    # Clients share theirs (each card has an invitation link): no queries for the results on a hit.
+    another_client = UserFactory(wants_to_hire=True)
+    client.force_login(another_client)
+    for_clients = client.get(reverse("directory"), {"q": "python"}).content.decode()
+    assert "Dev Two" not in for_clients and "Dev Two" not in first_for_clients
+    assert "Invite Dev to a job" in for_clients
+
+    # A freelancer's own copy: what they change on their profile shows on their next search.
+    me = FreelancerFactory(name="Dev Three")
+    give_profile(me, headline="Designer", skills=["figma"])
+    card = f'href="{reverse("freelancer_detail", args=[me.pk])}"'
+    client.force_login(me)
+    assert card not in client.get(reverse("directory"), {"q": "python"}).content.decode()
+    edit = {"headline": "Developer", "bio": "", "location": "", "skills": "python"}
+    assert client.post(reverse("profile_edit"), edit).status_code == 302
+    assert card in client.get(reverse("directory"), {"q": "python"}).content.decode()
 
 
 def test_directory_query_count_does_not_grow_for_a_logged_in_search(client, client_user):
