@@ -1,10 +1,13 @@
+import threading
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from escrow import audit
 from escrow.audit import run_audit
 from escrow.ledger import account_get, entry_post, wallet_lines_rebuild
 from escrow.models import Account, Entry, Hold, Payout, WalletLine
@@ -189,3 +192,31 @@ def test_the_wallet_lines_are_derived_again_and_a_missing_or_stray_line_is_repor
     assert [v for v in run_audit() if "wallet" in v] == [
         f"The wallet of user #{stranger.pk} lists entry #{release.pk}, which does not concern them."
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_checks_without_figures_run_on_a_second_connection_and_still_report(busy_ledger):
+    """The command's way (autocommit): the wallet lines and payment checks run in a thread of their own while the
+    figures are built; their violations come back with the others."""
+    payer, payee = busy_ledger
+    release = Entry.objects.get(reference="release:m:1")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM escrow_walletline WHERE entry_id = %s AND user_id = %s", [release.pk, payee.pk])
+    Payout.objects.create(
+        user=payee, amount=Decimal("5.00"), currency="USD", status=Payout.Status.PAID, idempotency_key="never-posted"
+    )
+    seen = []
+    real = audit._on_own_connection
+
+    def spy(checks):
+        seen.extend((check.__name__, threading.current_thread() is not threading.main_thread()) for check in checks)
+        return real(checks)
+
+    assert connection.vendor != "postgresql" or not connection.in_atomic_block
+    with mock.patch.object(audit, "_on_own_connection", spy):
+        violations = run_audit()
+
+    assert f"Entry #{release.pk} is missing from the wallet of user #{payee.pk}." in violations
+    assert any(v.startswith("Payout #") and "has no ledger entry" in v for v in violations)
+    if connection.vendor == "postgresql":
+        assert ("check_wallet_lines", True) in seen and ("check_payouts_recorded", True) in seen
