@@ -172,6 +172,11 @@ def contract_for_party(*, user: User, contract_id: int) -> Contract:
     return get_object_or_404(Contract.objects.filter(_party(user)).select_related("offer__thread"), pk=contract_id)
 
 
+def milestone_of_contract(*, contract: Contract, milestone_id: int) -> Milestone:
+    """The milestone's own row, without its money (a page's title); Http404 if it is not one of the contract's."""
+    return get_object_or_404(contract.milestones.all(), pk=milestone_id)
+
+
 def milestone_for_party(*, contract: Contract, milestone_id: int) -> Milestone:
     """A milestone of a contract the user is a party to (fetched with contract_for_party), with its money."""
     milestone = get_object_or_404(contract.milestones.all(), pk=milestone_id)

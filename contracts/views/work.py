@@ -21,7 +21,7 @@ from .common import flash_done, refusals_as_pages
 @login_required
 def milestone_detail(request, contract_id, milestone_id):
     contract = selectors.contract_for_party(user=request.user, contract_id=contract_id)
-    milestone = selectors.milestone_for_party(contract=contract, milestone_id=milestone_id)
+    milestone = selectors.milestone_of_contract(contract=contract, milestone_id=milestone_id)
     main = user_page(
         request,
         "contracts/_milestone_detail.html",
