@@ -40,15 +40,14 @@ class CachedCountPaginator(Paginator):
         return cache.get_or_set(self.key, self.object_list.count, self.timeout)
 
 
-# --- a user's own pages (dashboard, contract, milestone, wallet, inbox): cached until something they see changes ---
+# --- a user's own pages (dashboard, contract, milestone, wallet, inbox, thread): kept until what they show changes ---
 #
 # Each user has a stamp (a random token in the default cache, shared by every web process when CACHE_URL is Redis).
 # A page's rendered main content is cached in the fragments cache under the stamp, with everything else the
 # rendering reads from the request: the path and query string, language, timezone, the CSRF secret its forms carry,
 # the template's source, and the current minute (PAGE_CACHE_SECONDS: countdowns and "may I still do this" are
-# rounded to it). Whatever
-# changes what a user sees drops their stamp when it commits (`user_pages_stale`), so their next request renders
-# anew:
+# rounded to it). Whatever changes what a user sees drops their stamp, at once and when it commits
+# (`user_pages_stale`), so their next request renders anew:
 # - every entry in the ledger, for the users whose wallet lists it (escrow.ledger);
 # - every message, contract event, notification and read mark, for the thread's participants (messaging.services);
 # - every request that writes (POST and the like), for the user who made it (UserPagesStaleMiddleware).
@@ -89,9 +88,16 @@ CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
 def user_page(request, template: str, context: Callable[[], dict]) -> str:
     """`template` rendered with `context()` for the logged-in user, from the cache when nothing they see changed
     this minute. `context` is called only on a miss."""
+    return user_page_keeping(request, template, context, keep=None)[0]
+
+
+def user_page_keeping(request, template: str, context: Callable[[], dict], *, keep: str | None):
+    """`user_page`, and the context's value named `keep`, stored with the rendering: what the page showed (the thread
+    page marks the thread read up to the last message it shows, whether rendered now or a minute ago)."""
     seconds = settings.PAGE_CACHE_SECONDS
     if not seconds or request.method != "GET" or not request.user.is_authenticated:
-        return render_to_string(template, context(), request)
+        values = context()
+        return render_to_string(template, values, request), values.get(keep)
     now = timezone.now()
     key = cache_key(
         "page",
@@ -107,13 +113,14 @@ def user_page(request, template: str, context: Callable[[], dict]) -> str:
     )
     cached = fragments().get(key)
     if cached is None:
-        html = render_to_string(template, context(), request)
-        fragments().set(key, (html, now), seconds)
-        return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escaped it)
-    html, rendered_at = cached
+        values = context()
+        html = render_to_string(template, values, request)
+        fragments().set(key, (html, now, values.get(keep)), seconds)
+        return mark_safe(html), values.get(keep)  # noqa: S308 (rendered by the template engine, which escaped it)
+    html, rendered_at, kept = cached
     if settings.PAGE_CACHE_VERIFY:
         _verify(request, template, context, html, rendered_at)
-    return mark_safe(html)  # noqa: S308 (rendered by the template engine, which escaped it)
+    return mark_safe(html), kept  # noqa: S308 (rendered by the template engine, which escaped it)
 
 
 def fragments():

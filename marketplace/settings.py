@@ -150,8 +150,8 @@ CACHES = {
     # Redis database with an LRU eviction policy, e.g. FRAGMENT_CACHE_URL=rediscache://host:6379/3.
     "fragments": env.cache_url("FRAGMENT_CACHE_URL", default="locmemcache://fragments?MAX_ENTRIES=5000"),
 }
-# A user's own pages (dashboard, contract, milestone, wallet, inbox) are kept rendered, in the fragments cache, until
-# something they see changes, and never past the current PAGE_CACHE_SECONDS-long window (0: not cached). See
+# A user's own pages (dashboard, contract, milestone, wallet, inbox, thread) are kept rendered, in the fragments cache,
+# until something they see changes, and never past the current PAGE_CACHE_SECONDS-long window (0: not cached). See
 # marketplace/caching.py. With several processes (gunicorn's workers, Celery's), both caches must be shared (Redis).
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 PAGE_CACHE_VERIFY = False  # the test settings render every cached page again and compare

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from marketplace.caching import user_page
+from marketplace.caching import user_page, user_page_keeping
 from marketplace.uploads import serve_upload
 
 from . import emails, selectors, services
@@ -65,10 +65,15 @@ def _inbox(request) -> dict:
 def thread_detail(request, thread_id):
     thread = selectors.thread_for_participant(user=request.user, thread_id=thread_id)
     before = _int(request.GET.get("before")) or None
-    panel = selectors.thread_panel(thread=thread, user=request.user, before=before, form=MessageForm())
-    if before is None:
-        services.thread_mark_read(thread=thread, user=request.user, through_message_id=panel.last_id)
-    return render(request, "messaging/thread_detail.html", {"thread": thread, "thread_panel_data": panel})
+
+    def context() -> dict:
+        panel = selectors.thread_panel(thread=thread, user=request.user, before=before, form=MessageForm())
+        return {"thread": thread, "thread_panel_data": panel, "last_id": panel.last_id}
+
+    main, last_id = user_page_keeping(request, "messaging/_thread_detail.html", context, keep="last_id")
+    if before is None:  # read up to what the page shows (a new message drops the cached copy: it shows it)
+        services.thread_mark_read(thread=thread, user=request.user, through_message_id=last_id)
+    return render(request, "messaging/thread_detail.html", {"thread": thread, "main": main})
 
 
 def _new_messages_response(request, thread, *, after: int, form=None):
@@ -133,7 +138,8 @@ def message_send(request, thread_id):
         "thread_panel_data": panel,
         "composer_next": _safe_next(request, thread.get_absolute_url()),
     }
-    return render(request, "messaging/thread_detail.html", context, status=400)
+    main = render_to_string("messaging/_thread_detail.html", context, request)
+    return render(request, "messaging/thread_detail.html", {"thread": thread, "main": main}, status=400)
 
 
 @login_required
