@@ -14,6 +14,7 @@ os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("CELERY_NOTIFICATIONS_QUEUE", "bench-notifications")
 # Caches shared by every process, as in production (deploy/production.env): Redis databases of the bench's own.
 os.environ.setdefault("CACHE_URL", os.environ.get("BENCH_CACHE_URL", "rediscache://127.0.0.1:6379/12"))
+os.environ.setdefault("PAGE_CACHE_URL", os.environ.get("BENCH_PAGE_CACHE_URL", "rediscache://127.0.0.1:6379/10"))
 os.environ.setdefault(
     "FRAGMENT_CACHE_URL", os.environ.get("BENCH_FRAGMENT_CACHE_URL", "rediscache://127.0.0.1:6379/11")
 )

@@ -43,7 +43,7 @@ class CachedCountPaginator(Paginator):
 # --- a user's own pages (dashboard, contract, milestone, wallet, inbox, thread): kept until what they show changes ---
 #
 # Each user has a stamp (a random token in the default cache, shared by every web process when CACHE_URL is Redis).
-# A page's rendered main content is cached in the fragments cache under the stamp, with everything else the
+# A page's rendered main content is cached in the pages cache (PAGE_CACHE_URL) under the stamp, with everything else the
 # rendering reads from the request: the path and query string, language, timezone, the CSRF secret its forms carry,
 # the template's source, and the current minute (PAGE_CACHE_SECONDS: countdowns and "may I still do this" are
 # rounded to it). Whatever changes what a user sees drops their stamp, at once and when it commits
@@ -83,6 +83,9 @@ def _template_digest(name: str) -> str:
 
 
 CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+# The query parameters a cached page may have (its page of a list, or of earlier messages). Any other query string is
+# rendered, not cached: made-up parameters cannot fill the cache with copies of one page.
+PAGE_PARAMETERS = {"page", "before"}
 
 
 def user_page(request, template: str, context: Callable[[], dict]) -> str:
@@ -95,7 +98,12 @@ def user_page_keeping(request, template: str, context: Callable[[], dict], *, ke
     """`user_page`, and the context's value named `keep`, stored with the rendering: what the page showed (the thread
     page marks the thread read up to the last message it shows, whether rendered now or a minute ago)."""
     seconds = settings.PAGE_CACHE_SECONDS
-    if not seconds or request.method != "GET" or not request.user.is_authenticated:
+    if (
+        not seconds
+        or request.method != "GET"
+        or not request.user.is_authenticated
+        or not set(request.GET) <= PAGE_PARAMETERS
+    ):
         values = context()
         return render_to_string(template, values, request), values.get(keep)
     now = timezone.now()
@@ -111,20 +119,17 @@ def user_page_keeping(request, template: str, context: Callable[[], dict], *, ke
         _template_digest(template),
         int(now.timestamp() // seconds),
     )
-    cached = fragments().get(key)
+    pages = caches["pages"]
+    cached = pages.get(key)
     if cached is None:
         values = context()
         html = render_to_string(template, values, request)
-        fragments().set(key, (html, now, values.get(keep)), seconds)
+        pages.set(key, (html, now, values.get(keep)), seconds)
         return mark_safe(html), values.get(keep)  # noqa: S308 (rendered by the template engine, which escaped it)
     html, rendered_at, kept = cached
     if settings.PAGE_CACHE_VERIFY:
         _verify(request, template, context, html, rendered_at)
     return mark_safe(html), kept  # noqa: S308 (rendered by the template engine, which escaped it)
-
-
-def fragments():
-    return caches["fragments"]
 
 
 def _verify(request, template, context, html, rendered_at) -> None:

@@ -149,10 +149,13 @@ CACHES = {
     # of their own so their volume never evicts the default cache's counts and rate limits. In production a
     # Redis database with an LRU eviction policy, e.g. FRAGMENT_CACHE_URL=rediscache://host:6379/3.
     "fragments": env.cache_url("FRAGMENT_CACHE_URL", default="locmemcache://fragments?MAX_ENTRIES=5000"),
+    # A user's own pages (dashboard, contract, milestone, wallet, inbox, thread), kept rendered until something they
+    # see changes, and never past the current PAGE_CACHE_SECONDS-long window (0: not cached; marketplace/caching.py).
+    # Up to ~170 kB each: a few hundred per process by default; in production Redis, e.g. rediscache://host:6379/4.
+    "pages": env.cache_url("PAGE_CACHE_URL", default="locmemcache://pages?MAX_ENTRIES=300"),
 }
-# A user's own pages (dashboard, contract, milestone, wallet, inbox, thread) are kept rendered, in the fragments cache,
-# until something they see changes, and never past the current PAGE_CACHE_SECONDS-long window (0: not cached). See
-# marketplace/caching.py. With several processes (gunicorn's workers, Celery's), both caches must be shared (Redis).
+# With several processes (gunicorn's workers, Celery's), the default cache (the pages' stamps) and the pages cache
+# must be shared (Redis): a change made in one process drops the stamp the others read.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 PAGE_CACHE_VERIFY = False  # the test settings render every cached page again and compare
 
