@@ -41,6 +41,9 @@ venv: $(VENV)/.installed
 local-env:
 	@mkdir -p $(dir $(LOCAL_ENV_FILE))
 	@printf '# Written by `make run`: development settings for this checkout (.env and the environment win).\nDEBUG=1\nSITE_URL=http://127.0.0.1:%s\n' "$(PORT)" > $(LOCAL_ENV_FILE)
+	@# The web server and the Celery worker share the cache through files (no Redis needed): a payment the worker
+	@# confirms drops the users' cached pages that the web server serves.
+	@printf 'CACHE_URL=filecache://%s/var/cache/default\nPAGE_CACHE_URL=filecache://%s/var/cache/pages\n' "$(CURDIR)" "$(CURDIR)" >> $(LOCAL_ENV_FILE)
 
 ## Run the site with demo data: web server + Celery worker + Celery beat (SQLite, embedded broker by default).
 run: $(VENV)/.installed local-env

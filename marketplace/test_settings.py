@@ -17,6 +17,15 @@ from .settings import *  # noqa: E402,F403
 from .settings import STORAGES, VAR_DIR  # noqa: E402
 
 ALLOWED_HOSTS = ["*"]
+# Per-process memory, whatever `make run` wrote into var/make-run.env (files it shares with its Celery worker).
+CACHES = {
+    alias: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": alias, "OPTIONS": options}
+    for alias, options in {
+        "default": {},
+        "fragments": {"MAX_ENTRIES": 5000},
+        "pages": {"MAX_ENTRIES": 300},
+    }.items()
+}
 # Not through os.environ: Celery lets a CELERY_BROKER_URL environment variable override every app's
 # own configuration, which would also capture the apps that integration tests point elsewhere.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
