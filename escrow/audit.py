@@ -5,10 +5,14 @@ Other apps add their own checks through the ESCROW_AUDIT_CHECKS setting: a list 
 functions taking no argument and returning a list of violation strings (the contracts app adds
 milestone-level checks this way, so escrow never imports contracts).
 
-The postings are read twice in all, whatever the number of checks: `audit_figures()` sums them once per
-entry (by the kind of account they touch) and once per account into two temporary tables, and the checks
-are set-based queries over those and the small tables (holds, payments, payouts); only violations come
-back to Python, in chunks. Time grows linearly with the ledger; memory stays flat.
+`audit_figures()` puts each entry's figures (by the kind of account its postings touch) and each account's
+balance into two temporary tables, and the checks are set-based queries over those and the small tables (holds,
+payments, payouts); only violations come back to Python, in chunks. Memory stays flat.
+
+Entries and postings never change (database triggers), so the audits keep the sums they made (AuditedEntry,
+AuditedBalance) and each sums only the postings that came since, by id, including those whose ids were missing the
+last time (AuditMark, AuditGap: a transaction then in flight commits later with lower ids). `run_audit(full=True)`
+(`escrow_audit --full`) forgets the kept sums and sums every posting again.
 """
 
 import threading
@@ -27,14 +31,38 @@ from django.utils.module_loading import import_string
 from marketplace.money import ZERO, format_money, to_money
 
 from .ledger import wallet_lines_derived_sql
-from .models import Account, Entry, Hold, PaymentIntent, PaymentItem, Payout, Posting, Transfer, WalletLine
+from .models import (
+    Account,
+    AuditedBalance,
+    AuditedEntry,
+    AuditGap,
+    AuditMark,
+    Entry,
+    Hold,
+    PaymentIntent,
+    PaymentItem,
+    Payout,
+    Posting,
+    Transfer,
+    WalletLine,
+)
 
 Check = Callable[[], list[str]]
 
 
 def _tables() -> dict[str, str]:
     q = connection.ops.quote_name
-    models = {"hold": Hold, "entry": Entry, "posting": Posting, "account": Account, "payout": Payout}
+    models = {
+        "hold": Hold,
+        "entry": Entry,
+        "posting": Posting,
+        "account": Account,
+        "payout": Payout,
+        "audited_entry": AuditedEntry,
+        "audited_balance": AuditedBalance,
+        "audit_gap": AuditGap,
+        "audit_mark": AuditMark,
+    }
     return {name: q(model._meta.db_table) for name, model in models.items()}
 
 
@@ -60,9 +88,13 @@ _figures = threading.local()  # how deep this thread's connection is inside audi
 
 
 @contextmanager
-def audit_figures():
+def audit_figures(*, full: bool = False):
     """Build ENTRY_FIGURES and ACCOUNT_FIGURES (temporary tables of this connection) for the block; nested
-    uses share the outer one's. Every check reads them, so `run_audit` scans the postings twice in all."""
+    uses share the outer one's. Every check reads them.
+
+    They come from the sums the audits keep (`AuditedEntry`, `AuditedBalance`), brought up to date first with the
+    postings no audit has summed yet (`_sum_new_postings`); `full` forgets those sums and sums every posting again.
+    On PostgreSQL, outside a transaction, one audit runs at a time and reads one snapshot from start to end."""
     depth = getattr(_figures, "depth", 0)
     if depth:
         _figures.depth = depth + 1
@@ -72,10 +104,14 @@ def audit_figures():
             _figures.depth = depth
         return
     t = _tables()
-    kinds = Account.Kind
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":  # sort and hash the aggregates in memory, for this transaction only
+    postgresql = connection.vendor == "postgresql"
+    own_transaction = not connection.in_atomic_block
+    with _one_audit_at_a_time(), transaction.atomic(), connection.cursor() as cursor:
+        if postgresql and own_transaction:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        if postgresql:  # sort and hash the aggregates in memory, for this transaction only
             cursor.execute("SET LOCAL work_mem = '64MB'")
+        _sum_new_postings(cursor, full=full)
         for table in (ENTRY_FIGURES, ACCOUNT_FIGURES):
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
         cursor.execute(
@@ -85,26 +121,14 @@ def audit_figures():
                    COALESCE(f.total, 0) AS total, COALESCE(f.legs, 0) AS legs,
                    COALESCE(f.escrow, 0) AS escrow, COALESCE(f.earnings, 0) AS earnings,
                    COALESCE(f.gateway, 0) AS gateway, COALESCE(f.earnings_legs, 0) AS earnings_legs
-            FROM {t["entry"]} e
-            LEFT JOIN (
-                SELECT p.entry_id, SUM(p.amount) AS total, COUNT(*) AS legs,
-                       SUM(p.amount) FILTER (WHERE a.kind = %s) AS escrow,
-                       SUM(p.amount) FILTER (WHERE a.kind = %s) AS earnings,
-                       SUM(p.amount) FILTER (WHERE a.kind = %s) AS gateway,
-                       COUNT(*) FILTER (WHERE a.kind = %s) AS earnings_legs
-                FROM {t["posting"]} p JOIN {t["account"]} a ON a.id = p.account_id
-                GROUP BY p.entry_id
-            ) f ON f.entry_id = e.id
-            """,  # noqa: S608 (table names from the models, values as parameters)
-            [kinds.ESCROW_HOLD, kinds.USER_AVAILABLE, kinds.GATEWAY, kinds.USER_AVAILABLE],
+            FROM {t["entry"]} e LEFT JOIN {t["audited_entry"]} f ON f.entry_id = e.id
+            """  # noqa: S608 (table names from the models)
         )
         cursor.execute(
             f"""
             CREATE TEMPORARY TABLE {ACCOUNT_FIGURES} AS
             SELECT a.id, a.kind, a.user_id, a.hold_id, COALESCE(b.balance, 0) AS balance
-            FROM {t["account"]} a
-            LEFT JOIN (SELECT account_id, SUM(amount) AS balance FROM {t["posting"]} GROUP BY account_id) b
-                ON b.account_id = a.id
+            FROM {t["account"]} a LEFT JOIN {t["audited_balance"]} b ON b.account_id = a.id
             """  # noqa: S608 (table names from the models)
         )
         for table in (ENTRY_FIGURES, ACCOUNT_FIGURES):
@@ -116,6 +140,114 @@ def audit_figures():
             _figures.depth = 0
         for table in (ENTRY_FIGURES, ACCOUNT_FIGURES):
             cursor.execute(f"DROP TABLE {table}")
+
+
+AUDIT_LOCK = 7_245_031  # PostgreSQL advisory lock key: one audit updates the sums at a time
+
+
+@contextmanager
+def _one_audit_at_a_time():
+    """On PostgreSQL, a session lock taken before the audit's transaction starts, so its snapshot already shows
+    what the audit before it summed (SQLite lets one writer in at a time anyway)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [AUDIT_LOCK])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [AUDIT_LOCK])
+
+
+NEW_POSTINGS = "escrow_audit_new"  # id, entry_id, account_id, amount: the postings this audit sums
+
+
+def _sum_new_postings(cursor, *, full: bool) -> None:
+    """Add the postings no audit has summed yet to the kept sums: those above the mark, and those whose ids were
+    missing at the last audit (a transaction then in flight commits later, with lower ids than others; a posting
+    may be appended to an old entry). Each new posting's account balance grows by it; each entry it belongs to
+    is summed again from all its postings. The ids up to the new mark that are still missing are kept as gaps."""
+    t = _tables()
+    if full:
+        for table in ("audited_entry", "audited_balance", "audit_gap", "audit_mark"):
+            cursor.execute(f"DELETE FROM {t[table]}")  # noqa: S608 (table names from the models)
+    mark = AuditMark.objects.first() or AuditMark.objects.create()
+    gaps = list(AuditGap.objects.order_by("low").values_list("low", "high"))
+    cursor.execute(f"DROP TABLE IF EXISTS {NEW_POSTINGS}")
+    cursor.execute(
+        f"""
+        CREATE TEMPORARY TABLE {NEW_POSTINGS} AS
+        SELECT id, entry_id, account_id, amount FROM {t["posting"]} WHERE id > %s
+        UNION ALL
+        SELECT p.id, p.entry_id, p.account_id, p.amount FROM {t["audit_gap"]} g
+        JOIN {t["posting"]} p ON p.id BETWEEN g.low AND g.high
+        """,  # noqa: S608 (table names from the models, values as parameters)
+        [mark.through],
+    )
+    # The new gaps: between the mark and each new posting above it, and what the old gaps still miss.
+    cursor.execute(
+        f"""
+        SELECT previous + 1, id - 1 FROM (
+            SELECT id, COALESCE(LAG(id) OVER (ORDER BY id), %s) AS previous FROM {NEW_POSTINGS} WHERE id > %s
+        ) r WHERE id > previous + 1
+        """,  # noqa: S608 (table names from the models, values as parameters)
+        [mark.through, mark.through],
+    )
+    missing = [(low, high) for low, high in cursor.fetchall()]
+    cursor.execute(f"SELECT id FROM {NEW_POSTINGS} WHERE id <= %s ORDER BY id", [mark.through])  # noqa: S608
+    found = [pk for (pk,) in cursor.fetchall()]
+    missing += _still_missing(gaps, found)
+    cursor.execute(f"SELECT MAX(id) FROM {NEW_POSTINGS}")  # noqa: S608
+    (highest,) = cursor.fetchone()
+    AuditGap.objects.all().delete()
+    AuditGap.objects.bulk_create([AuditGap(low=low, high=high) for low, high in missing], batch_size=1000)
+    AuditMark.objects.filter(pk=mark.pk).update(through=max(mark.through, highest or 0))
+
+    kinds = Account.Kind
+    cursor.execute(
+        f"""
+        INSERT INTO {t["audited_balance"]} (account_id, balance)
+        SELECT account_id, SUM(amount) FROM {NEW_POSTINGS} WHERE true GROUP BY account_id
+        ON CONFLICT (account_id) DO UPDATE SET balance = {t["audited_balance"]}.balance + EXCLUDED.balance
+        """  # noqa: S608 (table names from the models)
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO {t["audited_entry"]} (entry_id, total, legs, escrow, earnings, gateway, earnings_legs)
+        SELECT p.entry_id, SUM(p.amount), COUNT(*),
+               COALESCE(SUM(p.amount) FILTER (WHERE a.kind = %s), 0),
+               COALESCE(SUM(p.amount) FILTER (WHERE a.kind = %s), 0),
+               COALESCE(SUM(p.amount) FILTER (WHERE a.kind = %s), 0),
+               COUNT(*) FILTER (WHERE a.kind = %s)
+        FROM {t["posting"]} p JOIN {t["account"]} a ON a.id = p.account_id
+        WHERE p.entry_id IN (SELECT entry_id FROM {NEW_POSTINGS})
+        GROUP BY p.entry_id
+        ON CONFLICT (entry_id) DO UPDATE SET total = EXCLUDED.total, legs = EXCLUDED.legs,
+            escrow = EXCLUDED.escrow, earnings = EXCLUDED.earnings, gateway = EXCLUDED.gateway,
+            earnings_legs = EXCLUDED.earnings_legs
+        """,  # noqa: S608 (table names from the models, values as parameters)
+        [kinds.ESCROW_HOLD, kinds.USER_AVAILABLE, kinds.GATEWAY, kinds.USER_AVAILABLE],
+    )
+    cursor.execute(f"DROP TABLE {NEW_POSTINGS}")
+
+
+def _still_missing(gaps: list[tuple[int, int]], found: list[int]) -> list[tuple[int, int]]:
+    """The id ranges of `gaps` (sorted) without the ids `found` (sorted)."""
+    missing, found = [], iter(found)
+    pk = next(found, None)
+    for low, high in gaps:
+        while pk is not None and pk < low:
+            pk = next(found, None)
+        while pk is not None and pk <= high:
+            if pk > low:
+                missing.append((low, pk - 1))
+            low = pk + 1
+            pk = next(found, None)
+        if low <= high:
+            missing.append((low, high))
+    return missing
 
 
 def _figures_rows(sql: str, params: list) -> list[tuple]:
@@ -432,7 +564,8 @@ APART_CHECKS: list[Check] = [
 ]
 
 
-def run_audit() -> list[str]:
+def run_audit(*, full: bool = False) -> list[str]:
+    """Every violation; `full` sums every posting again instead of only those the last audit had not seen."""
     checks = registered_checks()
     apart = [check for check in checks if check in APART_CHECKS]
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -440,7 +573,7 @@ def run_audit() -> list[str]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         aside = pool.submit(_on_own_connection, apart)
         violations: list[str] = []
-        with audit_figures():  # built once, read by every check
+        with audit_figures(full=full):  # built once, read by every check
             for check in checks:
                 if check not in apart:
                     violations.extend(check())

@@ -169,6 +169,57 @@ class WalletLine(AppendOnlyModel):
         indexes = [models.Index(fields=["user", "-created_at", "-entry"], name="escrow_walletline_newest")]
 
 
+# --- what the audit has summed (escrow.audit): entries and postings never change (database triggers), so each audit
+# sums only the postings that came after the last one, by id, and the ids that were missing then ---
+
+AUDIT_SUM = {"max_digits": 20, "decimal_places": 2}
+
+
+class AuditedEntry(models.Model):
+    """One entry's figures, summed from all its postings by the last audit that saw a posting of it."""
+
+    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    total = models.DecimalField(**AUDIT_SUM)
+    legs = models.IntegerField()
+    escrow = models.DecimalField(**AUDIT_SUM, help_text="On escrow_hold accounts.")
+    earnings = models.DecimalField(**AUDIT_SUM, help_text="On user_available accounts.")
+    gateway = models.DecimalField(**AUDIT_SUM, help_text="On the gateway account.")
+    earnings_legs = models.IntegerField()
+
+    def __str__(self):
+        return f"Entry #{self.entry_id}: {self.legs} postings summing to {self.total}"
+
+
+class AuditedBalance(models.Model):
+    """One account's balance: the sum of every posting the audits have summed."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    balance = models.DecimalField(**AUDIT_SUM)
+
+    def __str__(self):
+        return f"Account #{self.account_id}: {self.balance}"
+
+
+class AuditMark(models.Model):
+    """How far the audits have summed: every posting id up to `through`, except the AuditGap ids."""
+
+    through = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"Postings summed through #{self.through}"
+
+
+class AuditGap(models.Model):
+    """Posting ids `low`..`high`, at or below the mark, that no audit has seen yet: a transaction still in flight at
+    the last audit (its postings commit later, with lower ids than others), or one that rolled back (never filled)."""
+
+    low = models.BigIntegerField()
+    high = models.BigIntegerField()
+
+    def __str__(self):
+        return f"Postings #{self.low}–#{self.high} not seen yet"
+
+
 class Payout(models.Model):
     """A withdrawal of earnings to the user's bank account."""
 

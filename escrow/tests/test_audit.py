@@ -6,11 +6,23 @@ import pytest
 from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import Sum
 
 from escrow import audit
 from escrow.audit import run_audit
 from escrow.ledger import account_get, entry_post, wallet_lines_rebuild
-from escrow.models import Account, Entry, Hold, Payout, WalletLine
+from escrow.models import (
+    Account,
+    AuditedBalance,
+    AuditedEntry,
+    AuditGap,
+    AuditMark,
+    Entry,
+    Hold,
+    Payout,
+    Posting,
+    WalletLine,
+)
 from escrow.payments import payment_refresh, payment_start_bonus
 from escrow.sandbox import engine
 from escrow.services import hold_refund, hold_release, payout_request
@@ -220,3 +232,70 @@ def test_outside_a_transaction_the_checks_without_figures_run_on_a_second_connec
     assert any(v.startswith("Payout #") and "has no ledger entry" in v for v in violations)
     if connection.vendor == "postgresql":
         assert ("check_wallet_lines", True) in seen and ("check_payouts_recorded", True) in seen
+
+
+# --- the sums the audits keep: each audit sums only what came since the last ---
+
+
+def kept_sums() -> tuple[dict, dict]:
+    figures = ("entry_id", "total", "legs", "escrow", "earnings", "gateway", "earnings_legs")
+    entries = {row[0]: row[1:] for row in AuditedEntry.objects.values_list(*figures)}
+    return entries, dict(AuditedBalance.objects.values_list("account_id", "balance"))
+
+
+def test_audits_keep_their_sums_and_each_adds_only_the_new_postings(busy_ledger, payer, payee):
+    assert run_audit() == []
+    fund(payer, HoldSpecFactory(reference="m:9", payee=payee, amount=Decimal("70.00"), fee=Decimal("7.00")))
+    hold_release(reference="m:9", actor=payer)
+    mark = AuditMark.objects.get().through
+
+    assert run_audit() == []
+    assert AuditMark.objects.get().through == Posting.objects.order_by("-id").first().pk > mark
+    incremental = kept_sums()
+    assert run_audit(full=True) == []
+    assert kept_sums() == incremental  # the same sums as from every posting again
+    direct = dict(Posting.objects.values("account_id").annotate(total=Sum("amount")).values_list("account_id", "total"))
+    assert incremental[1] == direct
+
+
+def raw_posting(pk: int, entry: Entry, account: Account, amount: str) -> None:
+    """A posting written past escrow.ledger (appending is all the database allows), with the id chosen."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO escrow_posting (id, entry_id, account_id, amount) VALUES (%s, %s, %s, %s)",
+            [pk, entry.pk, account.pk, Decimal(amount)],
+        )
+
+
+def test_a_posting_appended_to_an_entry_already_audited_is_summed(busy_ledger):
+    assert run_audit() == []
+    release = Entry.objects.get(reference="release:m:1")
+
+    raw_posting(Posting.objects.order_by("-id").first().pk + 1, release, account_get(Kind.GATEWAY), "1.00")
+
+    assert f"Entry {release.reference} does not balance: its 4 posting(s) sum to $1.00." in run_audit()
+
+
+def test_a_posting_that_commits_late_with_a_lower_id_is_summed(busy_ledger):
+    """Ids are handed out when a transaction writes, and transactions commit in any order: the audit remembers the
+    ids it has not seen below its mark and looks at them again."""
+    release = Entry.objects.get(reference="release:m:1")
+    gateway = account_get(Kind.GATEWAY)
+    top = Posting.objects.order_by("-id").first().pk
+    raw_posting(top + 10, release, gateway, "5.00")  # committed first, with the higher id
+    raw_posting(top + 20, release, gateway, "-5.00")
+    assert run_audit() == []
+    above = AuditGap.objects.filter(low__gt=top).order_by("low")  # (ids below were used by earlier tests)
+    assert list(above.values_list("low", "high")) == [
+        (top + 1, top + 9),
+        (top + 11, top + 19),
+    ]
+
+    raw_posting(top + 3, release, gateway, "2.00")  # "committed" later, with a lower id
+
+    assert f"Entry {release.reference} does not balance: its 6 posting(s) sum to $2.00." in run_audit()
+    assert list(above.values_list("low", "high")) == [
+        (top + 1, top + 2),
+        (top + 4, top + 9),
+        (top + 11, top + 19),
+    ]

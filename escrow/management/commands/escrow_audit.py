@@ -7,8 +7,15 @@ from escrow.models import Entry, Posting
 class Command(BaseCommand):
     help = "Recompute every ledger invariant; list each violation and exit non-zero if there is any."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Sum every posting again, instead of only those the last audit had not seen (and keep the new sums).",
+        )
+
     def handle(self, *args, **options):
-        violations = run_audit()
+        violations = run_audit(full=options["full"])
         if violations:
             for violation in violations:
                 self.stderr.write(f"- {violation}")
