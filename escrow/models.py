@@ -179,6 +179,10 @@ class AuditedEntry(models.Model):
     """One entry's figures, summed from all its postings by the last audit that saw a posting of it."""
 
     entry = models.OneToOneField(Entry, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    # The entry's own columns that the checks read, copied (an entry never changes): the checks read this table alone.
+    kind = models.CharField(max_length=20)
+    hold_id = models.BigIntegerField(null=True)
+    intent_id = models.BigIntegerField(null=True)
     total = models.DecimalField(**AUDIT_SUM)
     legs = models.IntegerField()
     escrow = models.DecimalField(**AUDIT_SUM, help_text="On escrow_hold accounts.")
