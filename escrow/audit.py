@@ -235,7 +235,19 @@ def _sum_new_postings(cursor, *, full: bool, truncate: bool = False) -> None:
         """,  # noqa: S608 (table names from the models, values as parameters)
         [kinds.ESCROW_HOLD, kinds.USER_AVAILABLE, kinds.GATEWAY, kinds.USER_AVAILABLE],
     )
-    # An entry without any posting (escrow.ledger never writes one, but the audit must see it): all zeros.
+    # An entry without any posting (escrow.ledger never writes one, but the audit must see it): all zeros. Every kept
+    # row is an entry's and no entry is ever deleted, so the two counts tell whether there is any (33 ms, not 165).
+    cursor.execute(f"SELECT (SELECT COUNT(*) FROM {t['entry']}) - (SELECT COUNT(*) FROM {t['audited_entry']})")  # noqa: S608
+    (without_postings,) = cursor.fetchone()
+    if without_postings:
+        _kept_zero_figures(cursor, figures)
+    cursor.execute(f"DROP TABLE {NEW_POSTINGS}")
+    if count > ANALYZE_AFTER and connection.vendor == "postgresql":  # e.g. the first audit: the checks' plans need them
+        cursor.execute(f"ANALYZE {t['audited_entry']}, {t['audited_balance']}")
+
+
+def _kept_zero_figures(cursor, figures: str) -> None:
+    t = _tables()
     cursor.execute(
         f"""
         INSERT INTO {t["audited_entry"]} (entry_id, kind, hold_id, intent_id, {figures})
@@ -244,9 +256,6 @@ def _sum_new_postings(cursor, *, full: bool, truncate: bool = False) -> None:
         ON CONFLICT (entry_id) DO NOTHING
         """  # noqa: S608 (table names from the models)
     )
-    cursor.execute(f"DROP TABLE {NEW_POSTINGS}")
-    if count > ANALYZE_AFTER and connection.vendor == "postgresql":  # e.g. the first audit: the checks' plans need them
-        cursor.execute(f"ANALYZE {t['audited_entry']}, {t['audited_balance']}")
 
 
 def _still_missing(gaps: list[tuple[int, int]], found: list[int]) -> list[tuple[int, int]]:

@@ -301,3 +301,12 @@ def test_a_posting_that_commits_late_with_a_lower_id_is_summed(busy_ledger):
         (top + 4, top + 9),
         (top + 11, top + 19),
     ]
+
+
+def test_an_entry_without_postings_is_reported_on_every_audit(busy_ledger):
+    assert run_audit() == []
+    bare = Entry.objects.create(reference="bare:1", kind=Entry.Kind.BONUS, memo="Nothing posted")
+
+    for _ in range(2):  # reported when first seen, and again from the kept (zero) figures
+        assert "Entry bare:1 has 0 posting(s); an entry needs at least two." in run_audit()
+    assert AuditedEntry.objects.get(entry=bare).legs == 0
