@@ -79,7 +79,8 @@ def _money(value) -> Decimal:
     return to_money(str(value) if isinstance(value, float) else value)
 
 
-# The figures every check reads: per entry and per account, summed once from the postings.
+# The figures every check reads: per entry (a temporary view of the kept AuditedEntry rows) and per account (a
+# temporary table of every account with its kept balance), both brought up to date with the new postings first.
 ENTRY_FIGURES = "escrow_audit_entry"  # id, kind, hold_id, intent_id, total, legs, and per account kind:
 #   escrow (escrow_hold), earnings (user_available), gateway, and earnings_legs (postings on user_available)
 ACCOUNT_FIGURES = "escrow_audit_account"  # id, kind, user_id, hold_id, balance
@@ -89,8 +90,8 @@ _figures = threading.local()  # how deep this thread's connection is inside audi
 
 @contextmanager
 def audit_figures(*, full: bool = False):
-    """Build ENTRY_FIGURES and ACCOUNT_FIGURES (temporary tables of this connection) for the block; nested
-    uses share the outer one's. Every check reads them.
+    """Build ENTRY_FIGURES and ACCOUNT_FIGURES (a temporary view and table of this connection) for the block;
+    nested uses share the outer one's. Every check reads them.
 
     They come from the sums the audits keep (`AuditedEntry`, `AuditedBalance`), brought up to date first with the
     postings no audit has summed yet (`_sum_new_postings`); `full` forgets those sums and sums every posting again.
