@@ -373,8 +373,10 @@ def sweep_phase(workers: int, stop_at_left: int, seconds: int) -> dict:
         # One kick, as beat sends it: the task itself spreads the backlog over chains (RELEASE_SWEEP_CHAINS).
         app.send_task("contracts.tasks.release_overdue_milestones", kwargs={})
         left, peak = start_left, memory_start
+        # Polled ten times a second: a phase lasts only seconds now, and polling once a second added up to a
+        # second (~15 % of a 7-second phase) to the time measured.
         while left > stop_at_left and time.perf_counter() - started < seconds:
-            time.sleep(1)
+            time.sleep(0.1)
             left = overdue_left()
             peak = max(peak, sum(rss_mb(p.pid) for p in processes))
         elapsed = time.perf_counter() - started
