@@ -5,9 +5,9 @@ Other apps add their own checks through the ESCROW_AUDIT_CHECKS setting: a list 
 functions taking no argument and returning a list of violation strings (the contracts app adds
 milestone-level checks this way, so escrow never imports contracts).
 
-`audit_figures()` puts each entry's figures (by the kind of account its postings touch) and each account's
-balance into two temporary tables, and the checks are set-based queries over those and the small tables (holds,
-payments, payouts); only violations come back to Python, in chunks. Memory stays flat.
+`audit_figures()` gives each entry's figures (by the kind of account its postings touch) and each account's
+balance as a temporary view and a temporary table, and the checks are set-based queries over those and the small
+tables (holds, payments, payouts); only violations come back to Python, in chunks. Memory stays flat.
 
 Entries and postings never change (database triggers), so the audits keep the sums they made (AuditedEntry,
 AuditedBalance) and each sums only the postings that came since, by id, including those whose ids were missing the
