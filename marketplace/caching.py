@@ -14,7 +14,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone, translation
 from django.utils.functional import cached_property
@@ -46,8 +46,8 @@ class CachedCountPaginator(Paginator):
 # A page's rendered main content is cached in the pages cache (PAGE_CACHE_URL) under the stamp, with everything else the
 # rendering reads from the request: the path and query string, language, timezone, the CSRF secret its forms carry,
 # the template's source, and the current minute (PAGE_CACHE_SECONDS: countdowns and "may I still do this" are
-# rounded to it). Whatever changes what a user sees drops their stamp, at once and when it commits
-# (`user_pages_stale`), so their next request renders anew:
+# rounded to it). Whatever changes what a user sees drops their stamp when it commits (`user_pages_stale`), so their
+# next request renders anew; until the commit, the connection that made the change renders that user's pages afresh:
 # - every entry in the ledger, for the users whose wallet lists it (escrow.ledger);
 # - every message, contract event, notification and read mark, for the thread's participants (messaging.services);
 # - every request that writes (POST and the like), for the user who made it (UserPagesStaleMiddleware).
@@ -57,13 +57,45 @@ class CachedCountPaginator(Paginator):
 STAMP_KEY = "pages:stamp:{}"
 
 
+class _ForgetOnCommit:
+    """An on-commit callback that deletes cache keys. Until it has run, the users it names have changes in this
+    connection's open transaction that no other connection sees yet (`changed_uncommitted`)."""
+
+    def __init__(self, keys: list[str], user_ids):
+        self.keys, self.user_ids, self.done = keys, frozenset(user_ids), False
+
+    def __call__(self) -> None:
+        self.done = True
+        cache.delete_many(self.keys)
+
+
+def forget_on_commit(keys, *, user_ids) -> None:
+    """Delete these cache keys (what the users see, cached) once the current transaction commits, never before: no
+    network call while the transaction holds its row locks. Until then this connection reads those users' pages and
+    counts afresh (`changed_uncommitted`); other connections see the data before the change, and whatever they cache
+    meanwhile is dropped at the commit."""
+    keys = sorted(set(keys))
+    if keys and settings.CACHE_DROP_AT_ONCE:  # the test settings: a test's transaction never commits
+        _ForgetOnCommit(keys, user_ids)()
+    elif keys:
+        transaction.on_commit(_ForgetOnCommit(keys, user_ids), robust=True)
+
+
+def changed_uncommitted(user_id: int) -> bool:
+    """Whether this connection's open transaction has changed what the user sees (a rolled-back savepoint's changes
+    no longer count: Django drops its on-commit callbacks)."""
+    return any(
+        isinstance(callback, _ForgetOnCommit) and not callback.done and user_id in callback.user_ids
+        for _savepoints, callback, _robust in connection.run_on_commit
+    )
+
+
 def user_pages_stale(*user_ids) -> None:
-    """What these users see has changed: their cached pages are dropped now, and again once the current transaction
-    commits (a page rendered in between, from the data before the change, was stored under the dropped stamp)."""
-    keys = sorted({STAMP_KEY.format(pk) for pk in user_ids if pk})
-    if keys and settings.PAGE_CACHE_SECONDS:
-        cache.delete_many(keys)
-        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+    """What these users see has changed: their cached pages are dropped when the current transaction commits (at once
+    outside one). A page rendered in between, from the data before the change, was stored under the dropped stamp."""
+    if settings.PAGE_CACHE_SECONDS:
+        ids = {pk for pk in user_ids if pk}
+        forget_on_commit([STAMP_KEY.format(pk) for pk in ids], user_ids=ids)
 
 
 def user_stamp(user_id: int) -> str:
@@ -103,6 +135,7 @@ def user_page_keeping(request, template: str, context: Callable[[], dict], *, ke
         or request.method != "GET"
         or not request.user.is_authenticated
         or not set(request.GET) <= PAGE_PARAMETERS
+        or changed_uncommitted(request.user.pk)
     ):
         values = context()
         return render_to_string(template, values, request), values.get(keep)

@@ -158,6 +158,9 @@ CACHES = {
 # must be shared (Redis): a change made in one process drops the stamp the others read.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 PAGE_CACHE_VERIFY = False  # the test settings render every cached page again and compare
+# Cached pages and counts are dropped when the change commits (never under its row locks). The test settings drop
+# them at once instead: a test's transaction never commits.
+CACHE_DROP_AT_ONCE = False
 
 AUTH_USER_MODEL = "marketplace.User"
 AUTH_PASSWORD_VALIDATORS = [

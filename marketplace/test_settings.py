@@ -46,6 +46,10 @@ MESSAGING_BADGE_CACHE_SECONDS = 0
 # Users' pages stay cached as in production, and every page served from the cache is rendered again and compared:
 # any test that changes something a page shows, then looks at it again, fails if the change left the page stale.
 PAGE_CACHE_VERIFY = True
+# A test's transaction never commits: drop cached pages and counts as soon as they change, so every test that looks
+# at a page again after a change checks that the change drops it (marketplace/tests/test_page_cache.py runs as in
+# production, with commit hooks).
+CACHE_DROP_AT_ONCE = True
 # The outbox delivers into Django's test outbox (pytest-django sets EMAIL_BACKEND to locmem, which
 # bypasses the outbox for mail sent directly through Django's API).
 EMAIL_DELIVERY_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from marketplace.caching import changed_uncommitted
 from marketplace.models import User
 
 from .models import Attachment, EmailPreference, Message, Notification, Thread, ThreadParticipant
@@ -140,7 +141,7 @@ def badge_cache_key(user_id: int) -> str:
 
 def unread_counts_cached(*, user: User) -> UnreadCounts:
     seconds = settings.MESSAGING_BADGE_CACHE_SECONDS
-    if not seconds:
+    if not seconds or changed_uncommitted(user.pk):  # counted afresh until this connection's change commits
         return unread_counts(user=user)
     key = badge_cache_key(user.pk)
     cached = cache.get(key)

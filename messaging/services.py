@@ -15,7 +15,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
 from django.core import signing
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
@@ -27,7 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from marketplace.caching import user_pages_stale
+from marketplace.caching import forget_on_commit, user_pages_stale
 from marketplace.hygiene import clean_text
 from marketplace.i18n import recipient_locale
 from marketplace.models import User
@@ -115,7 +114,7 @@ def thread_mark_read(*, thread: Thread, user: User, through_message_id: int | No
 def _forget_badges(*user_ids: int) -> None:
     """The users' cached header counts are out of date (see selectors.unread_counts_cached), and so are their cached
     pages (marketplace.caching): a message, an event on one of their contracts, a notification or a read mark."""
-    cache.delete_many([badge_cache_key(pk) for pk in user_ids])
+    forget_on_commit([badge_cache_key(pk) for pk in user_ids], user_ids=user_ids)
     user_pages_stale(*user_ids)
 
 

@@ -2,14 +2,17 @@
 
 The test settings also render every cached page again and compare (PAGE_CACHE_VERIFY), so every test that looks
 at a page twice checks the cache; these tests switch that off: the point here is what the cache itself serves.
+Each test runs in a transaction that never commits, so every write here is wrapped in `committed`, which runs the
+commit hooks as a real commit would (the stamps are dropped there and only there).
 """
 
 from datetime import timedelta
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,7 +21,10 @@ from django.utils import timezone
 from contracts.tests.factories import act, fund_milestones, make_contract
 from escrow.ledger import account_get, entry_post
 from escrow.models import Account, Entry
-from marketplace.caching import user_pages_stale
+from marketplace import caching
+from marketplace.caching import STAMP_KEY, changed_uncommitted, user_pages_stale
+from messaging.selectors import badge_cache_key
+from messaging.services import _forget_badges as messaging_forget_badges
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +32,19 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _served_as_in_production(settings):
     settings.PAGE_CACHE_VERIFY = False
+    settings.CACHE_DROP_AT_ONCE = False
 
 
 @pytest.fixture
-def contract(client_user, freelancer):
-    return make_contract(client=client_user, freelancer=freelancer, count=2)
+def committed(django_capture_on_commit_callbacks):
+    """A block whose writes are followed by their commit hooks, as if it had committed."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def contract(client_user, freelancer, committed):
+    with committed():
+        return make_contract(client=client_user, freelancer=freelancer, count=2)
 
 
 def browser(user) -> Client:
@@ -59,11 +73,12 @@ PAGES = [
 
 
 @pytest.mark.parametrize("page", PAGES, ids=["dashboard", "contract", "milestone", "wallet", "inbox", "thread"])
-def test_a_page_seen_again_comes_from_the_cache_with_fewer_queries(contract, client_user, page):
+def test_a_page_seen_again_comes_from_the_cache_with_fewer_queries(contract, client_user, page, committed):
     clara = browser(client_user)
     url = page(contract)
-    clara.get(url)  # a thread's first view marks it read, which is a change: its page is rendered again once
-    user_pages_stale(client_user.pk)
+    with committed():
+        clara.get(url)  # a thread's first view marks it read, which is a change: its page is rendered again once
+        user_pages_stale(client_user.pk)
     first, html = queries(clara, url)
     again, html_again = queries(clara, url)
 
@@ -71,7 +86,7 @@ def test_a_page_seen_again_comes_from_the_cache_with_fewer_queries(contract, cli
     assert html_again.count("<main") == html.count("<main") == 1
 
 
-def test_money_moving_shows_on_both_parties_next_view(contract, client_user, freelancer):
+def test_money_moving_shows_on_both_parties_next_view(contract, client_user, freelancer, committed):
     clara, felix = browser(client_user), browser(freelancer)
     dashboard = reverse("dashboard")
     for who in (clara, felix):
@@ -79,11 +94,13 @@ def test_money_moving_shows_on_both_parties_next_view(contract, client_user, fre
         who.get(dashboard)
     milestone = contract.milestones.order_by("position").first()
 
-    fund_milestones(contract, milestone)  # the provider's confirmation: no request of either party
+    with committed():
+        fund_milestones(contract, milestone)  # the provider's confirmation: no request of either party
 
     assert "$100.00" in clara.get(reverse("escrow:wallet")).content.decode()  # in escrow, paid by her
     assert "$100.00" in felix.get(reverse("escrow:wallet")).content.decode()  # in escrow, for him
-    act(milestone_id=milestone.pk, actor=freelancer, name="submit")
+    with committed():
+        act(milestone_id=milestone.pk, actor=freelancer, name="submit")
     assert "approved automatically in" in clara.get(dashboard).content.decode()
 
 
@@ -108,13 +125,14 @@ def test_a_change_made_past_the_services_shows_within_the_minute(contract, clien
         assert heading in clara.get(url).content.decode()
 
 
-def test_dropping_the_stamp_and_a_new_csrf_secret_each_render_anew(contract, client_user):
+def test_dropping_the_stamp_and_a_new_csrf_secret_each_render_anew(contract, client_user, committed):
     clara = browser(client_user)
     url = reverse("dashboard")
     clara.get(url)
     cached, _ = queries(clara, url)
 
-    user_pages_stale(client_user.pk)
+    with committed():
+        user_pages_stale(client_user.pk)
     assert queries(clara, url)[0] > cached
     assert queries(clara, url)[0] == cached
 
@@ -134,17 +152,18 @@ def test_unknown_query_parameters_are_rendered_not_cached(contract, client_user)
     assert made_up[0] == made_up[1] > cached  # never from the cache
 
 
-def test_what_a_user_changes_themselves_shows_on_their_next_page(contract, client_user):
+def test_what_a_user_changes_themselves_shows_on_their_next_page(contract, client_user, committed):
     clara = browser(client_user)
     assert "Welcome, Clara" in clara.get(reverse("dashboard")).content.decode()
     settings_form = {"name": "Bea Client", "role": "hire", "timezone": "UTC", "refund_to": "credit", "language": "en"}
 
-    assert clara.post(reverse("account_settings"), settings_form).status_code == 302
+    with committed():
+        assert clara.post(reverse("account_settings"), settings_form).status_code == 302
 
     assert "Welcome, Bea" in clara.get(reverse("dashboard")).content.decode()
 
 
-def test_any_ledger_entry_drops_the_pages_of_the_users_it_concerns(freelancer):
+def test_any_ledger_entry_drops_the_pages_of_the_users_it_concerns(freelancer, committed):
     """A payout the provider bounced, a correction by staff: money that moves with no request of the user and no
     event on a contract still shows on their next view."""
     felix = browser(freelancer)
@@ -152,14 +171,51 @@ def test_any_ledger_entry_drops_the_pages_of_the_users_it_concerns(freelancer):
     felix.get(wallet)
     assert "$12.34" not in felix.get(wallet).content.decode()
 
-    entry_post(
-        reference="correction:1",
-        kind=Entry.Kind.BONUS,
-        memo="A correction",
-        postings=[
-            (account_get(Account.Kind.USER_AVAILABLE, user=freelancer), Decimal("12.34")),
-            (account_get(Account.Kind.GATEWAY), Decimal("-12.34")),
-        ],
-    )
+    with committed():
+        entry_post(
+            reference="correction:1",
+            kind=Entry.Kind.BONUS,
+            memo="A correction",
+            postings=[
+                (account_get(Account.Kind.USER_AVAILABLE, user=freelancer), Decimal("12.34")),
+                (account_get(Account.Kind.GATEWAY), Decimal("-12.34")),
+            ],
+        )
 
     assert "$12.34" in felix.get(wallet).content.decode()
+
+
+def test_a_change_drops_the_cache_at_commit_only_and_its_own_connection_reads_afresh_meanwhile(
+    contract, client_user, django_capture_on_commit_callbacks
+):
+    """No cache call while the change's transaction holds its locks; the page and the header counts its own
+    connection shows meanwhile are read afresh (and not stored); a rolled-back change leaves the cache alone."""
+    clara = browser(client_user)
+    url = reverse("dashboard")
+    clara.get(url)
+    cached, _ = queries(clara, url)
+
+    with mock.patch.object(caching.cache, "delete_many") as delete_many:
+        with django_capture_on_commit_callbacks() as hooks:
+            with transaction.atomic():
+                user_pages_stale(client_user.pk)
+                messaging_forget_badges(client_user.pk)
+            assert delete_many.call_count == 0
+            assert changed_uncommitted(client_user.pk)
+            assert queries(clara, url)[0] > cached  # rendered, and the header counted, afresh
+            assert queries(clara, url)[0] > cached  # and not stored
+
+            try:
+                with transaction.atomic():
+                    user_pages_stale(freelancer_id := contract.freelancer_id)
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            assert not changed_uncommitted(freelancer_id)  # rolled back: nothing to drop
+        for hook in hooks:
+            hook()
+    assert {key for call in delete_many.call_args_list for key in call.args[0]} == {
+        badge_cache_key(client_user.pk),
+        STAMP_KEY.format(client_user.pk),
+    }
+    assert not changed_uncommitted(client_user.pk)
