@@ -346,25 +346,27 @@ def event_link(event) -> str:
     return reverse("contracts:contract_detail", args=[event.contract_id])
 
 
-def event_recipients(event) -> list:
-    """The users notified of `event`, by its kind's rule (the acting user is never notified)."""
+def event_recipient_ids(event) -> list[int]:
+    """The ids of the users notified of `event`, by its kind's rule (the acting user is never notified)."""
     found = spec(event.kind)
-    if found is None:
+    if found is None or found.notify == Notify.NOBODY:
         return []
     contract = event.contract
-    parties = {"client": contract.client, "freelancer": contract.freelancer}
-    rule = found.notify
-    if rule == Notify.NOBODY:
-        return []
-    if rule == Notify.CLIENT:
-        chosen = [parties["client"]]
-    elif rule == Notify.FREELANCER:
-        chosen = [parties["freelancer"]]
+    if found.notify == Notify.CLIENT:
+        chosen = [contract.client_id]
+    elif found.notify == Notify.FREELANCER:
+        chosen = [contract.freelancer_id]
     else:
-        chosen = [parties["client"], parties["freelancer"]]
-    if rule == Notify.OTHER_PARTY and event.actor_id is not None:
-        chosen = [user for user in chosen if user.pk != event.actor_id]
+        chosen = [contract.client_id, contract.freelancer_id]
+    if found.notify == Notify.OTHER_PARTY and event.actor_id is not None:
+        chosen = [pk for pk in chosen if pk != event.actor_id]
     return chosen
+
+
+def event_recipients(event) -> list:
+    """The users notified of `event` (`event_recipient_ids`)."""
+    contract = event.contract
+    return [contract.client if pk == contract.client_id else contract.freelancer for pk in event_recipient_ids(event)]
 
 
 def _quoted(title: str) -> str:

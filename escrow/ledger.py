@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 
+from marketplace.bulk import insert_rows
 from marketplace.caching import user_pages_stale
 from marketplace.money import ZERO, to_money
 
@@ -32,11 +33,11 @@ def account_get(kind: str, *, user=None, hold: Hold | None = None) -> Account:
     return account
 
 
-def accounts_get(kind: str, *, users) -> dict[int, Account]:
+def accounts_get(kind: str, *, user_ids) -> dict[int, Account]:
     """The accounts of this user kind for many users, by user id, created on first use (constant queries)."""
     if kind not in Account.USER_KINDS:
         raise ValueError(f"{kind} accounts do not belong to users.")
-    user_ids = {user.pk for user in users}
+    user_ids = set(user_ids)
     found = {a.user_id: a for a in Account.objects.filter(kind=kind, reference="", user_id__in=user_ids)}
     missing = user_ids - set(found)
     if missing:
@@ -101,11 +102,12 @@ def entry_post(
         if Entry.objects.filter(reference=reference).exists():
             raise AlreadyProcessed() from error
         raise
-    Posting.objects.bulk_create(
-        Posting(entry=entry, account=account, amount=amount)
-        for (account, _), amount in zip(postings, amounts, strict=True)
+    insert_rows(
+        Posting,
+        POSTING_FIELDS,
+        [(entry.pk, account.pk, amount) for (account, _), amount in zip(postings, amounts, strict=True)],
     )
-    WalletLine.objects.bulk_create(_wallet_lines(entry, [account for account, _ in postings]))
+    insert_rows(WalletLine, WALLET_LINE_FIELDS, _wallet_lines(entry, [account for account, _ in postings]))
     user_pages_stale(*_concerned([(entry, [account for account, _ in postings])]))
     return entry
 
@@ -124,14 +126,19 @@ def _concerned(entries) -> set[int]:
 WALLET_ACCOUNT_KINDS = (Account.Kind.USER_FUNDING, Account.Kind.USER_CREDIT, Account.Kind.USER_AVAILABLE)
 
 
-def _wallet_lines(entry: Entry, accounts: list[Account]) -> list[WalletLine]:
-    """The wallet rows index of one entry: one line per user whose wallet shows it (card charges: none)."""
+POSTING_FIELDS = ("entry_id", "account_id", "amount")
+WALLET_LINE_FIELDS = ("user_id", "entry_id", "created_at")
+
+
+def _wallet_lines(entry: Entry, accounts: list[Account]) -> list[tuple]:
+    """The wallet rows index of one entry (WALLET_LINE_FIELDS): one line per user whose wallet shows it (card
+    charges: none)."""
     if entry.kind == Entry.Kind.CHARGE:
         return []
     users = {account.user_id for account in accounts if account.kind in WALLET_ACCOUNT_KINDS}
     if entry.hold is not None:
         users |= {entry.hold.payer_id, entry.hold.payee_id}
-    return [WalletLine(user_id=user, entry=entry, created_at=entry.created_at) for user in sorted(users - {None})]
+    return [(user, entry.pk, entry.created_at) for user in sorted(users - {None})]
 
 
 def wallet_lines_derived_sql() -> str:
@@ -190,15 +197,24 @@ def entries_post(specs: list[EntrySpec]) -> list[Entry]:
         Entry(reference=spec.reference, kind=spec.kind, memo=spec.memo[:400], hold=spec.hold, created_by=spec.actor)
         for spec in specs
     )
-    Posting.objects.bulk_create(
-        Posting(entry=entry, account=account, amount=amount)
-        for entry, spec, checked in zip(entries, specs, amounts, strict=True)
-        for (account, _), amount in zip(spec.postings, checked, strict=True)
+    # The rows by the thousand in a sweep's batch: written without a model instance each (marketplace.bulk).
+    insert_rows(
+        Posting,
+        POSTING_FIELDS,
+        [
+            (entry.pk, account.pk, amount)
+            for entry, spec, checked in zip(entries, specs, amounts, strict=True)
+            for (account, _), amount in zip(spec.postings, checked, strict=True)
+        ],
     )
-    WalletLine.objects.bulk_create(
-        line
-        for entry, spec in zip(entries, specs, strict=True)
-        for line in _wallet_lines(entry, [account for account, _ in spec.postings])
+    insert_rows(
+        WalletLine,
+        WALLET_LINE_FIELDS,
+        [
+            line
+            for entry, spec in zip(entries, specs, strict=True)
+            for line in _wallet_lines(entry, [account for account, _ in spec.postings])
+        ],
     )
     posted = zip(entries, specs, strict=True)
     user_pages_stale(*_concerned((entry, [account for account, _ in spec.postings]) for entry, spec in posted))

@@ -168,10 +168,7 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
     outcome: dict[str, Released | EscrowError] = {reference: HoldNotFound() for reference in references}
     with transaction.atomic():
         holds = list(
-            Hold.objects.select_for_update(no_key=True, of=("self",))
-            .filter(reference__in=references)
-            .select_related("payee")
-            .order_by("pk")
+            Hold.objects.select_for_update(no_key=True, of=("self",)).filter(reference__in=references).order_by("pk")
         )
         done = set(
             Entry.objects.filter(reference__in=[f"release:{hold.reference}" for hold in holds]).values_list(
@@ -196,7 +193,7 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
                 to_release.append((hold, account, remaining))
         if not to_release:
             return outcome
-        earnings = accounts_get(Kind.USER_AVAILABLE, users=[hold.payee for hold, _account, _held in to_release])
+        earnings = accounts_get(Kind.USER_AVAILABLE, user_ids=[hold.payee_id for hold, _account, _held in to_release])
         fees = account_get(Kind.PLATFORM_FEES)
         specs, quotes = [], []
         for hold, account, remaining in to_release:
@@ -217,7 +214,7 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
         # To the payees' payout accounts at the provider, after commit.
         transfers_record(
             [
-                (entry, hold.payee, net)
+                (entry, hold.payee_id, net)
                 for entry, (hold, _account, _held), (_released, _fee, net) in zip(
                     entries, to_release, quotes, strict=True
                 )

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from marketplace.bulk import insert_rows
 from marketplace.money import ZERO, to_money
 
 from .gateways import PaymentError
@@ -34,16 +35,19 @@ def transfer_record(*, entry: Entry, payee, amount: Decimal) -> Transfer:
     return transfer
 
 
-def transfers_record(items: list[tuple[Entry, object, Decimal]]) -> list[Transfer]:
-    """`transfer_record` for many (entry, payee, amount) at once: one INSERT, one task after commit."""
+def transfers_record(items: list[tuple[Entry, int, Decimal]]) -> int:
+    """`transfer_record` for many (entry, payee id, amount) at once (a sweep's batch): one INSERT, one task after
+    commit. Returns how many were recorded."""
     from .tasks import transfers_send_many
 
-    transfers = Transfer.objects.bulk_create(
-        Transfer(entry=entry, payee=payee, amount=amount, currency=settings.CURRENCY) for entry, payee, amount in items
+    recorded = insert_rows(
+        Transfer,
+        ("entry_id", "payee_id", "amount", "currency"),
+        [(entry.pk, payee_id, amount, settings.CURRENCY) for entry, payee_id, amount in items],
     )
-    if transfers:
-        transfers_send_many.delay_on_commit(sorted({transfer.payee_id for transfer in transfers}))
-    return transfers
+    if recorded:
+        transfers_send_many.delay_on_commit(sorted({payee_id for _entry, payee_id, _amount in items}))
+    return recorded
 
 
 def transfers_pending_total(user) -> Decimal:

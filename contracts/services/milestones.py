@@ -144,7 +144,7 @@ def _lock_due(*, now, batch_size: int) -> tuple[list[Milestone], list[Milestone]
     """
     locked = list(
         Milestone.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("contract__offer__thread", "contract__client", "contract__freelancer")
+        .select_related("contract__offer")  # the thread, the parties: their ids are enough
         .filter(
             state=S.SUBMITTED,
             submissions__status=Submission.Status.PENDING,

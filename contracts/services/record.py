@@ -15,7 +15,15 @@ from django.utils import timezone, translation
 from django_fsm import TransitionNotAllowed, can_proceed
 
 from contracts.emails import event_email, offer_email
-from contracts.events import SPECS, EventKind, event_link, event_recipients, event_text, notification_text
+from contracts.events import (
+    SPECS,
+    EventKind,
+    event_link,
+    event_recipient_ids,
+    event_recipients,
+    event_text,
+    notification_text,
+)
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, Submission
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
@@ -60,13 +68,14 @@ class BulkRecord:
     def flush(self) -> list[ContractEvent]:
         events = ContractEvent.objects.bulk_create(self.events)
         self.events = []
-        lines = [
-            EventLine(thread_id=thread.pk, text=thread_line(event), actor=event.actor, link_url=event_link(event))
-            for event in events
-            if SPECS[EventKind(event.kind)].in_thread and (thread := event.contract.offer.thread) is not None
-        ]
+        with translation.override(settings.LANGUAGE_CODE):  # as `thread_line`, once for the whole batch
+            lines = [
+                EventLine(thread_id=thread_id, text=event_text(event), actor=event.actor, link_url=event_link(event))
+                for event in events
+                if SPECS[EventKind(event.kind)].in_thread and (thread_id := event.contract.offer.thread_id) is not None
+            ]
         events_post(lines=lines)
-        to_notify = [event.pk for event in events if event_recipients(event)]
+        to_notify = [event.pk for event in events if event_recipient_ids(event)]
         if to_notify:
             from contracts.tasks import notify_events  # tasks import the services
 
