@@ -40,10 +40,12 @@ def transfers_record(items: list[tuple[Entry, int, Decimal]]) -> int:
     commit. Returns how many were recorded."""
     from .tasks import transfers_send_many
 
-    recorded = insert_rows(
-        Transfer,
-        ("entry_id", "payee_id", "amount", "currency"),
-        [(entry.pk, payee_id, amount, settings.CURRENCY) for entry, payee_id, amount in items],
+    recorded = len(
+        insert_rows(
+            Transfer,
+            ("entry_id", "payee_id", "amount", "currency"),
+            [(entry.pk, payee_id, amount, settings.CURRENCY) for entry, payee_id, amount in items],
+        )
     )
     if recorded:
         transfers_send_many.delay_on_commit(sorted({payee_id for _entry, payee_id, _amount in items}))

@@ -5,12 +5,13 @@ from collections.abc import Iterable, Sequence
 from django.db import connection
 
 
-def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence]) -> int:
+def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, returning: Sequence[str] = ()) -> list:
     """INSERT `rows` (tuples of values for `fields`, attribute names such as "entry_id") into `model`'s table in one
-    statement; returns how many rows.
+    statement; returns, for each row, the tuple of its `returning` columns (empty tuples when none are asked).
 
-    Unlike `bulk_create`, nothing is built or converted per row: the values must already be what the columns take
-    (ids, Decimals with the column's places, aware datetimes, strings). In the release sweep's batch, Django preparing
+    Unlike `bulk_create`, nothing is built or converted per row: the values are what the model's attributes hold, and
+    must already be what the columns take (ids, Decimals with the column's places, aware datetimes, strings); only a
+    JSON column's values are converted, by their field. In the release sweep's batch, Django preparing
     each field of each posting cost more than the database writing it. Every other column but the primary key gets its
     field's default (as with `bulk_create`), computed once for the statement: a `timezone.now` default is the same for
     every row.
@@ -21,10 +22,10 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence]) -> int:
     """
     rows = list(rows)
     if not rows:
-        return 0
+        return []
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(model(**dict(zip(fields, row, strict=True))) for row in rows)
-        return len(rows)
+        created = model.objects.bulk_create(model(**dict(zip(fields, row, strict=True))) for row in rows)
+        return [tuple(getattr(each, name) for name in returning) for each in created]
     meta, quote = model._meta, connection.ops.quote_name
     given = [meta.get_field(name) for name in fields]  # get_field knows "entry_id" as well as "entry"
     # The other columns get what bulk_create would give them: the field's default ("" for a text field without one).
@@ -32,18 +33,25 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence]) -> int:
     columns = ", ".join(quote(field.column) for field in [*given, *defaulted])
     arrays = ", ".join(f"%s::{_array_type(field)}" for field in given)
     constants = "".join(", %s" for _ in defaulted)
+    returned = f" RETURNING {', '.join(quote(meta.get_field(name).column) for name in returning)}" if returning else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT *{constants} FROM UNNEST({arrays})",  # noqa: S608
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT *{constants} FROM UNNEST({arrays}){returned}",  # noqa: S608
             [
                 *(field.get_db_prep_save(field.get_default(), connection) for field in defaulted),
-                *(list(column) for column in zip(*rows, strict=True)),
+                *(_column(field, values) for field, values in zip(given, zip(*rows, strict=True), strict=True)),
             ],
         )
-        return cursor.rowcount
+        return [tuple(row) for row in cursor.fetchall()] if returning else [()] * cursor.rowcount
 
 
 def _array_type(field) -> str:
     """The column's array type without its parameters (varchar[], not varchar(3)[]), as `bulk_create` casts it."""
     column = field.target_field if field.is_relation else field
     return column.db_type(connection).split("(")[0] + "[]"
+
+
+def _column(field, values) -> list:
+    if field.get_internal_type() == "JSONField":
+        return [field.get_db_prep_save(value, connection) for value in values]
+    return list(values)

@@ -10,7 +10,7 @@ per recipient; a periodic sweep sends one email per burst of new messages.
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.humanize.templatetags.humanize import intcomma
@@ -26,6 +26,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from marketplace.bulk import insert_rows
 from marketplace.caching import forget_on_commit, user_pages_stale
 from marketplace.hygiene import clean_text
 from marketplace.i18n import recipient_locale
@@ -127,14 +128,14 @@ def _lock_thread(thread: Thread) -> None:
 
 def _touch_thread(thread: Thread, message: Message) -> None:
     """Caller holds the thread lock (`_lock_thread`)."""
-    _threads_touch({thread.pk: message})
+    _threads_touch({thread.pk: (message.pk, message.created_at)})
     thread.last_message_at = message.created_at
     thread.last_message_id = max(thread.last_message_id, message.pk)
     _forget_thread_badges([thread.pk])
 
 
-def _threads_touch(newest: dict[int, Message]) -> None:
-    """Each thread's newest message (thread id -> message), in one UPDATE for all. Caller holds the locks.
+def _threads_touch(newest: dict[int, tuple[int, datetime]]) -> None:
+    """Each thread's newest message (thread id -> (its id, its time)), in one UPDATE for all. Caller holds the locks.
 
     An UPDATE … FROM (VALUES …) joined on the id: a sweep's batch touches hundreds of threads, and the same
     UPDATE through the ORM (a CASE with a WHEN per thread, per column) cost more Python than the rest of
@@ -143,7 +144,7 @@ def _threads_touch(newest: dict[int, Message]) -> None:
         return
     table = connection.ops.quote_name(Thread._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    params = [value for pk, message in newest.items() for value in (pk, adapt(message.created_at), message.pk)]
+    params = [value for pk, (message_id, at) in newest.items() for value in (pk, adapt(at), message_id)]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -264,28 +265,38 @@ class EventLine:
 
 
 @transaction.atomic
-def events_post(*, lines: list[EventLine]) -> list[Message]:
+def events_post(*, lines: list[EventLine]) -> list[int]:
     """Many event lines at once (a sweep's batch), in order: the threads locked in id order (as one
-    `event_post` would lock each), one INSERT for every line, one UPDATE for every thread's newest."""
+    `event_post` would lock each), one INSERT for every line (plain rows: marketplace.bulk), one UPDATE for
+    every thread's newest. Returns the messages' ids."""
     if not lines:
         return []
-    messages = [
-        Message(
-            thread_id=line.thread_id,
-            sender=line.actor,
-            kind=Message.Kind.EVENT,
-            body=_event_text(line.text),
-            link_url=check_link(line.link_url),
+    now = timezone.now()
+    rows = [
+        (
+            line.thread_id,
+            line.actor.pk if line.actor else None,
+            Message.Kind.EVENT,
+            _event_text(line.text),
+            check_link(line.link_url),
+            now,
         )
         for line in lines
     ]
     thread_ids = sorted({line.thread_id for line in lines})
     list(Thread.objects.select_for_update(of=("self",)).filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
-    messages = Message.objects.bulk_create(messages)
-    newest = {message.thread_id: message for message in messages}  # in insert order: the last one wins
-    _threads_touch(newest)
+    inserted = insert_rows(
+        Message,
+        ("thread_id", "sender_id", "kind", "body", "link_url", "created_at"),
+        rows,
+        returning=("id", "thread_id"),
+    )
+    newest = {}
+    for pk, thread_id in inserted:
+        newest[thread_id] = max(pk, newest.get(thread_id, pk))
+    _threads_touch({thread_id: (pk, now) for thread_id, pk in newest.items()})
     _forget_thread_badges(list(newest))
-    return messages
+    return [pk for pk, _thread_id in inserted]
 
 
 # --- notifications ---

@@ -10,6 +10,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.db.models import Max
 from django.utils import timezone, translation
 from django_fsm import TransitionNotAllowed, can_proceed
@@ -27,6 +28,7 @@ from contracts.events import (
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, Submission
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
+from marketplace.bulk import insert_rows
 from marketplace.i18n import recipient_locale
 from marketplace.models import User
 from messaging.models import Notification
@@ -66,8 +68,8 @@ class BulkRecord:
         del self.events[mark:]
 
     def flush(self) -> list[ContractEvent]:
-        events = ContractEvent.objects.bulk_create(self.events)
-        self.events = []
+        events, self.events = self.events, []
+        _events_insert(events)
         with translation.override(settings.LANGUAGE_CODE):  # as `thread_line`, once for the whole batch
             lines = [
                 EventLine(thread_id=thread_id, text=event_text(event), actor=event.actor, link_url=event_link(event))
@@ -81,6 +83,29 @@ class BulkRecord:
 
             notify_events.delay_on_commit(to_notify)
         return events
+
+
+EVENT_FIELDS = (
+    "contract_id",
+    "milestone_id",
+    "actor_id",
+    "kind",
+    "from_state",
+    "to_state",
+    "note",
+    "data",
+    "created_at",
+)
+
+
+def _events_insert(events: list[ContractEvent]) -> None:
+    """Save a batch's events in one INSERT of plain rows (marketplace.bulk), as `bulk_create` would save them: each
+    event object gets its id and time."""
+    now = timezone.now()
+    rows = [(*(getattr(event, name) for name in EVENT_FIELDS[:-1]), now) for event in events]
+    for event, (pk,) in zip(events, insert_rows(ContractEvent, EVENT_FIELDS, rows, returning=("id",)), strict=True):
+        event.pk, event.created_at = pk, now
+        event._state.adding, event._state.db = False, connection.alias
 
 
 _bulk: contextvars.ContextVar[BulkRecord | None] = contextvars.ContextVar("contracts_bulk_record", default=None)
