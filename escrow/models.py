@@ -127,7 +127,7 @@ class Entry(AppendOnlyModel):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)  # indexed by escrow_entry_newest
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -142,7 +142,8 @@ class Entry(AppendOnlyModel):
 
 class Posting(AppendOnlyModel):
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="postings")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings")
+    # Indexed by (account, id), below: an index of its own would be one more to write for every posting.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_index=False)
     amount = models.DecimalField(**MONEY, help_text="Positive: money into the account; negative: money out.")
 
     class Meta:
@@ -160,7 +161,8 @@ class WalletLine(AppendOnlyModel):
     of their credit, funding and earnings accounts, and the payer and payee of their hold; card charges are not
     wallet rows); `escrow_audit` derives it again and reports any difference."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Indexed by the (user, entry) constraint and the newest-first index, below.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False)
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()  # the entry's, copied so the newest-first page is read from the index
 

@@ -13,8 +13,8 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, retur
     must already be what the columns take (ids, Decimals with the column's places, aware datetimes, strings); only a
     JSON column's values are converted, by their field. In the release sweep's batch, Django preparing
     each field of each posting cost more than the database writing it. Every other column but the primary key gets its
-    field's default (as with `bulk_create`), computed once for the statement: a `timezone.now` default is the same for
-    every row.
+    field's default (as with `bulk_create`); on PostgreSQL computed once for the statement, so a `timezone.now` default
+    is the same for every row.
     The database's constraints and triggers apply as to any INSERT.
 
     On PostgreSQL the rows go as one array per column (UNNEST, as `bulk_create` itself sends them); elsewhere

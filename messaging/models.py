@@ -65,8 +65,8 @@ class Message(AppendOnlyModel):
     # on thread alone tempts PostgreSQL into scanning a whole long thread to find its latest page.
     thread = models.ForeignKey(Thread, on_delete=models.PROTECT, related_name="messages", db_index=False)
     # The author of a message; for an event, the user whose action it records (None for the system).
-    sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    sender = models.ForeignKey(  # indexed by messaging_message_rate (sender, created_at), below
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MESSAGE)
     body = models.TextField()
