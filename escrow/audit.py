@@ -37,6 +37,7 @@ from .models import (
     AuditedEntry,
     AuditGap,
     AuditMark,
+    AuditRun,
     Entry,
     Hold,
     PaymentIntent,
@@ -604,6 +605,45 @@ def run_audit(*, full: bool = False) -> list[str]:
                 if check not in apart:
                     violations.extend(check())
         return aside.result() + violations
+
+
+# --- runs asked for in the admin: a worker runs them (escrow.tasks.ledger_audit), never the request ---
+
+# A run queued or running longer than this (its worker died, the broker lost the task) no longer stops a new one.
+AUDIT_RUN_STALE = timedelta(hours=1)
+
+
+def audit_run_request(*, actor) -> tuple[AuditRun, bool]:
+    """Queue a run of the audit for a worker, unless one is already queued or running: (the run, whether it is new)."""
+    from marketplace.dispatch import dispatch_on_commit
+
+    from .tasks import ledger_audit
+
+    pending = AuditRun.objects.filter(
+        status__in=[AuditRun.Status.QUEUED, AuditRun.Status.RUNNING], requested_at__gte=timezone.now() - AUDIT_RUN_STALE
+    ).first()
+    if pending is not None:
+        return pending, False
+    run = AuditRun.objects.create(requested_by=actor)
+    dispatch_on_commit(ledger_audit, run.pk)
+    return run, True
+
+
+def audit_run_execute(*, run_id: int) -> AuditRun | None:
+    """Run the audit for a queued run and record what it found; None if the run was not waiting (run twice)."""
+    if not AuditRun.objects.filter(pk=run_id, status=AuditRun.Status.QUEUED).update(status=AuditRun.Status.RUNNING):
+        return None
+    try:
+        violations = run_audit()
+    except Exception as error:
+        AuditRun.objects.filter(pk=run_id).update(
+            status=AuditRun.Status.FAILED, error=f"{type(error).__name__}: {error}"[:2000], finished_at=timezone.now()
+        )
+        raise
+    AuditRun.objects.filter(pk=run_id).update(
+        status=AuditRun.Status.DONE, violations=violations, finished_at=timezone.now()
+    )
+    return AuditRun.objects.get(pk=run_id)
 
 
 def _on_own_connection(checks: list[Check]) -> list[str]:

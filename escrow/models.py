@@ -226,6 +226,30 @@ class AuditGap(models.Model):
         return f"Postings #{self.low}–#{self.high} not seen yet"
 
 
+class AuditRun(models.Model):
+    """One run of the ledger audit asked for in the admin: run by a worker (escrow.tasks.ledger_audit), not in the
+    request, since it reads the whole ledger; the admin's "Ledger audit" page shows the latest."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    violations = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"Ledger audit #{self.pk} ({self.get_status_display()})"
+
+
 class Payout(models.Model):
     """A withdrawal of earnings to the user's bank account."""
 

@@ -6,7 +6,7 @@ Tasks take ids, re-fetch and call the payment services; each is idempotent, so a
 
 from celery import shared_task
 
-from . import payments, transfers
+from . import audit, payments, transfers
 
 
 @shared_task
@@ -33,3 +33,10 @@ def transfers_send(payee_id: int) -> int:
 def transfers_send_many(payee_ids: list[int]) -> int:
     """A batch of releases' transfers (one task for the batch instead of one per payee)."""
     return sum(transfers.transfers_send(payee_id=payee_id) for payee_id in payee_ids)
+
+
+@shared_task
+def ledger_audit(run_id: int) -> int | None:
+    """A ledger audit asked for in the admin: how many violations it found (None: the run was not waiting)."""
+    run = audit.audit_run_execute(run_id=run_id)
+    return None if run is None else len(run.violations)

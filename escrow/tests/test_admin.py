@@ -4,13 +4,26 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
+from escrow.audit import AUDIT_RUN_STALE
 from escrow.ledger import account_get
-from escrow.models import Account, Entry, Hold, PaymentIntent, Payout, PayoutAccount, Posting, Transfer, WebhookEvent
+from escrow.models import (
+    Account,
+    AuditRun,
+    Entry,
+    Hold,
+    PaymentIntent,
+    Payout,
+    PayoutAccount,
+    Posting,
+    Transfer,
+    WebhookEvent,
+)
 from escrow.sandbox import engine
 from escrow.sandbox.tasks import deliver_event
 from escrow.services import hold_release, payout_request
-from escrow.tasks import process_webhook_event
+from escrow.tasks import ledger_audit, process_webhook_event
 from escrow.tests.factories import HoldSpecFactory
 from escrow.tests.helpers import fund, payouts_ready, start_funding
 from marketplace.tests.factories import UserFactory
@@ -86,22 +99,56 @@ def test_the_account_list_shows_balances_without_a_query_per_row(client, staff, 
         client.get(reverse("admin:escrow_account_changelist"))
 
 
-def test_staff_see_the_ledger_audit(client, staff, ledger):
+def test_staff_ask_for_the_ledger_audit_and_a_worker_runs_it(
+    client, staff, ledger, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
     changelist = client.get(reverse("admin:escrow_entry_changelist")).content.decode()
     assert reverse("admin:escrow_audit") in changelist and "Ledger audit" in changelist
+    url = reverse("admin:escrow_audit")
 
-    clean = client.get(reverse("admin:escrow_audit"))
-    assert clean.status_code == 200
-    assert "The ledger is consistent: no violations." in clean.content.decode()
+    with django_assert_max_num_queries(8):  # the page reads the latest run; it never runs the audit itself
+        never = client.get(url).content.decode()
+    assert "No audit has been run from this page yet." in never and AuditRun.objects.count() == 0
+
+    with django_capture_on_commit_callbacks(execute=True) as hooks:  # the task goes out after commit
+        asked = client.post(url)
+    assert asked.status_code == 302 and len(hooks) == 1
+    clean = client.get(url).content.decode()
+    assert "The ledger is consistent: no violations." in clean and "The audit is queued" in clean
+    run = AuditRun.objects.get()
+    assert run.status == AuditRun.Status.DONE and run.requested_by == staff and run.violations == []
+    assert ledger_audit(run.pk) is None  # a task delivered twice runs the audit once
 
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO escrow_posting (entry_id, account_id, amount) VALUES (%s, %s, 1.00)",
             [Entry.objects.get(reference="fund:milestone:42").pk, account_get(Account.Kind.GATEWAY).pk],
         )
-    broken = client.get(reverse("admin:escrow_audit")).content.decode()
+    assert "The ledger is consistent" in client.get(url).content.decode()  # the latest run's result, until asked
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url)
+    broken = client.get(url).content.decode()
     assert "2 violations found." in broken
     assert "Entry fund:milestone:42 does not balance" in broken
+
+
+def test_a_second_request_while_an_audit_waits_queues_nothing(
+    client, staff, ledger, django_capture_on_commit_callbacks
+):
+    waiting = AuditRun.objects.create(requested_by=staff)
+    url = reverse("admin:escrow_audit")
+    page = client.get(url).content.decode()
+    assert "An audit is queued since" in page and "disabled" in page
+
+    with django_capture_on_commit_callbacks() as hooks:
+        client.post(url)
+    assert len(hooks) == 0 and list(AuditRun.objects.all()) == [waiting]
+    assert "already queued or running" in client.get(url).content.decode()
+
+    AuditRun.objects.filter(pk=waiting.pk).update(requested_at=timezone.now() - AUDIT_RUN_STALE)  # its worker died
+    with django_capture_on_commit_callbacks() as hooks:
+        client.post(url)
+    assert len(hooks) == 1 and AuditRun.objects.count() == 2
 
 
 def test_staff_with_view_permission_only_see_the_audit(client, ledger):
