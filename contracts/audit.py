@@ -4,18 +4,18 @@ A milestone's escrow hold holds its amount (less partial refunds and parts relea
 is in escrow, and nothing once it is released, settled or refunded; a milestone that was never funded has no
 hold; a released milestone was paid by a release or a settlement, and nothing else was.
 
-One SQL statement over escrow's audit figures (the postings summed once per entry and per account,
-`escrow.audit.audit_figures`): the per-hold figures are aggregated from those (hash joins, no
-per-milestone queries), the invariants are tested in the WHERE clause, and only the milestones that break one come
-back to Python, read in chunks. Time grows linearly with the ledger and memory stays flat.
+One SQL statement over the hold figures escrow's audit keeps (`AuditedHold`, one per hold, brought up to date by
+`escrow.audit.audit_figures`): milestones and figures in one hash join, no per-milestone queries; the invariants
+are tested in the WHERE clause, and only the milestones that break one come back to Python, read in chunks. Memory
+stays flat.
 """
 
 from decimal import Decimal
 
 from django.db import connection
 
-from escrow.audit import ACCOUNT_FIGURES, ENTRY_FIGURES, audit_figures
-from escrow.models import Account, Entry, Hold
+from escrow.audit import audit_figures
+from escrow.models import AuditedHold
 from marketplace.money import to_money
 
 from .models import Milestone
@@ -27,39 +27,18 @@ assert Milestone.hold_reference_for(42) == f"{REFERENCE_PREFIX}42"
 
 def _sql() -> tuple[str, list]:
     q = connection.ops.quote_name
-    milestone, hold = q(Milestone._meta.db_table), q(Hold._meta.db_table)
+    milestone, figures = q(Milestone._meta.db_table), q(AuditedHold._meta.db_table)
     held = list(Milestone.HELD_STATES)
     never_funded = [S.DRAFT, S.CANCELLED]
     marks = ", ".join(["%s"] * len(held))
     never_marks = ", ".join(["%s"] * len(never_funded))
     sql = f"""
-        WITH balances AS (
-            SELECT hold_id, balance FROM {ACCOUNT_FIGURES} WHERE kind = %s
-        ), left_early AS (
-            -- What left each hold before the end: refunds and parts released early (their escrow legs).
-            SELECT hold_id, -SUM(escrow) AS left_early
-            FROM {ENTRY_FIGURES}
-            WHERE kind IN (%s, %s, %s) AND hold_id IS NOT NULL
-            GROUP BY hold_id
-        ), releases AS (
-            -- A milestone is paid by a release, or by a dispute's settlement that paid the freelancer something.
-            SELECT DISTINCT hold_id
-            FROM {ENTRY_FIGURES}
-            WHERE hold_id IS NOT NULL AND (kind = %s OR (kind = %s AND earnings_legs > 0))
-        ), figures AS (
-            SELECT m.id, m.state, m.amount,
-                   h.id AS hold_id, h.amount AS funded,
-                   COALESCE(b.balance, 0) AS balance,
-                   COALESCE(r.left_early, 0) AS left_early,
-                   rel.hold_id IS NOT NULL AS released
-            FROM {milestone} m
-            LEFT JOIN {hold} h ON h.reference = %s || CAST(m.id AS TEXT)
-            LEFT JOIN balances b ON b.hold_id = h.id
-            LEFT JOIN left_early r ON r.hold_id = h.id
-            LEFT JOIN releases rel ON rel.hold_id = h.id
-        )
-        SELECT id, state, amount, hold_id, funded, balance, left_early, released
-        FROM figures
+        SELECT id, state, amount, hold_id, funded, balance, left_early, released FROM (
+            SELECT m.id, m.state, m.amount, f.hold_id, f.amount AS funded,
+                   COALESCE(f.balance, 0) AS balance, COALESCE(f.left_early, 0) AS left_early,
+                   COALESCE(f.paid, 0) > 0 AS released
+            FROM {milestone} m LEFT JOIN {figures} f ON f.reference = %s || CAST(m.id AS TEXT)
+        ) figures
         WHERE CASE
             -- A payment confirmed after staff cancelled the milestone is refunded whole at once: no violation.
             WHEN state IN ({never_marks}) THEN hold_id IS NOT NULL
@@ -73,21 +52,7 @@ def _sql() -> tuple[str, list]:
         END
         ORDER BY id
     """  # noqa: S608 (table names from the models, values as parameters)
-    params = [
-        Account.Kind.ESCROW_HOLD,
-        Entry.Kind.REFUND_CREDIT,
-        Entry.Kind.REFUND_CARD,
-        Entry.Kind.PARTIAL_RELEASE,
-        Entry.Kind.RELEASE,
-        Entry.Kind.SETTLEMENT,
-        REFERENCE_PREFIX,
-        *never_funded,
-        S.CANCELLED,
-        *held,
-        *held,
-        S.RELEASED,
-        S.RELEASED,
-    ]
+    params = [REFERENCE_PREFIX, *never_funded, S.CANCELLED, *held, *held, S.RELEASED, S.RELEASED]
     return sql, params
 
 

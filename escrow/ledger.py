@@ -141,19 +141,21 @@ def _wallet_lines(entry: Entry, accounts: list[Account]) -> list[tuple]:
     return [(user, entry.pk, entry.created_at) for user in sorted(users - {None})]
 
 
-def wallet_lines_derived_sql() -> str:
+def wallet_lines_derived_sql(entries: str = "") -> str:
     """SQL for the (user_id, entry_id, created_at) rows the wallet lines must hold, derived from the entries as
-    `_wallet_lines` derives them (the audit compares the two)."""
+    `_wallet_lines` derives them (the audit compares the two). `entries`: SQL selecting the ids of the entries to
+    derive (default: every entry)."""
     q = connection.ops.quote_name
     entry, posting, account, hold = (q(model._meta.db_table) for model in (Entry, Posting, Account, Hold))
     kinds = ", ".join(f"'{kind}'" for kind in WALLET_ACCOUNT_KINDS)  # the model's constants
+    only = f"IN ({entries})" if entries else "IS NOT NULL"
     return f"""
         SELECT DISTINCT d.user_id, d.entry_id, e.created_at
         FROM (
             SELECT p.entry_id, a.user_id FROM {posting} p JOIN {account} a ON a.id = p.account_id
-            WHERE a.kind IN ({kinds})
-            UNION ALL SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
-            UNION ALL SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id
+            WHERE a.kind IN ({kinds}) AND p.entry_id {only}
+            UNION ALL SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id WHERE e.id {only}
+            UNION ALL SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id WHERE e.id {only}
         ) d
         JOIN {entry} e ON e.id = d.entry_id
         WHERE e.kind <> '{Entry.Kind.CHARGE}' AND d.user_id IS NOT NULL

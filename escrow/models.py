@@ -175,16 +175,24 @@ class WalletLine(AppendOnlyModel):
 # sums only the postings that came after the last one, by id, and the ids that were missing then ---
 
 AUDIT_SUM = {"max_digits": 20, "decimal_places": 2}
+# A kept row's key is its entry's, hold's, payment's or account's id, with no foreign key in the database: the audit
+# writes these rows from those very tables, and checking hundreds of thousands of deferred keys at commit made the
+# first audit 7 s slower at scale 1 (those rows are never deleted).
+KEPT_KEY = {"on_delete": models.DO_NOTHING, "primary_key": True, "related_name": "+", "db_constraint": False}
+
+
+# An entry that does not balance, or has fewer than two postings: only those are in the partial index.
+ENTRY_PROBLEMS = ~Q(total=0) | Q(legs__lt=2)
 
 
 class AuditedEntry(models.Model):
     """One entry's figures, summed from all its postings by the last audit that saw a posting of it."""
 
-    entry = models.OneToOneField(Entry, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    entry = models.OneToOneField(Entry, **KEPT_KEY)
     # The entry's own columns that the checks read, copied (an entry never changes): the checks read this table alone.
     kind = models.CharField(max_length=20)
-    hold_id = models.BigIntegerField(null=True)
-    intent_id = models.BigIntegerField(null=True)
+    hold_id = models.BigIntegerField(null=True, db_index=True)
+    intent_id = models.BigIntegerField(null=True, db_index=True)
     total = models.DecimalField(**AUDIT_SUM)
     legs = models.IntegerField()
     escrow = models.DecimalField(**AUDIT_SUM, help_text="On escrow_hold accounts.")
@@ -192,38 +200,116 @@ class AuditedEntry(models.Model):
     gateway = models.DecimalField(**AUDIT_SUM, help_text="On the gateway account.")
     earnings_legs = models.IntegerField()
 
+    PROBLEMS = ENTRY_PROBLEMS
+
+    class Meta:
+        indexes = [models.Index(fields=["entry"], condition=ENTRY_PROBLEMS, name="escrow_auditedentry_problems")]
+
     def __str__(self):
         return f"Entry #{self.entry_id}: {self.legs} postings summing to {self.total}"
+
+
+# A hold is funded by exactly one entry, of exactly its amount; ended (released or settled) at most once, and empty
+# once ended. The check reads the holds that break this from a partial index: only those are in it.
+HOLD_PROBLEMS = (
+    ~Q(funds=1) | Q(ends__gt=1) | (Q(ends__gt=0) & ~Q(balance=0)) | (~Q(funded=0) & ~Q(funded=models.F("amount")))
+)
+
+
+class AuditedHold(models.Model):
+    """One hold's figures, from the kept figures of its entries and its escrow account: made when an audit first sees
+    the hold, and again by each audit that sums a posting of one of its entries or of its account. The hold and
+    milestone checks read this table alone."""
+
+    hold = models.OneToOneField(Hold, **KEPT_KEY)
+    # The hold's own columns that the checks read, copied (a hold never changes).
+    reference = models.CharField(max_length=200)
+    amount = models.DecimalField(**MONEY)
+    funds = models.IntegerField(help_text="Funding entries.")
+    ends = models.IntegerField(help_text="Releases and settlements.")
+    funded = models.DecimalField(**AUDIT_SUM, help_text="Put in escrow by its funding entries.")
+    left_early = models.DecimalField(**AUDIT_SUM, help_text="Taken out of escrow by refunds and partial releases.")
+    paid = models.IntegerField(help_text="Releases, and settlements that paid the payee something.")
+    balance = models.DecimalField(**AUDIT_SUM, help_text="Of its escrow account.")
+
+    PROBLEMS = HOLD_PROBLEMS
+
+    class Meta:
+        indexes = [models.Index(fields=["hold"], condition=HOLD_PROBLEMS, name="escrow_auditedhold_problems")]
+
+    def __str__(self):
+        return f"Hold #{self.hold_id}: {self.funds} funding, {self.ends} ending, {self.balance} held"
+
+
+class AuditedIntent(models.Model):
+    """One payment's figures, from the kept figures of its entries: made again by each audit that sums a posting of
+    one of them. The succeeded-payments check reads this table (and the payments' items)."""
+
+    intent = models.OneToOneField("PaymentIntent", **KEPT_KEY)
+    charges = models.IntegerField(help_text="Card payment entries.")
+    charged = models.DecimalField(**AUDIT_SUM, help_text="Taken from the gateway by its card payment entries.")
+    refunds = models.IntegerField(help_text="Card refund and settlement entries.")
+    refunded = models.DecimalField(**AUDIT_SUM, help_text="Given back to the gateway by those.")
+    paid = models.IntegerField(help_text="Funding and bonus entries.")
+
+    def __str__(self):
+        return f"Payment #{self.intent_id}: {self.charges} card payment(s), {self.paid} item(s) posted"
+
+
+class AuditedWalletDifference(models.Model):
+    """A wallet line missing or left over, found by the audit that last derived its entry's lines again (each audit
+    derives those of the entries it sums and of the wallet lines that came since; both tables only grow)."""
+
+    class Problem(models.TextChoices):
+        MISSING = "missing", "Missing"
+        EXTRA = "extra", "Left over"
+
+    entry_id = models.BigIntegerField(db_index=True)
+    user_id = models.BigIntegerField()
+    problem = models.CharField(max_length=10, choices=Problem.choices)
+
+    def __str__(self):
+        return f"Entry #{self.entry_id}, user #{self.user_id}: {self.problem}"
 
 
 class AuditedBalance(models.Model):
     """One account's balance: the sum of every posting the audits have summed."""
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    account = models.OneToOneField(Account, **KEPT_KEY)
     balance = models.DecimalField(**AUDIT_SUM)
 
     def __str__(self):
         return f"Account #{self.account_id}: {self.balance}"
 
 
-class AuditMark(models.Model):
-    """How far the audits have summed: every posting id up to `through`, except the AuditGap ids."""
+class AuditedRows(models.TextChoices):
+    """The append-only tables whose new rows each audit reads: postings (summed), wallet lines (compared), holds."""
 
+    POSTINGS = "postings", "Postings"
+    WALLET_LINES = "wallet_lines", "Wallet lines"
+    HOLDS = "holds", "Holds"
+
+
+class AuditMark(models.Model):
+    """How far the audits have read `rows`: every id up to `through`, except the AuditGap ids."""
+
+    rows = models.CharField(max_length=20, choices=AuditedRows.choices, default=AuditedRows.POSTINGS, unique=True)
     through = models.BigIntegerField(default=0)
 
     def __str__(self):
-        return f"Postings summed through #{self.through}"
+        return f"{self.get_rows_display()} read through #{self.through}"
 
 
 class AuditGap(models.Model):
-    """Posting ids `low`..`high`, at or below the mark, that no audit has seen yet: a transaction still in flight at
-    the last audit (its postings commit later, with lower ids than others), or one that rolled back (never filled)."""
+    """Ids `low`..`high` of `rows`, at or below the mark, that no audit has seen yet: a transaction still in flight at
+    the last audit (its rows commit later, with lower ids than others), or one that rolled back (never filled)."""
 
+    rows = models.CharField(max_length=20, choices=AuditedRows.choices, default=AuditedRows.POSTINGS)
     low = models.BigIntegerField()
     high = models.BigIntegerField()
 
     def __str__(self):
-        return f"Postings #{self.low}–#{self.high} not seen yet"
+        return f"{self.get_rows_display()} #{self.low}–#{self.high} not seen yet"
 
 
 class AuditRun(models.Model):

@@ -110,6 +110,8 @@ class TestImmutability:
             "DELETE FROM escrow_posting",
             "UPDATE escrow_entry SET memo = 'rewritten'",
             "DELETE FROM escrow_hold",
+            "UPDATE escrow_walletline SET user_id = user_id",
+            "DELETE FROM escrow_walletline",
         ],
     )
     def test_the_database_refuses_raw_updates_and_deletes(self, entry, sql):
