@@ -65,6 +65,17 @@ def setup_environment() -> str:
     return database
 
 
+def compile_bytecode() -> None:
+    """Write the project's bytecode first, as the image does (deploy/Containerfile): where PYTHONDONTWRITEBYTECODE is
+    set (this machine's shell sets it), every process the benchmark starts would otherwise compile the project's
+    modules again (~0.2 s of escrow_audit's 2 s here)."""
+    import compileall
+
+    for package in sorted(path for path in ROOT.iterdir() if (path / "__init__.py").exists()):
+        compileall.compile_dir(package, quiet=1)
+    compileall.compile_file(ROOT / "manage.py", quiet=1)
+
+
 def recreate_database(url: str) -> None:
     import psycopg
 
@@ -532,6 +543,7 @@ def table(results: dict) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     database = setup_environment()
+    compile_bytecode()
     import django
 
     if not args.reuse:

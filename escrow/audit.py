@@ -596,13 +596,15 @@ def check_earnings_transferred_once() -> list[str]:
     # payee's payout account at the provider (pending until they have one).
     t = _tables()
     marks = ", ".join(["%s"] * len(EARNING_KINDS))
+    # The entries' references are read for the entries found wanting only (a join of every entry cost a third).
     sql = f"""
-        SELECT e.reference, f.earnings, COALESCE(tr.amount, 0)
-        FROM {t["auditedentry"]} f
-        LEFT JOIN {t["transfer"]} tr ON tr.entry_id = f.entry_id
-        JOIN {t["entry"]} e ON e.id = f.entry_id
-        WHERE f.kind IN ({marks}) AND f.earnings <> COALESCE(tr.amount, 0)
-        ORDER BY f.entry_id
+        WITH wanting AS MATERIALIZED (
+            SELECT f.entry_id, f.earnings, COALESCE(tr.amount, 0) AS transferred
+            FROM {t["auditedentry"]} f LEFT JOIN {t["transfer"]} tr ON tr.entry_id = f.entry_id
+            WHERE f.kind IN ({marks}) AND f.earnings <> COALESCE(tr.amount, 0)
+        )
+        SELECT e.reference, w.earnings, w.transferred FROM wanting w JOIN {t["entry"]} e ON e.id = w.entry_id
+        ORDER BY w.entry_id
     """  # noqa: S608 (table names from the models, values as parameters)
     return [
         f"Entry {reference} credited {format_money(_money(credited))} but transfers "
