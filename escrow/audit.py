@@ -135,15 +135,17 @@ def _one_audit_at_a_time():
 NEW_POSTINGS = "escrow_audit_new"  # id, entry_id, account_id, amount
 NEW_LINES = "escrow_audit_new_lines"  # id, entry_id
 NEW_HOLDS = "escrow_audit_new_holds"  # id
+NEW_ENTRIES = "escrow_audit_new_entries"  # id
 TOUCHED = "escrow_audit_touched"  # entry_id
 TOUCHED_HOLDS = "escrow_audit_touched_holds"  # hold_id
+REDERIVE = "escrow_audit_rederive"  # entry_id: the entries whose wallet lines are derived again
 ANALYZE_AFTER = 50_000  # new rows after which the statistics of what the audit writes are refreshed at once
 KEPT = (AuditedEntry, AuditedBalance, AuditedHold, AuditedIntent, AuditedWalletDifference, AuditGap, AuditMark)
 
 
 def _bring_up_to_date(cursor, *, full: bool, truncate: bool = False) -> None:
     """Add what no audit has read yet to the kept figures. Each new posting's account balance grows by it; each
-    entry it belongs to is summed again from all its postings (an entry without any gets zeros); then each hold and
+    entry it belongs to, and each new entry, is summed again from all its postings (zeros without any); each hold and
     payment of those entries (or of those accounts), and each new hold, is summed again from its entries' figures, and
     the wallet lines of those entries, and of the new wallet lines, are derived again and compared with the stored
     ones."""
@@ -159,21 +161,24 @@ def _bring_up_to_date(cursor, *, full: bool, truncate: bool = False) -> None:
         _new_rows(cursor, Posting, AuditedRows.POSTINGS, ("id", "entry_id", "account_id", "amount"), NEW_POSTINGS),
         _new_rows(cursor, WalletLine, AuditedRows.WALLET_LINES, ("id", "entry_id"), NEW_LINES),
         _new_rows(cursor, Hold, AuditedRows.HOLDS, ("id",), NEW_HOLDS),
+        _new_rows(cursor, Entry, AuditedRows.ENTRIES, ("id",), NEW_ENTRIES),
     ]
     # Many new rows (the first audit, --full): each step's statements are planned on fresh statistics of what the step
     # before wrote (without them, nested loops over tables the planner believes empty: 21 s instead of 8 at scale 1).
     many = max(counts) > ANALYZE_AFTER and connection.vendor == "postgresql"
-    steps = [
-        (lambda cursor: None, [NEW_POSTINGS, NEW_LINES, NEW_HOLDS]),
-        (_sum_entries_and_balances, [TOUCHED, t["auditedentry"], t["auditedbalance"]]),
-        (_sum_holds_and_intents, [TOUCHED_HOLDS, t["auditedhold"], t["auditedintent"]]),
-        (_compare_wallet_lines, [t["auditedwalletdifference"]]),
-    ]
-    for step, written in steps:
-        step(cursor)
+
+    def analyze(*written: str) -> None:
         if many:
             cursor.execute(f"ANALYZE {', '.join(written)}")
-    for table in (NEW_POSTINGS, NEW_LINES, NEW_HOLDS, TOUCHED, TOUCHED_HOLDS):
+
+    analyze(NEW_POSTINGS, NEW_LINES, NEW_HOLDS, NEW_ENTRIES)
+    _sum_entries_and_balances(cursor)
+    analyze(TOUCHED, t["auditedentry"], t["auditedbalance"])
+    _sum_holds_and_intents(cursor)
+    analyze(TOUCHED_HOLDS, t["auditedhold"], t["auditedintent"])
+    _compare_wallet_lines(cursor)
+    analyze(t["auditedwalletdifference"])
+    for table in (NEW_POSTINGS, NEW_LINES, NEW_HOLDS, NEW_ENTRIES, TOUCHED, TOUCHED_HOLDS, REDERIVE):
         cursor.execute(f"DROP TABLE {table}")
 
 
@@ -218,8 +223,8 @@ def _new_rows(cursor, model, rows: str, columns: tuple[str, ...], into: str) -> 
 
 
 def _sum_entries_and_balances(cursor) -> None:
-    """Add the new postings to their accounts' balances; sum each of their entries again from all its postings, and
-    give zeros to entries without any. TOUCHED: those entries."""
+    """Add the new postings to their accounts' balances; sum each of their entries, and each new entry, again from all
+    its postings (zeros for an entry without any). TOUCHED: those entries."""
     t = _tables()
     kinds = Account.Kind
     cursor.execute(
@@ -229,7 +234,9 @@ def _sum_entries_and_balances(cursor) -> None:
         ON CONFLICT (account_id) DO UPDATE SET balance = {t["auditedbalance"]}.balance + EXCLUDED.balance
         """  # noqa: S608 (table names from the models)
     )
-    cursor.execute(f"CREATE TEMPORARY TABLE {TOUCHED} AS SELECT DISTINCT entry_id FROM {NEW_POSTINGS}")  # noqa: S608
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {TOUCHED} AS SELECT entry_id FROM {NEW_POSTINGS} UNION SELECT id FROM {NEW_ENTRIES}"  # noqa: S608
+    )
     figures = "total, legs, escrow, earnings, gateway, earnings_legs"
     cursor.execute(
         f"""
@@ -251,21 +258,15 @@ def _sum_entries_and_balances(cursor) -> None:
         """,  # noqa: S608 (table names from the models, values as parameters)
         [kinds.ESCROW_HOLD, kinds.USER_AVAILABLE, kinds.GATEWAY, kinds.USER_AVAILABLE],
     )
-    # An entry without any posting (escrow.ledger never writes one, but the audit must see it): all zeros. Every kept
-    # row is an entry's and no entry is ever deleted, so the two counts tell whether there is any (33 ms, not 165).
-    cursor.execute(f"SELECT (SELECT COUNT(*) FROM {t['entry']}) - (SELECT COUNT(*) FROM {t['auditedentry']})")  # noqa: S608
-    (without_postings,) = cursor.fetchone()
-    if without_postings:
-        kept = f"SELECT 1 FROM {t['auditedentry']} x WHERE x.entry_id = e.id"  # noqa: S608
-        missing = f"SELECT e.id FROM {t['entry']} e WHERE NOT EXISTS ({kept})"  # noqa: S608
-        cursor.execute(f"INSERT INTO {TOUCHED} (entry_id) {missing}")  # noqa: S608
-        cursor.execute(
-            f"""
-            INSERT INTO {t["auditedentry"]} (entry_id, kind, hold_id, intent_id, {figures})
-            SELECT e.id, e.kind, e.hold_id, e.intent_id, 0, 0, 0, 0, 0, 0 FROM {t["entry"]} e
-            WHERE e.id IN ({missing})
-            """  # noqa: S608 (table names from the models)
-        )
+    # An entry without any posting (escrow.ledger never writes one, but the audit must see it): all zeros.
+    cursor.execute(
+        f"""
+        INSERT INTO {t["auditedentry"]} (entry_id, kind, hold_id, intent_id, {figures})
+        SELECT e.id, e.kind, e.hold_id, e.intent_id, 0, 0, 0, 0, 0, 0 FROM {t["entry"]} e
+        WHERE e.id IN (SELECT entry_id FROM {TOUCHED})
+          AND NOT EXISTS (SELECT 1 FROM {t["auditedentry"]} x WHERE x.entry_id = e.id)
+        """  # noqa: S608 (table names from the models)
+    )
 
 
 # A hold ends once: by one release of what is left, or by one settlement that splits it.
@@ -354,7 +355,14 @@ def _compare_wallet_lines(cursor) -> None:
     only grow (entries and postings never change, and wallet lines neither: database triggers), so no other
     entry's lines can have changed since an audit compared them."""
     t = _tables()
-    entries = f"SELECT entry_id FROM {TOUCHED} UNION SELECT entry_id FROM {NEW_LINES}"  # noqa: S608
+    # The entries in a table of their own, with statistics: the planner then starts from them (postings by entry)
+    # rather than from every posting on a user's account (1.1 s -> 0.1 s after 9,000 releases at scale 1).
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {REDERIVE} AS SELECT entry_id FROM {TOUCHED} UNION SELECT entry_id FROM {NEW_LINES}"  # noqa: S608
+    )
+    if connection.vendor == "postgresql":
+        cursor.execute(f"ANALYZE {REDERIVE}")
+    entries = f"SELECT entry_id FROM {REDERIVE}"  # noqa: S608
     cursor.execute(f"DELETE FROM {t['auditedwalletdifference']} WHERE entry_id IN ({entries})")  # noqa: S608
     cursor.execute(
         f"""

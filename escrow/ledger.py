@@ -149,11 +149,15 @@ def wallet_lines_derived_sql(entries: str = "") -> str:
     entry, posting, account, hold = (q(model._meta.db_table) for model in (Entry, Posting, Account, Hold))
     kinds = ", ".join(f"'{kind}'" for kind in WALLET_ACCOUNT_KINDS)  # the model's constants
     only = f"IN ({entries})" if entries else "IS NOT NULL"
+    # A few entries' postings are read by entry first (MATERIALIZED: the planner would rather walk every posting of
+    # every user's account, misjudging how many there are; 0.65 s instead of 0.05 s for 9,000 entries at scale 1).
+    materialized = "MATERIALIZED" if entries else ""
     return f"""
+        WITH picked AS {materialized} (SELECT entry_id, account_id FROM {posting} WHERE entry_id {only})
         SELECT DISTINCT d.user_id, d.entry_id, e.created_at
         FROM (
-            SELECT p.entry_id, a.user_id FROM {posting} p JOIN {account} a ON a.id = p.account_id
-            WHERE a.kind IN ({kinds}) AND p.entry_id {only}
+            SELECT p.entry_id, a.user_id FROM picked p JOIN {account} a ON a.id = p.account_id
+            WHERE a.kind IN ({kinds})
             UNION ALL SELECT e.id, h.payer_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id WHERE e.id {only}
             UNION ALL SELECT e.id, h.payee_id FROM {entry} e JOIN {hold} h ON h.id = e.hold_id WHERE e.id {only}
         ) d

@@ -283,11 +283,13 @@ class AuditedBalance(models.Model):
 
 
 class AuditedRows(models.TextChoices):
-    """The append-only tables whose new rows each audit reads: postings (summed), wallet lines (compared), holds."""
+    """The append-only tables whose new rows each audit reads: postings (summed), wallet lines (compared), holds and
+    entries (each has figures, even one without any posting)."""
 
     POSTINGS = "postings", "Postings"
     WALLET_LINES = "wallet_lines", "Wallet lines"
     HOLDS = "holds", "Holds"
+    ENTRIES = "entries", "Entries"
 
 
 class AuditMark(models.Model):

@@ -60,12 +60,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='auditgap',
             name='rows',
-            field=models.CharField(choices=[('postings', 'Postings'), ('wallet_lines', 'Wallet lines'), ('holds', 'Holds')], default='postings', max_length=20),
+            field=models.CharField(choices=[('postings', 'Postings'), ('wallet_lines', 'Wallet lines'), ('holds', 'Holds'), ('entries', 'Entries')], default='postings', max_length=20),
         ),
         migrations.AddField(
             model_name='auditmark',
             name='rows',
-            field=models.CharField(choices=[('postings', 'Postings'), ('wallet_lines', 'Wallet lines'), ('holds', 'Holds')], default='postings', max_length=20, unique=True),
+            field=models.CharField(choices=[('postings', 'Postings'), ('wallet_lines', 'Wallet lines'), ('holds', 'Holds'), ('entries', 'Entries')], default='postings', max_length=20, unique=True),
         ),
         migrations.AlterField(
             model_name='auditedbalance',
