@@ -157,6 +157,8 @@ def _bring_up_to_date(cursor, *, full: bool, truncate: bool = False) -> None:
         else:
             for table in kept:
                 cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (table names from the models)
+    # The first audit (or --full): every entry is new, so every wallet line is compared, in one pass.
+    everything = not AuditMark.objects.filter(rows=AuditedRows.ENTRIES, through__gt=0).exists()
     counts = [
         _new_rows(cursor, Posting, AuditedRows.POSTINGS, ("id", "entry_id", "account_id", "amount"), NEW_POSTINGS),
         _new_rows(cursor, WalletLine, AuditedRows.WALLET_LINES, ("id", "entry_id"), NEW_LINES),
@@ -171,15 +173,19 @@ def _bring_up_to_date(cursor, *, full: bool, truncate: bool = False) -> None:
         if many:
             cursor.execute(f"ANALYZE {', '.join(written)}")
 
-    analyze(NEW_POSTINGS, NEW_LINES, NEW_HOLDS, NEW_ENTRIES)
+    # The entries whose figures are made again: those of the new postings, and the new entries.
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {TOUCHED} AS SELECT entry_id FROM {NEW_POSTINGS} UNION SELECT id FROM {NEW_ENTRIES}"  # noqa: S608
+    )
+    analyze(NEW_POSTINGS, NEW_LINES, NEW_HOLDS, NEW_ENTRIES, TOUCHED)
     _sum_entries_and_balances(cursor)
-    analyze(TOUCHED, t["auditedentry"], t["auditedbalance"])
+    analyze(t["auditedentry"], t["auditedbalance"])
     _sum_holds_and_intents(cursor)
     analyze(TOUCHED_HOLDS, t["auditedhold"], t["auditedintent"])
-    _compare_wallet_lines(cursor)
+    _compare_wallet_lines(cursor, everything=everything)
     analyze(t["auditedwalletdifference"])
     for table in (NEW_POSTINGS, NEW_LINES, NEW_HOLDS, NEW_ENTRIES, TOUCHED, TOUCHED_HOLDS, REDERIVE):
-        cursor.execute(f"DROP TABLE {table}")
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _new_rows(cursor, model, rows: str, columns: tuple[str, ...], into: str) -> int:
@@ -223,8 +229,8 @@ def _new_rows(cursor, model, rows: str, columns: tuple[str, ...], into: str) -> 
 
 
 def _sum_entries_and_balances(cursor) -> None:
-    """Add the new postings to their accounts' balances; sum each of their entries, and each new entry, again from all
-    its postings (zeros for an entry without any). TOUCHED: those entries."""
+    """Add the new postings to their accounts' balances; sum each TOUCHED entry again from all its postings (zeros for
+    an entry without any)."""
     t = _tables()
     kinds = Account.Kind
     cursor.execute(
@@ -233,9 +239,6 @@ def _sum_entries_and_balances(cursor) -> None:
         SELECT account_id, SUM(amount) FROM {NEW_POSTINGS} WHERE true GROUP BY account_id
         ON CONFLICT (account_id) DO UPDATE SET balance = {t["auditedbalance"]}.balance + EXCLUDED.balance
         """  # noqa: S608 (table names from the models)
-    )
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {TOUCHED} AS SELECT entry_id FROM {NEW_POSTINGS} UNION SELECT id FROM {NEW_ENTRIES}"  # noqa: S608
     )
     figures = "total, legs, escrow, earnings, gateway, earnings_legs"
     cursor.execute(
@@ -349,29 +352,35 @@ def _sum_holds_and_intents(cursor) -> None:
     )
 
 
-def _compare_wallet_lines(cursor) -> None:
-    """Derive again the wallet lines of the TOUCHED entries and of the new wallet lines' entries, and keep how the
-    stored ones differ (a line missing: a wallet would miss a row; one left over: it would show a stranger's). Both
-    only grow (entries and postings never change, and wallet lines neither: database triggers), so no other
-    entry's lines can have changed since an audit compared them."""
+def _compare_wallet_lines(cursor, *, everything: bool) -> None:
+    """Derive again the wallet lines of the TOUCHED entries and of the new wallet lines' entries (`everything`: of
+    every entry), and keep how the stored ones differ (a line missing: a wallet would miss a row; one left over: it
+    would show a stranger's). Both only grow (entries and postings never change, and wallet lines neither: database
+    triggers), so no other entry's lines can have changed since an audit compared them."""
     t = _tables()
-    # The entries in a table of their own, with statistics: the planner then starts from them (postings by entry)
-    # rather than from every posting on a user's account (1.1 s -> 0.1 s after 9,000 releases at scale 1).
-    cursor.execute(
-        f"CREATE TEMPORARY TABLE {REDERIVE} AS SELECT entry_id FROM {TOUCHED} UNION SELECT entry_id FROM {NEW_LINES}"  # noqa: S608
-    )
-    if connection.vendor == "postgresql":
-        cursor.execute(f"ANALYZE {REDERIVE}")
-    entries = f"SELECT entry_id FROM {REDERIVE}"  # noqa: S608
-    cursor.execute(f"DELETE FROM {t['auditedwalletdifference']} WHERE entry_id IN ({entries})")  # noqa: S608
+    stored = f"SELECT user_id, entry_id, created_at FROM {t['walletline']}"  # noqa: S608
+    entries = ""
+    if everything:
+        cursor.execute(f"DELETE FROM {t['auditedwalletdifference']}")  # noqa: S608
+    else:
+        # The entries in a table of their own, with statistics: the planner then starts from them (postings by
+        # entry) rather than from every posting on a user's account (1.1 s -> 0.1 s after 9,000 releases, scale 1).
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {REDERIVE} AS "  # noqa: S608
+            f"SELECT entry_id FROM {TOUCHED} UNION SELECT entry_id FROM {NEW_LINES}"
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {REDERIVE}")
+        entries = f"SELECT entry_id FROM {REDERIVE}"  # noqa: S608
+        cursor.execute(f"DELETE FROM {t['auditedwalletdifference']} WHERE entry_id IN ({entries})")  # noqa: S608
+        stored += f" WHERE entry_id IN ({entries})"
     cursor.execute(
         f"""
         INSERT INTO {t["auditedwalletdifference"]} (entry_id, user_id, problem)
         SELECT COALESCE(d.entry_id, s.entry_id), COALESCE(d.user_id, s.user_id),
                CASE WHEN s.entry_id IS NULL THEN %s ELSE %s END
         FROM ({wallet_lines_derived_sql(entries)}) d
-        FULL JOIN (SELECT user_id, entry_id, created_at FROM {t["walletline"]} WHERE entry_id IN ({entries})) s
-            ON s.user_id = d.user_id AND s.entry_id = d.entry_id AND s.created_at = d.created_at
+        FULL JOIN ({stored}) s ON s.user_id = d.user_id AND s.entry_id = d.entry_id AND s.created_at = d.created_at
         WHERE d.entry_id IS NULL OR s.entry_id IS NULL
         """,  # noqa: S608 (table names from the models, values as parameters)
         [AuditedWalletDifference.Problem.MISSING, AuditedWalletDifference.Problem.EXTRA],
