@@ -12,9 +12,10 @@ Entries, postings, holds, accounts and wallet lines never change (database trigg
 summed and compared: each entry's figures by the kind of account its postings touch (AuditedEntry), each account's
 balance (AuditedBalance), each hold's and each payment's figures from its entries' (AuditedHold, AuditedIntent), and
 how the stored wallet lines differ from those derived again from the entries (AuditedWalletDifference). Each audit,
-inside `audit_figures()`, reads only the postings and wallet lines that came since, by id, including those whose ids
-were missing the last time (AuditMark, AuditGap: a transaction then in flight commits later with lower ids), and
-makes again the figures of what they touch. `run_audit(full=True)` (`escrow_audit --full`) forgets what was kept
+inside `audit_figures()`, reads only the postings, wallet lines, holds and entries that came since, by id, including
+those whose ids were missing the last time (AuditMark, AuditGap: a transaction then in flight commits later with lower
+ids), and makes again the figures of what they touch; the checks of tables that do change (milestones, payments,
+payouts, transfers) read them whole. `run_audit(full=True)` (`escrow_audit --full`) forgets what was kept
 and sums every posting again.
 """
 
