@@ -115,9 +115,9 @@ def _template_digest(name: str) -> str:
 
 
 CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
-# The query parameters a cached page may have (its page of a list, or of earlier messages). Any other query string is
-# rendered, not cached: made-up parameters cannot fill the cache with copies of one page.
-PAGE_PARAMETERS = {"page", "before"}
+# The query parameters a cached page may have (its page of a list, the list's filter, or earlier messages). Any other
+# query string is rendered, not cached: made-up parameters cannot fill the cache with copies of one page.
+PAGE_PARAMETERS = {"page", "before", "status"}
 
 
 def user_page(request, template: str, context: Callable[[], dict]) -> str:

@@ -28,9 +28,14 @@ def contract_list(request):
     status = request.GET.get("status")
     if status not in Contract.Status.values:
         status = None
+    main = user_page(request, "contracts/_contract_list.html", lambda: _contract_list(request, status))
+    return render(request, "contracts/contract_list.html", {"main": main})
+
+
+def _contract_list(request, status: str | None) -> dict:
     page = Paginator(selectors.contract_list(user=request.user, status=status), 20).get_page(request.GET.get("page"))
     page.object_list = selectors.contracts_money(page.object_list)
-    return render(request, "contracts/contract_list.html", {"page": page, "status": status})
+    return {"page": page, "status": status}
 
 
 @login_required

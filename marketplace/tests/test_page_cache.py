@@ -64,6 +64,7 @@ def queries(client, url) -> tuple[int, str]:
 
 PAGES = [
     lambda c: reverse("dashboard"),
+    lambda c: reverse("contracts:contract_list"),
     lambda c: c.get_absolute_url(),
     lambda c: reverse("contracts:milestone_detail", args=[c.pk, c.milestones.first().pk]),
     lambda c: reverse("escrow:wallet"),
@@ -72,7 +73,9 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize("page", PAGES, ids=["dashboard", "contract", "milestone", "wallet", "inbox", "thread"])
+@pytest.mark.parametrize(
+    "page", PAGES, ids=["dashboard", "contracts", "contract", "milestone", "wallet", "inbox", "thread"]
+)
 def test_a_page_seen_again_comes_from_the_cache_with_fewer_queries(contract, client_user, page, committed):
     clara = browser(client_user)
     url = page(contract)
