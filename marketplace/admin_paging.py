@@ -36,6 +36,7 @@ class LargeTableAdmin:
     """Mixin for a ModelAdmin over a table that grows with the platform."""
 
     paginator = EstimatedCountPaginator
+    list_per_page = 50  # Django renders ~0.6 ms per row here: 100 rows were most of a 70 ms page
     show_full_result_count = False  # "N results (M total)" would count the whole table on every view
 
 
@@ -49,7 +50,7 @@ class PaginatedInline:
     costs a query per key.
     """
 
-    per_page = 50
+    per_page = 25
     template = "admin/edit_inline/paginated_tabular.html"
     list_select_related: tuple[str, ...] = ()
     page_number = 1

@@ -4,12 +4,14 @@ Each change page is measured twice, with a few rows and with many more (past one
 query count must not move. Changelists must not count whole tables once they are large.
 """
 
+from datetime import date
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contracts.models import ContractEvent
+from contracts.models import ContractEvent, Milestone
 from contracts.tests.factories import fund_milestones, make_contract
 from escrow.models import Account, Entry, Hold
 from marketplace import admin_paging
@@ -50,10 +52,30 @@ def test_contract_change_page_costs_the_same_with_3_or_300_events(staff_client):
     many, body = queries_for(staff_client, url)
 
     assert many == few
-    assert body.count('class="field-note"') == 50  # one page of the audit trail, newest first
+    assert body.count('class="field-note"') == admin_paging.PaginatedInline.per_page  # one page, newest first
     assert "next page</a>" in body
     page_two, body_two = queries_for(staff_client, url, **{"events-page": 2})
     assert page_two == few and "previous page</a>" in body_two
+
+
+def test_contract_change_page_costs_the_same_with_3_or_60_milestones(staff_client):
+    contract = make_contract(count=3)
+    url = reverse("admin:contracts_contract_change", args=[contract.pk])
+    few, _ = queries_for(staff_client, url)
+
+    Milestone.objects.bulk_create(
+        Milestone(
+            contract=contract, position=position, title=f"Part {position}", amount=10, fee=1, due_date=date(2027, 1, 1)
+        )
+        for position in range(4, 61)
+    )
+    many, body = queries_for(staff_client, url)
+
+    assert many == few
+    assert body.count('class="field-position"') == admin_paging.PaginatedInline.per_page  # in order, a page at a time
+    assert "Part 4<" in body and "Part 25<" in body and "Part 26<" not in body
+    page_three, body_three = queries_for(staff_client, url, **{"milestones-page": 3})
+    assert page_three == few and "Part 60<" in body_three and "Part 50<" not in body_three
 
 
 def test_milestone_change_page_costs_the_same_with_3_or_300_events(staff_client):
