@@ -1,11 +1,14 @@
 import hashlib
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from marketplace.tests.factories import FreelancerFactory, UserFactory
 from messaging import services
@@ -132,8 +135,6 @@ def test_the_thread_page_shows_messages_oldest_first_with_files_and_events(clara
 def test_the_thread_page_shows_times_in_the_viewers_timezone(clara, thread, client_user, freelancer):
     from datetime import datetime
     from zoneinfo import ZoneInfo
-
-    import time_machine
 
     client_user.timezone = "Asia/Tokyo"
     client_user.save()
@@ -423,25 +424,27 @@ def test_the_thread_page_from_the_cache_marks_read_only_what_it_shows(clara, thr
     """The thread page is a user's cached page (marketplace.caching); served from the cache, it still marks the thread
     read up to the last message it shows, kept with the cached copy, not up to the thread's newest."""
     settings.PAGE_CACHE_VERIFY = False  # the point: a message the cached copy does not show
-    shown = services.message_post(thread=thread, sender=freelancer, body="Shown")
-    url = reverse("messaging:thread", args=[thread.pk])
-    assert "Shown" in html(clara.get(url))  # reading it drops her cached pages (the inbox changed)
-    participant = ThreadParticipant.objects.get(thread=thread, user=client_user)
-    assert participant.last_read_message_id == shown.pk
-    clara.get(url)  # rendered again, and kept
+    # Served from the cache within one minute's copy: from the start of a minute, so the copy never expires midway.
+    with time_machine.travel(timezone.now().replace(second=1, microsecond=0) + timedelta(minutes=1), tick=True):
+        shown = services.message_post(thread=thread, sender=freelancer, body="Shown")
+        url = reverse("messaging:thread", args=[thread.pk])
+        assert "Shown" in html(clara.get(url))  # reading it drops her cached pages (the inbox changed)
+        participant = ThreadParticipant.objects.get(thread=thread, user=client_user)
+        assert participant.last_read_message_id == shown.pk
+        clara.get(url)  # rendered again, and kept
 
-    # A message written past the services (which would drop the cached pages): the cached copy is served.
-    unseen = Message.objects.create(thread=thread, sender=freelancer, body="Not on the cached page")
-    type(thread).objects.filter(pk=thread.pk).update(last_message_id=unseen.pk, last_message_at=unseen.created_at)
-    page = html(clara.get(url))
+        # A message written past the services (which would drop the cached pages): the cached copy is served.
+        unseen = Message.objects.create(thread=thread, sender=freelancer, body="Not on the cached page")
+        type(thread).objects.filter(pk=thread.pk).update(last_message_id=unseen.pk, last_message_at=unseen.created_at)
+        page = html(clara.get(url))
 
-    assert "Not on the cached page" not in page and "Shown" in page  # the cached copy
-    participant.refresh_from_db()
-    assert participant.last_read_message_id == shown.pk  # not unseen.pk
+        assert "Not on the cached page" not in page and "Shown" in page  # the cached copy
+        participant.refresh_from_db()
+        assert participant.last_read_message_id == shown.pk  # not unseen.pk
 
-    # Through the services, the page is rendered anew, shows it, and reads it.
-    services.message_post(thread=thread, sender=freelancer, body="Through the services")
-    page = html(clara.get(url))
-    assert "Not on the cached page" in page and "Through the services" in page
-    participant.refresh_from_db()
-    assert participant.last_read_message_id == thread.messages.order_by("pk").last().pk
+        # Through the services, the page is rendered anew, shows it, and reads it.
+        services.message_post(thread=thread, sender=freelancer, body="Through the services")
+        page = html(clara.get(url))
+        assert "Not on the cached page" in page and "Through the services" in page
+        participant.refresh_from_db()
+        assert participant.last_read_message_id == thread.messages.order_by("pk").last().pk
