@@ -338,6 +338,11 @@ def event_text(event) -> str:
     return full_stop(text)
 
 
+def event_link_key(event) -> tuple:
+    """What `event_link` depends on: events with the same key have the same link."""
+    return (event.kind == K.CONTRACT_QUIET, event.contract_id, event.milestone_id)
+
+
 def event_link(event) -> str:
     if event.kind == K.CONTRACT_QUIET:
         return reverse("contracts:contract_quiet", args=[event.contract_id])

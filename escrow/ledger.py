@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
-from marketplace.bulk import insert_rows
+from marketplace.bulk import insert_objects, insert_rows
 from marketplace.caching import user_pages_stale
 from marketplace.money import ZERO, to_money
 
@@ -38,7 +39,7 @@ def accounts_get(kind: str, *, user_ids) -> dict[int, Account]:
     if kind not in Account.USER_KINDS:
         raise ValueError(f"{kind} accounts do not belong to users.")
     user_ids = set(user_ids)
-    found = {a.user_id: a for a in Account.objects.filter(kind=kind, reference="", user_id__in=user_ids)}
+    found = {a.user_id: a for a in Account.objects.filter(kind=kind, reference="", user_id__any=list(user_ids))}
     missing = user_ids - set(found)
     if missing:
         # Another transaction may create one meanwhile: the unique index keeps its row, and we read it back.
@@ -126,6 +127,7 @@ def _concerned(entries) -> set[int]:
 WALLET_ACCOUNT_KINDS = (Account.Kind.USER_FUNDING, Account.Kind.USER_CREDIT, Account.Kind.USER_AVAILABLE)
 
 
+ENTRY_FIELDS = ("reference", "kind", "memo", "hold_id", "created_by_id", "created_at")
 POSTING_FIELDS = ("entry_id", "account_id", "amount")
 WALLET_LINE_FIELDS = ("user_id", "entry_id", "created_at")
 
@@ -199,10 +201,19 @@ def entries_post(specs: list[EntrySpec]) -> list[Entry]:
     a money event still happens at most once.
     """
     amounts = [_checked(spec.reference, spec.postings) for spec in specs]
-    entries = Entry.objects.bulk_create(
-        Entry(reference=spec.reference, kind=spec.kind, memo=spec.memo[:400], hold=spec.hold, created_by=spec.actor)
+    now = timezone.now()
+    entries = [
+        Entry(
+            reference=spec.reference,
+            kind=spec.kind,
+            memo=spec.memo[:400],
+            hold=spec.hold,
+            created_by=spec.actor,
+            created_at=now,
+        )
         for spec in specs
-    )
+    ]
+    insert_objects(entries, ENTRY_FIELDS)
     # The rows by the thousand in a sweep's batch: written without a model instance each (marketplace.bulk).
     insert_rows(
         Posting,

@@ -31,7 +31,7 @@ def account_balance(account: Account) -> Decimal:
 
 def accounts_balances(accounts: list[Account]) -> dict[int, Decimal]:
     """Each account's balance by its id, in one query (accounts without postings are left out)."""
-    rows = Posting.objects.filter(account__in=accounts).values("account_id").annotate(total=Sum("amount")).order_by()
+    rows = Posting.objects.filter(account__any=accounts).values("account_id").annotate(total=Sum("amount")).order_by()
     return {row["account_id"]: to_money(row["total"]) for row in rows}
 
 

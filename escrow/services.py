@@ -168,15 +168,15 @@ def holds_release(*, references: list[str], actor: User | None) -> dict[str, Rel
     outcome: dict[str, Released | EscrowError] = {reference: HoldNotFound() for reference in references}
     with transaction.atomic():
         holds = list(
-            Hold.objects.select_for_update(no_key=True, of=("self",)).filter(reference__in=references).order_by("pk")
+            Hold.objects.select_for_update(no_key=True, of=("self",)).filter(reference__any=references).order_by("pk")
         )
         done = set(
-            Entry.objects.filter(reference__in=[f"release:{hold.reference}" for hold in holds]).values_list(
+            Entry.objects.filter(reference__any=[f"release:{hold.reference}" for hold in holds]).values_list(
                 "reference", flat=True
             )
         )
         accounts = {
-            account.hold_id: account for account in Account.objects.filter(kind=Kind.ESCROW_HOLD, hold__in=holds)
+            account.hold_id: account for account in Account.objects.filter(kind=Kind.ESCROW_HOLD, hold__any=holds)
         }
         held = accounts_balances(list(accounts.values()))
         to_release = []

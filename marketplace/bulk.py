@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Sequence
 
 from django.db import connection
+from django.db.models import Field, ForeignObject, Lookup, Model
 
 
 def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, returning: Sequence[str] = ()) -> list:
@@ -45,6 +46,19 @@ def insert_rows(model, fields: Sequence[str], rows: Iterable[Sequence], *, retur
         return [tuple(row) for row in cursor.fetchall()] if returning else [()] * cursor.rowcount
 
 
+def insert_objects(objects: list, fields: Sequence[str]) -> list:
+    """Save new model instances (all of one model) as `bulk_create` would, in one `insert_rows`: only `fields` are
+    written from each (the others get their field's default in the row, not on the instance); each gets its id."""
+    if not objects:
+        return objects
+    model = type(objects[0])
+    rows = [tuple(getattr(each, name) for name in fields) for each in objects]
+    for each, (pk,) in zip(objects, insert_rows(model, fields, rows, returning=(model._meta.pk.attname,)), strict=True):
+        each.pk = pk
+        each._state.adding, each._state.db = False, connection.alias
+    return objects
+
+
 def _array_type(field) -> str:
     """The column's array type without its parameters (varchar[], not varchar(3)[]), as `bulk_create` casts it."""
     column = field.target_field if field.is_relation else field
@@ -52,6 +66,44 @@ def _array_type(field) -> str:
 
 
 def _column(field, values) -> list:
-    if field.get_internal_type() == "JSONField":
+    kind = field.get_internal_type()
+    if kind == "JSONField":
         return [field.get_db_prep_save(value, connection) for value in values]
+    if kind == "DateTimeField":
+        # As ISO 8601 text (with its UTC offset, so the session's time zone does not matter), each distinct time
+        # once: psycopg quotes a datetime in an array 4 times slower, and a batch's rows mostly share one time.
+        texts = {}
+        return [
+            None if value is None else texts.get(value) or texts.setdefault(value, value.isoformat())
+            for value in values
+        ]
     return list(values)
+
+
+class AnyOf(Lookup):
+    """`filter(id__any=[...])`: as `__in`, with the values sent as one array (`= ANY(%s)`) on PostgreSQL.
+
+    For the batches' hundreds of ids and references: Django prepares an `__in` value by value, with a placeholder
+    each that psycopg then finds again in the SQL: 1.3 ms of Python for 250 ids here, against 0.25 ms for an
+    array. The values must be what the column holds (ids, strings), or model instances (their pk). Elsewhere
+    (SQLite) it is an IN list."""
+
+    lookup_name = "any"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        # Not converted value by value (that is the cost saved): ids and strings already are what the column holds.
+        return "%s", [[each.pk if isinstance(each, Model) else each for each in value]]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        _rhs, (values,) = self.process_rhs(compiler, connection)
+        if connection.vendor != "postgresql" or not values:
+            if not values:
+                return "1 = 0", []  # as __in with no values: nothing matches
+            return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
+        return f"{lhs} = ANY(%s)", [*lhs_params, values]
+
+
+Field.register_lookup(AnyOf)
+ForeignObject.register_lookup(AnyOf)  # a foreign key's lookups are its own: `milestone__any=[...]`

@@ -159,7 +159,7 @@ def _threads_touch(newest: dict[int, tuple[int, datetime]]) -> None:
 
 def _forget_thread_badges(thread_ids) -> None:
     """Something new in these threads: their participants' cached header counts are out of date."""
-    _forget_badges(*ThreadParticipant.objects.filter(thread_id__in=thread_ids).values_list("user_id", flat=True))
+    _forget_badges(*ThreadParticipant.objects.filter(thread_id__any=list(thread_ids)).values_list("user_id", flat=True))
 
 
 # --- messages ---
@@ -252,7 +252,7 @@ def threads_lock_available(*, thread_ids) -> set[int]:
 
     For a batch that will post into many threads: taking them first, and only the free ones, keeps its
     lock order the same as a single action's (thread before escrow) without ever waiting on anyone."""
-    rows = Thread.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__in=set(thread_ids))
+    rows = Thread.objects.select_for_update(skip_locked=True, of=("self",)).filter(pk__any=list(set(thread_ids)))
     return set(rows.order_by("pk").values_list("pk", flat=True))
 
 
@@ -284,7 +284,7 @@ def events_post(*, lines: list[EventLine]) -> list[int]:
         for line in lines
     ]
     thread_ids = sorted({line.thread_id for line in lines})
-    list(Thread.objects.select_for_update(of=("self",)).filter(pk__in=thread_ids).order_by("pk").values_list("pk"))
+    list(Thread.objects.select_for_update(of=("self",)).filter(pk__any=thread_ids).order_by("pk").values_list("pk"))
     inserted = insert_rows(
         Message,
         ("thread_id", "sender_id", "kind", "body", "link_url", "created_at"),

@@ -158,7 +158,7 @@ def _lock_due(*, now, batch_size: int) -> tuple[list[Milestone], list[Milestone]
     # Read again now that the rows are locked: the join above may have seen a submission that a
     # withdrawal (and a new submission) replaced just before the lock.
     deadlines = dict(
-        Submission.objects.filter(milestone__in=locked, status=Submission.Status.PENDING).values_list(
+        Submission.objects.filter(milestone__any=locked, status=Submission.Status.PENDING).values_list(
             "milestone_id", "review_deadline"
         )
     )
@@ -217,12 +217,12 @@ def _release_in_bulk(due: list[Milestone]) -> int:
         )
         released.append(milestone)
     if released:
-        saved = Milestone.objects.filter(pk__in=[m.pk for m in released], state=S.SUBMITTED).update(
+        saved = Milestone.objects.filter(pk__any=released, state=S.SUBMITTED).update(
             state=S.RELEASED, state_changed_at=now
         )
         if saved != len(released):  # cannot happen under our locks; if it did, roll the money back too
             raise RuntimeError(f"{len(released) - saved} milestone(s) of the batch changed state under the lock")
-        Submission.objects.filter(milestone__in=released, status=Submission.Status.PENDING).update(
+        Submission.objects.filter(milestone__any=released, status=Submission.Status.PENDING).update(
             status=Submission.Status.AUTO_APPROVED, closed_at=now
         )
         refund_requests_close([m.pk for m in released])

@@ -10,7 +10,6 @@ from functools import partial
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
 from django.db.models import Max
 from django.utils import timezone, translation
 from django_fsm import TransitionNotAllowed, can_proceed
@@ -20,6 +19,7 @@ from contracts.events import (
     SPECS,
     EventKind,
     event_link,
+    event_link_key,
     event_recipient_ids,
     event_recipients,
     event_text,
@@ -28,7 +28,7 @@ from contracts.events import (
 from contracts.models import Contract, ContractEvent, Milestone, MilestoneChange, Offer, Submission
 from contracts.notifications import notify_parties
 from contracts.policy import SYSTEM, action_says
-from marketplace.bulk import insert_rows
+from marketplace.bulk import insert_objects
 from marketplace.i18n import recipient_locale
 from marketplace.models import User
 from messaging.models import Notification
@@ -70,12 +70,18 @@ class BulkRecord:
     def flush(self) -> list[ContractEvent]:
         events, self.events = self.events, []
         _events_insert(events)
+        lines, links = [], {}  # a milestone's events share its link: `reverse` once for each (approve, release)
         with translation.override(settings.LANGUAGE_CODE):  # as `thread_line`, once for the whole batch
-            lines = [
-                EventLine(thread_id=thread_id, text=event_text(event), actor=event.actor, link_url=event_link(event))
-                for event in events
-                if SPECS[EventKind(event.kind)].in_thread and (thread_id := event.contract.offer.thread_id) is not None
-            ]
+            for event in events:
+                thread_id = event.contract.offer.thread_id
+                if not SPECS[EventKind(event.kind)].in_thread or thread_id is None:
+                    continue
+                key = event_link_key(event)
+                if key not in links:
+                    links[key] = event_link(event)
+                lines.append(
+                    EventLine(thread_id=thread_id, text=event_text(event), actor=event.actor, link_url=links[key])
+                )
         events_post(lines=lines)
         to_notify = [event.pk for event in events if event_recipient_ids(event)]
         if to_notify:
@@ -99,13 +105,11 @@ EVENT_FIELDS = (
 
 
 def _events_insert(events: list[ContractEvent]) -> None:
-    """Save a batch's events in one INSERT of plain rows (marketplace.bulk), as `bulk_create` would save them: each
-    event object gets its id and time."""
+    """Save a batch's events in one INSERT (marketplace.bulk): each event object gets its id and time."""
     now = timezone.now()
-    rows = [(*(getattr(event, name) for name in EVENT_FIELDS[:-1]), now) for event in events]
-    for event, (pk,) in zip(events, insert_rows(ContractEvent, EVENT_FIELDS, rows, returning=("id",)), strict=True):
-        event.pk, event.created_at = pk, now
-        event._state.adding, event._state.db = False, connection.alias
+    for event in events:
+        event.created_at = now
+    insert_objects(events, EVENT_FIELDS)
 
 
 _bulk: contextvars.ContextVar[BulkRecord | None] = contextvars.ContextVar("contracts_bulk_record", default=None)
@@ -280,7 +284,7 @@ def refund_requests_close(milestone_ids: list[int]) -> None:
     milestone can no longer be refunded (released, refunded, disputed, cancelled), the dispute or the payment
     decided instead."""
     MilestoneChange.objects.filter(
-        milestone_id__in=milestone_ids, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
+        milestone_id__any=milestone_ids, kind=MilestoneChange.Kind.REFUND, status=MilestoneChange.Status.PENDING
     ).update(status=MilestoneChange.Status.OBSOLETE, decided_at=timezone.now())
 
 

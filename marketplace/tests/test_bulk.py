@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contracts.models import ContractEvent
@@ -68,3 +70,37 @@ def test_columns_left_out_get_their_field_default_and_nothing_is_asked_back(free
         (Transfer.Status.PENDING, "", "", None)
     }
     assert all(t.created_at >= started for t in transfers)
+
+
+def test_any_finds_what_in_finds_by_ids_strings_and_instances(client_user, freelancer):
+    """`__any` (one array parameter) matches the same rows as `__in`, for ids, strings and model instances, in a
+    filter and an UPDATE; with no values nothing matches."""
+    contract = make_contract(client=client_user, freelancer=freelancer, count=3)
+    milestones = list(contract.milestones.order_by("pk"))
+    chosen, ids = milestones[:2], [m.pk for m in milestones[:2]]
+    query = contract.milestones.order_by("pk")
+
+    assert list(query.filter(pk__any=ids)) == list(query.filter(pk__in=ids)) == chosen
+    assert list(query.filter(title__any=[m.title for m in chosen])) == chosen
+    for milestone in milestones:
+        ContractEvent.objects.create(contract=contract, milestone=milestone, kind="note")
+    events = ContractEvent.objects.order_by("pk")
+    assert list(events.filter(milestone__any=chosen)) == list(events.filter(milestone__in=chosen))
+    assert {event.milestone for event in events.filter(milestone__any=chosen)} == set(chosen)
+    assert list(query.filter(pk__any=[])) == []
+    assert list(query.filter(pk__any=[*ids, None])) == chosen  # a NULL among the values matches nothing
+
+    assert contract.milestones.filter(pk__any=ids).update(title="Renamed") == 2
+    assert [m.title for m in query] == ["Renamed", "Renamed", milestones[2].title]
+
+
+def test_any_sends_one_array_on_postgresql(client_user, freelancer):
+    contract = make_contract(client=client_user, freelancer=freelancer, count=3)
+    ids = list(contract.milestones.values_list("pk", flat=True))
+    with CaptureQueriesContext(connection) as captured:
+        list(contract.milestones.filter(pk__any=ids))
+    sql = captured.captured_queries[-1]["sql"]
+    if connection.vendor == "postgresql":
+        assert "= ANY(" in sql and " IN (" not in sql
+    else:
+        assert " IN (" in sql
