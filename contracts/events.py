@@ -273,32 +273,43 @@ def _after_fee(event) -> str:
     return gettext(" after a {fee} platform fee").format(fee=fee) if fee and Decimal(event.data["fee"]) else ""
 
 
+class _Amounts(dict):
+    """An event's amounts in words by name (and the parties' names), each formatted when a sentence asks for it: a
+    sentence names one or two of them."""
+
+    def __init__(self, event):
+        super().__init__(freelancer=event.contract.freelancer_name, client=event.contract.client_name)
+        self.event = event
+
+    def __missing__(self, name: str) -> str:
+        self[name] = value = _money(self.event, name)
+        return value
+
+    def with_fee(self) -> _Amounts:
+        self["after"] = _after_fee(self.event)
+        return self
+
+
 def event_detail(event) -> str:
     """The amounts (and other data) of an event, in words: "$90.00 released to Felix after a $10.00 fee"."""
     kind = event.kind
-    contract = event.contract
-    m = {name: _money(event, name) for name in ("amount", "received", "to_client", "to_freelancer", "remaining")}
-    m.update(refunded=_money(event, "refunded"), freelancer=contract.freelancer_name, client=contract.client_name)
+    m = _Amounts(event)
     if kind == K.FUND:
-        return gettext("{amount} is now held in escrow").format(**m)
+        return gettext("{amount} is now held in escrow").format_map(m)
     if kind in (K.SETTLE, K.RESOLVE_SPLIT):
-        return gettext("{received} to {freelancer}{after}, {to_client} back to {client}").format(
-            after=_after_fee(event), **m
-        )
+        return gettext("{received} to {freelancer}{after}, {to_client} back to {client}").format_map(m.with_fee())
     if kind == K.DISPUTE_PROPOSAL:
-        return gettext("{to_freelancer} to {freelancer}, {to_client} back").format(**m)
+        return gettext("{to_freelancer} to {freelancer}, {to_client} back").format_map(m)
     if kind == K.PARTIAL_RELEASE:
-        return gettext("{received} to {freelancer}{after}; {remaining} stays in escrow").format(
-            after=_after_fee(event), **m
-        )
+        return gettext("{received} to {freelancer}{after}; {remaining} stays in escrow").format_map(m.with_fee())
     if kind in (K.RELEASE, K.RESOLVE_RELEASE):
-        return gettext("{received} released to {freelancer}{after}").format(after=_after_fee(event), **m)
+        return gettext("{received} released to {freelancer}{after}").format_map(m.with_fee())
     if kind == K.BONUS:
-        return gettext("{amount}; {freelancer} receives {received}").format(**m)
+        return gettext("{amount}; {freelancer} receives {received}").format_map(m)
     if kind in (K.REFUND, K.RESOLVE_REFUND):
-        return gettext("{refunded} returned to {client}").format(**m)
+        return gettext("{refunded} returned to {client}").format_map(m)
     if kind == K.PARTIAL_REFUND:
-        return gettext("{refunded} returned to {client}; {remaining} stays in escrow").format(**m)
+        return gettext("{refunded} returned to {client}; {remaining} stays in escrow").format_map(m)
     if kind in (K.CHANGE_PROPOSED_REFUND, K.MILESTONE_ADDED, K.CHANGE_PROPOSED_ADD, K.CHANGE_PROPOSED_EDIT):
         return m["amount"]
     if kind == K.SUBMIT:

@@ -318,8 +318,8 @@ DISPUTE_STAFF_SLA = timedelta(days=env.int("DISPUTE_STAFF_SLA_DAYS", default=5))
 RELEASE_SWEEP_CHAINS = env.int("RELEASE_SWEEP_CHAINS", default=4)
 # Milestones released per batch (one transaction, one commit): larger batches spend less per release on
 # the commit and the batch's fixed statements; a client approving a milestone of the batch waits for its
-# commit (~0.4 s at 250 on 2 cores). `make bench` measures the sweep.
-RELEASE_SWEEP_BATCH = env.int("RELEASE_SWEEP_BATCH", default=250)
+# commit (~0.4 s alone at 500 on 2 cores, ~0.6 s with two workers busy). `make bench` measures the sweep.
+RELEASE_SWEEP_BATCH = env.int("RELEASE_SWEEP_BATCH", default=500)
 # The fan-out after an action (notifications, their emails, transfers to payout accounts): on its own queue
 # when CELERY_NOTIFICATIONS_QUEUE is set, served by workers started with `-Q <that queue>`, so a backlog of
 # emails never sits in front of the release sweep's batches. Empty (default): the one default queue.

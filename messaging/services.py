@@ -8,6 +8,7 @@ per recipient; a periodic sweep sends one email per burst of new messages.
 """
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,7 +53,7 @@ def check_link(url: str) -> str:
     url = (url or "").strip()
     if not url:
         return ""
-    if url.startswith("/") and not url.startswith(("//", "/\\")) and not any(ch.isspace() for ch in url):
+    if url.startswith("/") and not url.startswith(("//", "/\\")) and not _SPACE.search(url):
         return url
     try:
         _absolute_link(url)
@@ -62,6 +63,7 @@ def check_link(url: str) -> str:
 
 
 _absolute_link = URLValidator(schemes=["http", "https"])
+_SPACE = re.compile(r"\s")  # the characters str.isspace() finds
 
 
 def absolute_url(url: str) -> str:
