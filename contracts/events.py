@@ -349,17 +349,36 @@ def event_text(event) -> str:
     return full_stop(text)
 
 
-def event_link_key(event) -> tuple:
-    """What `event_link` depends on: events with the same key have the same link."""
-    return (event.kind == K.CONTRACT_QUIET, event.contract_id, event.milestone_id)
+def _link_target(event) -> tuple[str, tuple[int, ...]]:
+    """The URL name and arguments of the page an event links to."""
+    if event.kind == K.CONTRACT_QUIET:
+        return "contracts:contract_quiet", (event.contract_id,)
+    if event.milestone_id:
+        return "contracts:milestone_detail", (event.contract_id, event.milestone_id)
+    return "contracts:contract_detail", (event.contract_id,)
 
 
 def event_link(event) -> str:
-    if event.kind == K.CONTRACT_QUIET:
-        return reverse("contracts:contract_quiet", args=[event.contract_id])
-    if event.milestone_id:
-        return reverse("contracts:milestone_detail", args=[event.contract_id, event.milestone_id])
-    return reverse("contracts:contract_detail", args=[event.contract_id])
+    name, args = _link_target(event)
+    return reverse(name, args=args)
+
+
+_STAND_INS = (918273645, 546372819)  # ids standing for the real ones in `event_links`' patterns
+
+
+def event_links(events) -> list[str]:
+    """`event_link` of each of many events (a sweep's batch), with one `reverse` for each URL name: Django's `reverse`
+    costs ~30 µs a call here. Each name is reversed once with stand-in ids, which become the pattern's fields."""
+    patterns, links = {}, []
+    for event in events:
+        name, args = _link_target(event)
+        if name not in patterns:
+            path = reverse(name, args=_STAND_INS[: len(args)])
+            for position, stand_in in enumerate(_STAND_INS[: len(args)]):
+                path = path.replace(str(stand_in), f"{{{position}}}")
+            patterns[name] = path
+        links.append(patterns[name].format(*args))
+    return links
 
 
 def event_recipient_ids(event) -> list[int]:

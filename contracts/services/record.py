@@ -19,7 +19,7 @@ from contracts.events import (
     SPECS,
     EventKind,
     event_link,
-    event_link_key,
+    event_links,
     event_recipient_ids,
     event_recipients,
     event_text,
@@ -70,18 +70,18 @@ class BulkRecord:
     def flush(self) -> list[ContractEvent]:
         events, self.events = self.events, []
         _events_insert(events)
-        lines, links = [], {}  # a milestone's events share its link: `reverse` once for each (approve, release)
+        in_thread = [
+            event
+            for event in events
+            if SPECS[EventKind(event.kind)].in_thread and event.contract.offer.thread_id is not None
+        ]
         with translation.override(settings.LANGUAGE_CODE):  # as `thread_line`, once for the whole batch
-            for event in events:
-                thread_id = event.contract.offer.thread_id
-                if not SPECS[EventKind(event.kind)].in_thread or thread_id is None:
-                    continue
-                key = event_link_key(event)
-                if key not in links:
-                    links[key] = event_link(event)
-                lines.append(
-                    EventLine(thread_id=thread_id, text=event_text(event), actor=event.actor, link_url=links[key])
+            lines = [
+                EventLine(
+                    thread_id=event.contract.offer.thread_id, text=event_text(event), actor=event.actor, link_url=link
                 )
+                for event, link in zip(in_thread, event_links(in_thread), strict=True)
+            ]
         events_post(lines=lines)
         to_notify = [event.pk for event in events if event_recipient_ids(event)]
         if to_notify:
@@ -143,7 +143,7 @@ def events_notify(*, event_ids: list[int]) -> int:
     )
     if not events:
         return 0
-    links = [event_link(event) for event in events]
+    links = event_links(events)
     since = min(event.created_at for event in events)
     sent_before = set(
         Notification.objects.filter(url__in=links, created_at__gte=since).values_list("user_id", "url", "text")

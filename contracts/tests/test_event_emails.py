@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.core import mail
+from django.urls import reverse
 
 from contracts import services
 from contracts.emails import SUBJECTS, event_email
-from contracts.events import SPECS, EventKind, Notify, event_recipients
+from contracts.events import SPECS, EventKind, Notify, event_link, event_links, event_recipients
 from contracts.models import ContractEvent
 from contracts.tests.factories import fund_milestones, make_contract, make_offer
 from marketplace.tests.factories import FreelancerFactory, UserFactory
@@ -126,3 +127,27 @@ def test_a_new_offer_email_counts_milestones_with_the_right_plural(count, words,
     (message,) = [m for m in mail.outbox if m.to == [offer.freelancer.email]]
     assert message.subject.startswith("New offer: ")
     assert words in message.body
+
+
+def test_links_of_many_events_are_each_events_own_link():
+    """`event_links` (one `reverse` per URL name, for a sweep's batch) gives each event the link `event_link` gives it:
+    its milestone's page, the contract's page, or the quiet-contract page."""
+    contract = make_contract(count=2)
+    first, second = contract.milestones.order_by("pk")[:2]
+    events = [
+        ContractEvent(contract=contract, milestone=first, kind=EventKind.APPROVE),
+        ContractEvent(contract=contract, milestone=second, kind=EventKind.RELEASE),
+        ContractEvent(contract=contract, kind=EventKind.CONTRACT_QUIET),
+        ContractEvent(contract=contract, kind=EventKind.CONTRACT_ENDED),
+    ]
+
+    assert (
+        event_links(events)
+        == [event_link(event) for event in events]
+        == [
+            reverse("contracts:milestone_detail", args=[contract.pk, first.pk]),
+            reverse("contracts:milestone_detail", args=[contract.pk, second.pk]),
+            reverse("contracts:contract_quiet", args=[contract.pk]),
+            reverse("contracts:contract_detail", args=[contract.pk]),
+        ]
+    )
