@@ -6,6 +6,8 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace"
 
     def ready(self):
+        from .bulk import register_lookups
         from .observability import connect_celery_signals
 
         connect_celery_signals()
+        register_lookups()

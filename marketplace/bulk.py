@@ -105,5 +105,7 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s)", [*lhs_params, values]
 
 
-Field.register_lookup(AnyOf)
-ForeignObject.register_lookup(AnyOf)  # a foreign key's lookups are its own: `milestone__any=[...]`
+def register_lookups() -> None:
+    """Make `__any` available on every field (the app's `ready()` calls this)."""
+    Field.register_lookup(AnyOf)
+    ForeignObject.register_lookup(AnyOf)  # a foreign key's lookups are its own: `milestone__any=[...]`
