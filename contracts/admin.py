@@ -57,6 +57,7 @@ class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+    view_on_site = False  # the site's pages are the parties' own: staff would get a 404 there
 
 
 class OfferRevisionInline(ReadOnlyInline):

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Field, ForeignObject, Lookup, Model
 
@@ -98,9 +99,9 @@ class AnyOf(Lookup):
     def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         _rhs, (values,) = self.process_rhs(compiler, connection)
-        if connection.vendor != "postgresql" or not values:
-            if not values:
-                return "1 = 0", []  # as __in with no values: nothing matches
+        if not values:
+            raise EmptyResultSet  # as `__in` with no values: nothing matches, and the query is not sent
+        if connection.vendor != "postgresql":
             return f"{lhs} IN ({', '.join(['%s'] * len(values))})", [*lhs_params, *values]
         return f"{lhs} = ANY(%s)", [*lhs_params, values]
 

@@ -339,6 +339,12 @@ def test_contract_list_paginates_and_filters(client):
     assert "Old job" in ended and "Contract 0" not in ended
 
 
+def test_an_unknown_contract_filter_leads_to_the_whole_list(client):
+    client.force_login(UserFactory())
+    response = client.get(reverse("contracts:contract_list"), {"status": "made-up"})
+    assert response.status_code == 302 and response["Location"] == reverse("contracts:contract_list")
+
+
 def test_user_text_is_rendered_inert(client):
     evil = FreelancerFactory(name="<script>alert('x')</script>")
     contract = make_contract(freelancer=evil, count=1)

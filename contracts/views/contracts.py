@@ -26,8 +26,10 @@ from .common import flash_done, refusals_as_pages
 @login_required
 def contract_list(request):
     status = request.GET.get("status")
-    if status not in Contract.Status.values:
-        status = None
+    if status is not None and status not in Contract.Status.values:
+        # An unknown filter shows everything at the list's own address: the cached page is kept once, not once for each
+        # made-up value (marketplace.caching.PAGE_PARAMETERS).
+        return redirect("contracts:contract_list")
     main = user_page(request, "contracts/_contract_list.html", lambda: _contract_list(request, status))
     return render(request, "contracts/contract_list.html", {"main": main})
 
